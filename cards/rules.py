@@ -1,0 +1,591 @@
+"""The loyalty arithmetic as pure functions over plain values.
+
+Nothing here touches the database. Each action takes the card's current ``Balances`` and the
+program's rules, validates the input against them, and returns the ledger ``Delta``s it would
+write. ``apply`` folds a delta into balances; the services, the dialogs' previews and
+``verify_ledger`` all use these same functions, so a preview can never disagree with what
+Apply does and the aggregates always equal the fold of the ledger.
+
+Amounts and points are Decimals with 2 places (ROUND_HALF_UP, once, where computed); stamps,
+rewards and visits are integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+# Upper bound for one entry: a mistyped 10000000 should be an error, not a customer's fortune.
+MAX_AMOUNT = Decimal("1000000.00")
+MAX_COUNT = 10_000
+
+
+class Kind:
+    """Ledger entry kinds; ``LABELS`` is what the history says to a merchant."""
+
+    CARD_ISSUED = "card_issued"
+    PURCHASE = "purchase"
+    REFUND = "refund"
+    STAMPS_CLAWBACK = "stamps_clawback"
+    VISITS_WRITE_OFF = "visits_write_off"
+    STAMPS_ADDED = "stamps_added"
+    STAMPS_REMOVED = "stamps_removed"
+    REWARDS_ADDED = "rewards_added"
+    REWARDS_REDEEMED = "rewards_redeemed"
+    POINTS_ADDED = "points_added"
+    POINTS_REMOVED = "points_removed"
+    REFERRAL_BONUS = "referral_bonus"
+    WELCOME_BONUS = "welcome_bonus"
+
+    LABELS = {
+        CARD_ISSUED: "Card issued",
+        PURCHASE: "Purchase",
+        REFUND: "Refund of amount spent",
+        STAMPS_CLAWBACK: "Stamps redeemed",
+        VISITS_WRITE_OFF: "Visits written off",
+        STAMPS_ADDED: "Stamps added",
+        STAMPS_REMOVED: "Stamps removed",
+        REWARDS_ADDED: "Rewards added",
+        REWARDS_REDEEMED: "Reward redeemed",
+        POINTS_ADDED: "Points added",
+        POINTS_REMOVED: "Points removed",
+        REFERRAL_BONUS: "Referral bonus",
+        WELCOME_BONUS: "Welcome bonus",
+    }
+    CHOICES = list(LABELS.items())
+
+
+class LedgerError(ValidationError):
+    """Input a merchant can correct. ``message_dict`` maps a form field to its message."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__({field_name: [message]})
+        self.field_name = field_name
+        self.text = message
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    threshold: Decimal
+    percentage: Decimal
+
+
+@dataclass(frozen=True)
+class StampRules:
+    mechanism: str  # "spend" or "visit"
+    stamps_per_reward: int
+    spend_per_stamp: Decimal | None = None
+    stamps_per_visit: int = 1
+
+
+@dataclass(frozen=True)
+class CashbackRules:
+    tiers: tuple[Tier, ...]
+
+    @property
+    def first(self) -> Tier:
+        return self.tiers[0]
+
+
+@dataclass(frozen=True)
+class Balances:
+    """Everything a card's profile shows that the ledger determines."""
+
+    transaction_amount: Decimal = ZERO
+    ltv: Decimal = ZERO
+    peak_transaction_amount: Decimal = ZERO
+    stamps_earned: int = 0
+    stamps_balance: int = 0
+    rewards_earned: int = 0
+    rewards_available: int = 0
+    rewards_redeemed: int = 0
+    points_balance: Decimal = ZERO
+    points_earned: Decimal = ZERO
+    points_redeemed: Decimal = ZERO
+    total_visits: int = 0
+    referral_stamps: int = 0
+    referral_points: Decimal = ZERO
+    tier_name: str = ""
+    tier_threshold: Decimal | None = None
+    cashback_percentage: Decimal | None = None
+
+    def is_valid(self) -> bool:
+        """No balance below zero: the same rule the database CHECK constraints enforce."""
+        return all(
+            value >= 0
+            for value in (
+                self.transaction_amount,
+                self.ltv,
+                self.stamps_earned,
+                self.stamps_balance,
+                self.rewards_earned,
+                self.rewards_available,
+                self.rewards_redeemed,
+                self.points_balance,
+                self.points_earned,
+                self.points_redeemed,
+                self.total_visits,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One ledger entry's changes. Every field is a signed change to the matching balance."""
+
+    kind: str
+    amount: Decimal = ZERO
+    ltv: Decimal = ZERO
+    stamps: int = 0
+    stamps_earned: int = 0
+    rewards_earned: int = 0
+    rewards_available: int = 0
+    rewards_redeemed: int = 0
+    points: Decimal = ZERO
+    points_earned: Decimal = ZERO
+    points_redeemed: Decimal = ZERO
+    visits: int = 0
+    purchase_amount: Decimal | None = None
+    cashback_percentage: Decimal | None = None
+    # Cashback only: the tier in force after this entry (None: unchanged).
+    tier: Tier | None = field(default=None)
+    is_referral: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Input parsing: anything a form or an API might send, turned into exact values or an error.
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def parse_amount(raw: Any, *, field_name: str, allow_zero: bool = False) -> Decimal:
+    """A positive money or points value with at most 2 decimals."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise LedgerError(field_name, "This field is required.")
+    if isinstance(raw, float | bool):
+        raise LedgerError(field_name, "Enter the amount as a number, for example 12.50.")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise LedgerError(
+            field_name, "Enter the amount as a number, for example 12.50."
+        ) from None
+    if not value.is_finite():
+        raise LedgerError(field_name, "Enter the amount as a number, for example 12.50.")
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise LedgerError(field_name, "Use at most 2 decimal places.")
+    if value < 0:
+        raise LedgerError(field_name, "Enter a positive amount.")
+    if value == 0 and not allow_zero:
+        raise LedgerError(field_name, "Enter an amount greater than zero.")
+    if value > MAX_AMOUNT:
+        raise LedgerError(field_name, f"That is more than the {MAX_AMOUNT:,} allowed at once.")
+    return money(value)
+
+
+def parse_optional_amount(raw: Any, *, field_name: str) -> Decimal | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    return parse_amount(raw, field_name=field_name, allow_zero=True)
+
+
+def parse_count(raw: Any, *, field_name: str, noun: str) -> int:
+    """A whole number of stamps, rewards or visits, at least 1."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise LedgerError(field_name, "This field is required.")
+    if isinstance(raw, bool | float):
+        raise LedgerError(field_name, f"Enter a whole number of {noun}.")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise LedgerError(field_name, f"Enter a whole number of {noun}.") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise LedgerError(field_name, f"Enter a whole number of {noun}.")
+    if value < 1:
+        raise LedgerError(field_name, f"Enter at least 1 {noun.rstrip('s')}.")
+    if value > MAX_COUNT:
+        raise LedgerError(field_name, f"That is more than the {MAX_COUNT:,} {noun} allowed at once.")
+    return int(value)
+
+
+def _purchase_equal_to_value(raw: Any, value: Decimal) -> Decimal:
+    purchase = parse_optional_amount(raw, field_name="purchase_amount")
+    if purchase is not None and purchase != value:
+        raise LedgerError(
+            "purchase_amount",
+            f"The purchase amount must equal the value ({value}), or be left empty.",
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Folding
+
+
+def apply(balances: Balances, delta: Delta) -> Balances:
+    """The balances after one ledger entry."""
+    amount = balances.transaction_amount + delta.amount
+    tier = delta.tier
+    return replace(
+        balances,
+        transaction_amount=amount,
+        ltv=balances.ltv + delta.ltv,
+        peak_transaction_amount=max(balances.peak_transaction_amount, amount),
+        stamps_earned=balances.stamps_earned + delta.stamps_earned,
+        stamps_balance=balances.stamps_balance + delta.stamps,
+        rewards_earned=balances.rewards_earned + delta.rewards_earned,
+        rewards_available=balances.rewards_available + delta.rewards_available,
+        rewards_redeemed=balances.rewards_redeemed + delta.rewards_redeemed,
+        points_balance=balances.points_balance + delta.points,
+        points_earned=balances.points_earned + delta.points_earned,
+        points_redeemed=balances.points_redeemed + delta.points_redeemed,
+        total_visits=balances.total_visits + delta.visits,
+        referral_stamps=balances.referral_stamps + (delta.stamps_earned if delta.is_referral else 0),
+        referral_points=balances.referral_points + (delta.points_earned if delta.is_referral else ZERO),
+        tier_name=tier.name if tier else balances.tier_name,
+        tier_threshold=tier.threshold if tier else balances.tier_threshold,
+        cashback_percentage=tier.percentage if tier else balances.cashback_percentage,
+    )
+
+
+# The card's "last ... at" dates, and which entries move each of them to the entry's time.
+LAST_DATE_RULES = {
+    "last_visit_at": lambda delta: delta.visits > 0,
+    "last_stamp_earned_at": lambda delta: delta.stamps_earned > 0,
+    "last_reward_earned_at": lambda delta: delta.rewards_earned > 0,
+    "last_reward_redeemed_at": lambda delta: delta.rewards_redeemed > 0,
+    "last_points_earned_at": lambda delta: delta.points_earned > 0,
+    "last_points_redeemed_at": lambda delta: delta.points_redeemed > 0,
+}
+
+
+def dates_moved(delta: Delta) -> list[str]:
+    return [name for name, moves in LAST_DATE_RULES.items() if moves(delta)]
+
+
+def fold(deltas: Iterable[Delta], start: Balances | None = None) -> Balances:
+    balances = start or Balances()
+    for delta in deltas:
+        balances = apply(balances, delta)
+    return balances
+
+
+# ---------------------------------------------------------------------------------------------
+# Stamp cards
+
+
+def convert(stamps_balance: int, stamps_per_reward: int) -> tuple[int, int]:
+    """Whenever the balance reaches N, N stamps turn into a reward, repeatedly.
+
+    Returns (rewards unlocked, balance left).
+    """
+    rewards, left = divmod(stamps_balance, stamps_per_reward)
+    return rewards, left
+
+
+def stamps_for_purchase(rules: StampRules, amount: Decimal) -> int:
+    if rules.mechanism == "visit":
+        return rules.stamps_per_visit
+    assert rules.spend_per_stamp is not None and rules.spend_per_stamp > 0
+    return int(amount // rules.spend_per_stamp)
+
+
+def _credit_stamps(
+    balances: Balances, rules: StampRules, stamps: int, *, kind: str, **extra: Any
+) -> Delta:
+    """A delta crediting ``stamps`` and converting full cards into rewards."""
+    rewards, left = convert(balances.stamps_balance + stamps, rules.stamps_per_reward)
+    return Delta(
+        kind=kind,
+        stamps=left - balances.stamps_balance,
+        stamps_earned=stamps,
+        rewards_earned=rewards,
+        rewards_available=rewards,
+        **extra,
+    )
+
+
+def stamp_add_transaction_amount(
+    balances: Balances, rules: StampRules, *, value: Any, purchase_amount: Any = None
+) -> list[Delta]:
+    amount = parse_amount(value, field_name="value")
+    _purchase_equal_to_value(purchase_amount, amount)
+    stamps = stamps_for_purchase(rules, amount)
+    return [
+        _credit_stamps(
+            balances,
+            rules,
+            stamps,
+            kind=Kind.PURCHASE,
+            amount=amount,
+            ltv=amount,
+            visits=1,
+            purchase_amount=amount,
+        )
+    ]
+
+
+def stamp_refund_transaction_amount(
+    balances: Balances, rules: StampRules, *, value: Any, purchase_amount: Any = None
+) -> list[Delta]:
+    """Refund of amount spent: takes back the stamps it earned, never below zero; rewards stay."""
+    if rules.mechanism != "spend":
+        raise LedgerError(
+            "value", "This card earns stamps per visit: write off visits instead of a refund."
+        )
+    amount = parse_amount(value, field_name="value")
+    _purchase_equal_to_value(purchase_amount, amount)
+    if amount > balances.transaction_amount:
+        raise LedgerError(
+            "value",
+            f"You can refund at most the transaction amount, {balances.transaction_amount}.",
+        )
+    deltas = [Delta(kind=Kind.REFUND, amount=-amount, ltv=-amount, purchase_amount=amount)]
+    taken_back = min(stamps_for_purchase(rules, amount), balances.stamps_balance)
+    if taken_back:
+        deltas.append(
+            Delta(kind=Kind.STAMPS_CLAWBACK, stamps=-taken_back, stamps_earned=-taken_back)
+        )
+    return deltas
+
+
+def stamp_write_off_visits(balances: Balances, rules: StampRules, *, value: Any) -> list[Delta]:
+    visits = parse_count(value, field_name="value", noun="visits")
+    if visits > balances.total_visits:
+        raise LedgerError(
+            "value", f"This card has {balances.total_visits} visits; you can write off at most that."
+        )
+    taken_back = min(visits * rules.stamps_per_visit, balances.stamps_balance)
+    return [
+        Delta(
+            kind=Kind.VISITS_WRITE_OFF,
+            visits=-visits,
+            stamps=-taken_back,
+            stamps_earned=-taken_back,
+        )
+    ]
+
+
+def stamp_add_stamps(balances: Balances, rules: StampRules, *, value: Any) -> list[Delta]:
+    stamps = parse_count(value, field_name="value", noun="stamps")
+    return [_credit_stamps(balances, rules, stamps, kind=Kind.STAMPS_ADDED)]
+
+
+def stamp_remove_stamps(balances: Balances, rules: StampRules, *, value: Any) -> list[Delta]:
+    stamps = parse_count(value, field_name="value", noun="stamps")
+    if stamps > balances.stamps_balance:
+        raise LedgerError(
+            "value",
+            f"The card has {balances.stamps_balance} stamps; "
+            f"you cannot remove more than {balances.stamps_balance}.",
+        )
+    return [Delta(kind=Kind.STAMPS_REMOVED, stamps=-stamps, stamps_earned=-stamps)]
+
+
+def stamp_add_rewards(
+    balances: Balances, rules: StampRules, *, value: Any, purchase_amount: Any
+) -> list[Delta]:
+    rewards = parse_count(value, field_name="value", noun="rewards")
+    amount = parse_amount(purchase_amount, field_name="purchase_amount", allow_zero=True)
+    return [
+        Delta(
+            kind=Kind.REWARDS_ADDED,
+            rewards_earned=rewards,
+            rewards_available=rewards,
+            amount=amount,
+            ltv=amount,
+            visits=1,
+            purchase_amount=amount,
+        )
+    ]
+
+
+def stamp_redeem_rewards(
+    balances: Balances, rules: StampRules, *, value: Any, purchase_amount: Any
+) -> list[Delta]:
+    rewards = parse_count(value, field_name="value", noun="rewards")
+    amount = parse_amount(purchase_amount, field_name="purchase_amount", allow_zero=True)
+    if rewards > balances.rewards_available:
+        raise LedgerError(
+            "value",
+            f"The card has {balances.rewards_available} rewards available; "
+            f"you cannot redeem more than {balances.rewards_available}.",
+        )
+    return [
+        Delta(
+            kind=Kind.REWARDS_REDEEMED,
+            rewards_available=-rewards,
+            rewards_redeemed=rewards,
+            amount=amount,
+            ltv=amount,
+            visits=1,
+            purchase_amount=amount,
+        )
+    ]
+
+
+def stamp_bonus(balances: Balances, rules: StampRules, *, stamps: int, kind: str) -> list[Delta]:
+    """Referral or welcome stamps (not a visit); conversion applies."""
+    return [
+        _credit_stamps(balances, rules, stamps, kind=kind, is_referral=kind == Kind.REFERRAL_BONUS)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cashback cards
+
+
+def tier_for(tiers: Sequence[Tier], amount: Decimal) -> Tier:
+    """The highest tier whose threshold is at or below ``amount``."""
+    eligible = [tier for tier in tiers if tier.threshold <= amount]
+    return max(eligible, key=lambda tier: tier.threshold) if eligible else tiers[0]
+
+
+def next_tier(tiers: Sequence[Tier], current_threshold: Decimal | None) -> Tier | None:
+    above = [t for t in tiers if current_threshold is None or t.threshold > current_threshold]
+    return min(above, key=lambda tier: tier.threshold) if above else None
+
+
+def to_next_tier(tiers: Sequence[Tier], balances: Balances) -> Decimal | None:
+    """The next tier's threshold minus the transaction amount; None at the top tier."""
+    upcoming = next_tier(tiers, balances.tier_threshold)
+    if upcoming is None:
+        return None
+    return max(upcoming.threshold - balances.transaction_amount, ZERO)
+
+
+def points_for(amount: Decimal, percentage: Decimal) -> Decimal:
+    return money(amount * percentage / 100)
+
+
+def _current_percentage(balances: Balances, rules: CashbackRules) -> Decimal:
+    if balances.cashback_percentage is not None:
+        return balances.cashback_percentage
+    return rules.first.percentage
+
+
+def cashback_add_points(
+    balances: Balances, rules: CashbackRules, *, value: Any, purchase_amount: Any = None
+) -> list[Delta]:
+    points = parse_amount(value, field_name="value")
+    purchase = parse_optional_amount(purchase_amount, field_name="purchase_amount")
+    return [
+        Delta(
+            kind=Kind.POINTS_ADDED,
+            points=points,
+            points_earned=points,
+            ltv=purchase or ZERO,
+            visits=1,
+            purchase_amount=purchase,
+        )
+    ]
+
+
+def cashback_remove_points(
+    balances: Balances, rules: CashbackRules, *, value: Any, purchase_amount: Any = None
+) -> list[Delta]:
+    points = parse_amount(value, field_name="value")
+    purchase = parse_optional_amount(purchase_amount, field_name="purchase_amount")
+    if points > balances.points_balance:
+        raise LedgerError(
+            "value",
+            f"The balance is {balances.points_balance} points; "
+            f"you cannot remove more than {balances.points_balance}.",
+        )
+    return [
+        Delta(
+            kind=Kind.POINTS_REMOVED,
+            points=-points,
+            points_redeemed=points,
+            visits=1,
+            purchase_amount=purchase,
+        )
+    ]
+
+
+def cashback_add_transaction_amount(
+    balances: Balances, rules: CashbackRules, *, value: Any, purchase_amount: Any = None
+) -> list[Delta]:
+    """A purchase earns at the percentage in force before it; the upgrade applies afterwards."""
+    amount = parse_amount(value, field_name="value")
+    _purchase_equal_to_value(purchase_amount, amount)
+    percentage = _current_percentage(balances, rules)
+    points = points_for(amount, percentage)
+    peak = max(balances.peak_transaction_amount, balances.transaction_amount + amount)
+    reached = tier_for(rules.tiers, peak)
+    current = balances.tier_threshold
+    upgrade = reached if current is None or reached.threshold > current else None
+    return [
+        Delta(
+            kind=Kind.PURCHASE,
+            amount=amount,
+            ltv=amount,
+            points=points,
+            points_earned=points,
+            visits=1,
+            purchase_amount=amount,
+            cashback_percentage=percentage,
+            tier=upgrade,
+        )
+    ]
+
+
+def cashback_subtract_transaction_amount(
+    balances: Balances, rules: CashbackRules, *, value: Any, purchase_amount: Any = None
+) -> list[Delta]:
+    """Correction: claws back the points at the current percentage; the tier stays."""
+    amount = parse_amount(value, field_name="value")
+    _purchase_equal_to_value(purchase_amount, amount)
+    if amount > balances.transaction_amount:
+        raise LedgerError(
+            "value",
+            f"You can subtract at most the transaction amount, {balances.transaction_amount}.",
+        )
+    percentage = _current_percentage(balances, rules)
+    clawback = min(points_for(amount, percentage), balances.points_balance)
+    return [
+        Delta(
+            kind=Kind.REFUND,
+            amount=-amount,
+            ltv=-amount,
+            points=-clawback,
+            points_redeemed=clawback,
+            purchase_amount=amount,
+            cashback_percentage=percentage,
+        )
+    ]
+
+
+def cashback_bonus(
+    balances: Balances, rules: CashbackRules, *, points: Decimal, kind: str
+) -> list[Delta]:
+    return [
+        Delta(
+            kind=kind,
+            points=points,
+            points_earned=points,
+            is_referral=kind == Kind.REFERRAL_BONUS,
+        )
+    ]
+
+
+def issue_delta(rules: StampRules | CashbackRules) -> Delta:
+    """The first entry of every card; for cashback cards it records the starting tier."""
+    tier = rules.first if isinstance(rules, CashbackRules) else None
+    return Delta(kind=Kind.CARD_ISSUED, tier=tier)

@@ -1,0 +1,483 @@
+"""Every write to a card: issuing, lifecycle, and every balance change through the ledger.
+
+Balance changes all go through ``_record``: lock the card row, replay the idempotency key if it
+was seen, refuse deleted and expired cards, let the pure rule in ``cards.rules`` validate and
+compute the deltas against the *locked* values, then insert the entries and update the
+aggregates in the same transaction. Concurrent staff therefore queue on the row lock and no
+update is lost; a double click (same key) changes things once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from cards import rules
+from cards.models import (
+    BALANCE_FIELDS,
+    Card,
+    CardStatus,
+    Device,
+    LedgerEntry,
+    Program,
+    Source,
+    new_serial,
+)
+from cards.rules import Delta, Kind, LedgerError
+from customers.models import Customer
+from loyalty import clock
+
+Actor = AbstractBaseUser | AnonymousUser | None
+UTM_KEYS = ("source", "medium", "campaign", "term", "content")
+
+
+@dataclass(frozen=True)
+class LedgerResult:
+    card: Card
+    entries: list[LedgerEntry]
+    replayed: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# The one path for balance changes
+
+
+def _record(
+    *,
+    card: Card,
+    actor: Actor,
+    idempotency_key: str | None,
+    comment: str,
+    source: str,
+    compute: Callable[[rules.Balances, Any], list[Delta]],
+    referred_card: Card | None = None,
+) -> LedgerResult:
+    key = (idempotency_key or "").strip() or uuid.uuid4().hex
+    if len(key) > 64:
+        raise LedgerError("idempotency_key", "The form expired; reload the page and try again.")
+    comment = (comment or "").strip()
+    if len(comment) > 500:
+        raise LedgerError("comment", "Keep the comment under 500 characters.")
+    with transaction.atomic():
+        locked = (
+            Card.objects.select_for_update(of=("self",))
+            .select_related("program", "merchant")
+            .get(pk=card.pk)
+        )
+        previous = list(locked.entries.filter(operation_key=key).order_by("sequence"))
+        if previous:
+            return LedgerResult(card=locked, entries=previous, replayed=True)
+        _ensure_open(locked)
+        deltas = compute(locked.balances(), locked.program.rule_set())
+        entries = _write(locked, deltas, key=key, actor=actor, comment=comment, source=source,
+                         referred_card=referred_card)
+    _copy_balances(locked, card)
+    return LedgerResult(card=locked, entries=entries)
+
+
+def _ensure_open(card: Card) -> None:
+    if card.is_deleted:
+        raise LedgerError("value", "This card was deleted; its balances can no longer change.")
+    if card.is_expired:
+        assert card.expires_on is not None
+        raise LedgerError(
+            "value",
+            f"This card expired on {card.expires_on:%B %-d, %Y}. "
+            "Move the expiration date to change its balances.",
+        )
+
+
+def _write(
+    card: Card,
+    deltas: list[Delta],
+    *,
+    key: str,
+    actor: Actor,
+    comment: str,
+    source: str,
+    referred_card: Card | None,
+) -> list[LedgerEntry]:
+    now = clock.now()
+    user = actor if actor is not None and actor.is_authenticated else None
+    entries = []
+    balances = card.balances()
+    for sequence, delta in enumerate(deltas):
+        balances = rules.apply(balances, delta)
+        entries.append(
+            LedgerEntry(
+                merchant_id=card.merchant_id,
+                card=card,
+                kind=delta.kind,
+                source=Source.REFERRAL if delta.is_referral else source,
+                actor=user,
+                created_at=now,
+                operation_key=key,
+                sequence=sequence,
+                # The comment belongs to the operation; shown once, on its first row.
+                comment=comment if sequence == 0 else "",
+                purchase_amount=delta.purchase_amount,
+                amount_delta=delta.amount,
+                ltv_delta=delta.ltv,
+                stamps_delta=delta.stamps,
+                stamps_earned_delta=delta.stamps_earned,
+                rewards_earned_delta=delta.rewards_earned,
+                rewards_available_delta=delta.rewards_available,
+                rewards_redeemed_delta=delta.rewards_redeemed,
+                points_delta=delta.points,
+                points_earned_delta=delta.points_earned,
+                points_redeemed_delta=delta.points_redeemed,
+                visits_delta=delta.visits,
+                cashback_percentage=delta.cashback_percentage,
+                tier_name=delta.tier.name if delta.tier else "",
+                tier_threshold=delta.tier.threshold if delta.tier else None,
+                tier_percentage=delta.tier.percentage if delta.tier else None,
+                referred_card=referred_card,
+            )
+        )
+    if not balances.is_valid():  # the rules never allow it; the CHECK constraints agree
+        raise LedgerError("value", "That change would make a balance negative.")
+    try:
+        LedgerEntry.objects.bulk_create(entries)
+    except IntegrityError as error:
+        if "ledger_one_referral_per_new_card" in str(error):
+            raise LedgerError("value", "This new card already credited a referrer.") from None
+        raise
+    for name in BALANCE_FIELDS:
+        setattr(card, name, getattr(balances, name))
+    dates = sorted({name for delta in deltas for name in rules.dates_moved(delta)})
+    for name in dates:
+        setattr(card, name, now)
+    card.save(update_fields=[*BALANCE_FIELDS, *dates])
+    _touch_customer(card, visits=sum(d.visits for d in deltas), now=now)
+    return entries
+
+
+def _touch_customer(card: Card, *, visits: int, now: datetime.datetime) -> None:
+    if card.customer_id is None:
+        return
+    updates: dict[str, Any] = {"last_activity_at": now}
+    if visits:
+        updates["total_visits"] = Greatest(F("total_visits") + visits, 0)
+    if visits > 0:
+        updates["last_visit_at"] = now
+    Customer.objects.filter(pk=card.customer_id).update(**updates)
+
+
+def _copy_balances(source: Card, target: Card) -> None:
+    """Refresh the caller's instance so it sees what was written."""
+    for name in (*BALANCE_FIELDS, *(f.attname for f in Card._meta.concrete_fields)):
+        setattr(target, name, getattr(source, name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Transaction amount (both kinds of card)
+
+
+def card_add_transaction_amount(
+    *,
+    card: Card,
+    value: Any,
+    purchase_amount: Any = None,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
+        if isinstance(rule_set, rules.StampRules):
+            return rules.stamp_add_transaction_amount(
+                balances, rule_set, value=value, purchase_amount=purchase_amount
+            )
+        return rules.cashback_add_transaction_amount(
+            balances, rule_set, value=value, purchase_amount=purchase_amount
+        )
+
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=compute)
+
+
+def card_subtract_transaction_amount(
+    *,
+    card: Card,
+    value: Any,
+    purchase_amount: Any = None,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    """The refund of amount spent (a correction of a mistyped purchase)."""
+
+    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
+        if isinstance(rule_set, rules.StampRules):
+            return rules.stamp_refund_transaction_amount(
+                balances, rule_set, value=value, purchase_amount=purchase_amount
+            )
+        return rules.cashback_subtract_transaction_amount(
+            balances, rule_set, value=value, purchase_amount=purchase_amount
+        )
+
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=compute)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stamp cards
+
+
+def _stamp_compute(
+    rule: Callable[..., list[Delta]], **inputs: Any
+) -> Callable[[rules.Balances, Any], list[Delta]]:
+    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
+        if not isinstance(rule_set, rules.StampRules):
+            raise LedgerError("value", "This action is for stamp cards only.")
+        return rule(balances, rule_set, **inputs)
+
+    return compute
+
+
+def _cashback_compute(
+    rule: Callable[..., list[Delta]], **inputs: Any
+) -> Callable[[rules.Balances, Any], list[Delta]]:
+    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
+        if not isinstance(rule_set, rules.CashbackRules):
+            raise LedgerError("value", "This action is for cashback cards only.")
+        return rule(balances, rule_set, **inputs)
+
+    return compute
+
+
+def card_write_off_visits(
+    *, card: Card, value: Any, comment: str = "", actor: Actor,
+    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=_stamp_compute(rules.stamp_write_off_visits, value=value))
+
+
+def card_add_stamps(
+    *, card: Card, value: Any, comment: str = "", actor: Actor,
+    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=_stamp_compute(rules.stamp_add_stamps, value=value))
+
+
+def card_remove_stamps(
+    *, card: Card, value: Any, comment: str = "", actor: Actor,
+    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=_stamp_compute(rules.stamp_remove_stamps, value=value))
+
+
+def card_add_rewards(
+    *, card: Card, value: Any, purchase_amount: Any, comment: str = "", actor: Actor,
+    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    compute = _stamp_compute(rules.stamp_add_rewards, value=value, purchase_amount=purchase_amount)
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=compute)
+
+
+def card_redeem_rewards(
+    *, card: Card, value: Any, purchase_amount: Any, comment: str = "", actor: Actor,
+    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    compute = _stamp_compute(
+        rules.stamp_redeem_rewards, value=value, purchase_amount=purchase_amount
+    )
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=compute)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cashback cards
+
+
+def card_add_points(
+    *, card: Card, value: Any, purchase_amount: Any = None, comment: str = "", actor: Actor,
+    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    compute = _cashback_compute(
+        rules.cashback_add_points, value=value, purchase_amount=purchase_amount
+    )
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=compute)
+
+
+def card_remove_points(
+    *, card: Card, value: Any, purchase_amount: Any = None, comment: str = "", actor: Actor,
+    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+) -> LedgerResult:
+    compute = _cashback_compute(
+        rules.cashback_remove_points, value=value, purchase_amount=purchase_amount
+    )
+    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
+                   source=source, compute=compute)
+
+
+# ---------------------------------------------------------------------------------------------
+# Referral and welcome bonuses
+
+
+def _bonus_compute(amount: Decimal, kind: str) -> Callable[[rules.Balances, Any], list[Delta]]:
+    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
+        if isinstance(rule_set, rules.StampRules):
+            return rules.stamp_bonus(balances, rule_set, stamps=int(amount), kind=kind)
+        return rules.cashback_bonus(balances, rule_set, points=rules.money(amount), kind=kind)
+
+    return compute
+
+
+def card_credit_referral(*, referrer: Card, new_card: Card) -> LedgerResult | None:
+    """Credit the referrer once for a newcomer's card; None where nothing is due.
+
+    Never for self-referral, never across programs, never twice for the same new card (the
+    database's partial unique index is the last word on "twice").
+    """
+    program = referrer.program
+    bonus = program.referral_bonus
+    if (
+        bonus <= 0
+        or referrer.pk == new_card.pk
+        or referrer.program_id != new_card.program_id
+        or (referrer.customer_id is not None and referrer.customer_id == new_card.customer_id)
+        or referrer.is_deleted
+        or referrer.is_expired
+    ):
+        return None
+    return _record(
+        card=referrer,
+        actor=None,
+        idempotency_key=f"referral:{new_card.pk}",
+        comment=f"Referred card {new_card.serial}",
+        source=Source.REFERRAL,
+        compute=_bonus_compute(bonus, Kind.REFERRAL_BONUS),
+        referred_card=new_card,
+    )
+
+
+def card_credit_welcome_bonus(*, card: Card) -> LedgerResult | None:
+    bonus = card.program.welcome_bonus
+    if bonus <= 0:
+        return None
+    return _record(card=card, actor=None, idempotency_key=f"welcome:{card.pk}", comment="",
+                   source=Source.SYSTEM, compute=_bonus_compute(bonus, Kind.WELCOME_BONUS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle
+
+
+def card_issue(
+    *,
+    program: Program,
+    customer: Customer,
+    actor: Actor,
+    source: str = Source.DASHBOARD,
+    utm: dict[str, str] | None = None,
+    referred_by: Card | None = None,
+    issued_at: datetime.datetime | None = None,
+) -> Card:
+    """Issue a card of ``program`` to ``customer`` with its first ledger entry."""
+    if program.merchant_id != customer.merchant_id:
+        raise LedgerError("program", "That program belongs to another merchant.")
+    if program.archived_at is not None:
+        raise LedgerError("program", "That program is archived; it no longer issues cards.")
+    issued_at = issued_at or clock.now()
+    utm = utm or {}
+    with transaction.atomic():
+        card = Card(
+            merchant_id=program.merchant_id,
+            program=program,
+            customer=customer,
+            holder_name=customer.full_name,
+            issued_at=issued_at,
+            expires_on=program.expiration_for(
+                timezone.localdate(issued_at, timezone=program.merchant.tz)
+            ),
+            referred_by=referred_by,
+            **{f"utm_{key}": (utm.get(key) or "")[:100] for key in UTM_KEYS},
+        )
+        _save_with_unique_serial(card)
+        user = actor if actor is not None and actor.is_authenticated else None
+        delta = rules.issue_delta(program.rule_set())
+        LedgerEntry.objects.create(
+            merchant_id=card.merchant_id,
+            card=card,
+            kind=delta.kind,
+            source=source,
+            actor=user,
+            created_at=issued_at,
+            operation_key=f"issue:{card.pk}",
+            tier_name=delta.tier.name if delta.tier else "",
+            tier_threshold=delta.tier.threshold if delta.tier else None,
+            tier_percentage=delta.tier.percentage if delta.tier else None,
+        )
+        balances = rules.apply(card.balances(), delta)
+        for name in BALANCE_FIELDS:
+            setattr(card, name, getattr(balances, name))
+        card.save(update_fields=list(BALANCE_FIELDS))
+    return card
+
+
+def _save_with_unique_serial(card: Card, attempts: int = 5) -> None:
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                card.save()
+            return
+        except IntegrityError as error:
+            if "serial" not in str(error) or attempt == attempts - 1:
+                raise
+            card.serial = new_serial()
+
+
+def card_delete(*, card: Card, actor: Actor) -> Card:
+    """Final: the card refuses every later change and its install link stops working."""
+    with transaction.atomic():
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        if locked.is_deleted:
+            return locked
+        locked.status = CardStatus.DELETED
+        locked.deleted_at = clock.now()
+        locked.save(update_fields=["status", "deleted_at"])
+    card.status, card.deleted_at = locked.status, locked.deleted_at
+    return locked
+
+
+def card_set_expiration(*, card: Card, expires_on: datetime.date | None, actor: Actor) -> Card:
+    with transaction.atomic():
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        if locked.is_deleted:
+            raise LedgerError("expires_on", "This card was deleted; it cannot be changed.")
+        locked.expires_on = expires_on
+        locked.save(update_fields=["expires_on"])
+    card.expires_on = expires_on
+    return locked
+
+
+def card_mark_installed(*, card: Card, device: str) -> Card:
+    """Record the device a card was installed on (PWA, Google Wallet, Apple Wallet)."""
+    if device not in {Device.PWA, Device.GOOGLE_WALLET, Device.APPLE_WALLET}:
+        raise LedgerError("device", "Unknown device.")
+    with transaction.atomic():
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        if locked.is_deleted:
+            return locked
+        locked.status = CardStatus.INSTALLED
+        locked.device = device
+        locked.installed_at = locked.installed_at or clock.now()
+        locked.save(update_fields=["status", "device", "installed_at"])
+    return locked

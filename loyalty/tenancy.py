@@ -1,0 +1,101 @@
+"""Resolve ``request.merchant`` for every dashboard request and guard views by role.
+
+Every dashboard object is fetched through ``request.merchant``, so another merchant's id is
+a 404 (no information leak), while a role that is too low is a 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from loyalty.models import MANAGER_ROLES, Membership, Merchant
+
+SESSION_KEY = "merchant_id"
+
+View = Callable[..., HttpResponse]
+
+
+class MerchantMiddleware:
+    """Sets ``request.membership`` and ``request.merchant`` (or None) from the session."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        membership = None
+        if request.user.is_authenticated:
+            membership = _current_membership(request)
+        request.membership = membership  # type: ignore[attr-defined]
+        request.merchant = membership.merchant if membership else None  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+
+def _current_membership(request: HttpRequest) -> Membership | None:
+    memberships = Membership.objects.select_related("merchant").filter(user=request.user)
+    wanted = request.session.get(SESSION_KEY)
+    if wanted is not None:
+        chosen = memberships.filter(merchant_id=wanted).first()
+        if chosen is not None:
+            return chosen
+    return memberships.order_by("merchant__name", "merchant_id").first()
+
+
+def merchant_required(view: View) -> View:
+    """Login plus a membership; the view can rely on ``request.merchant``."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if getattr(request, "merchant", None) is None:
+            raise PermissionDenied("Your account is not a member of any merchant.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def manager_required(view: View) -> View:
+    """Owners and admins only; staff get a 403 from the server whatever the page showed."""
+
+    @merchant_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.membership.role not in MANAGER_ROLES:  # type: ignore[attr-defined]
+            raise PermissionDenied("Only owners and admins can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def owner_required(view: View) -> View:
+    @merchant_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.membership.role != "owner":  # type: ignore[attr-defined]
+            raise PermissionDenied("Only owners can do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def switch_merchant(request: HttpRequest, merchant: Merchant) -> None:
+    request.session[SESSION_KEY] = merchant.pk
+
+
+def merchant_context(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the current merchant, the role, and the merchants to switch to."""
+    membership = getattr(request, "membership", None)
+    if membership is None:
+        return {}
+    return {
+        "merchant": membership.merchant,
+        "membership": membership,
+        "is_manager": membership.role in MANAGER_ROLES,
+        "is_owner": membership.role == "owner",
+    }

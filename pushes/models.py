@@ -1,0 +1,1 @@
+"""Push subscriptions of customers' cards, messages to them and their delivery records."""

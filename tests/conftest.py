@@ -1,0 +1,102 @@
+"""Shared fixtures: the four personas of the permission tests, programs and cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from cards.models import Card, Program
+from loyalty.models import Merchant, Role
+from tests.factories import (
+    CashbackProgramFactory,
+    MembershipFactory,
+    MerchantFactory,
+    StampProgramFactory,
+    UserFactory,
+    issue_card,
+)
+
+
+@pytest.fixture
+def merchant(db: Any) -> Merchant:
+    return MerchantFactory(name="Demo Coffee", slug="demo-coffee")
+
+
+@pytest.fixture
+def other_merchant(db: Any) -> Merchant:
+    return MerchantFactory(name="Other Bakery", slug="other-bakery")
+
+
+def _member(merchant: Merchant, role: str, username: str) -> Any:
+    user = UserFactory(username=username)
+    MembershipFactory(user=user, merchant=merchant, role=role)
+    return user
+
+
+@pytest.fixture
+def owner(merchant: Merchant) -> Any:
+    return _member(merchant, Role.OWNER, "owner")
+
+
+@pytest.fixture
+def admin_user(merchant: Merchant) -> Any:
+    return _member(merchant, Role.ADMIN, "admin")
+
+
+@pytest.fixture
+def staff(merchant: Merchant) -> Any:
+    return _member(merchant, Role.STAFF, "staff")
+
+
+@pytest.fixture
+def outsider(other_merchant: Merchant) -> Any:
+    """The owner of another merchant: must never see this merchant's data."""
+    return _member(other_merchant, Role.OWNER, "outsider")
+
+
+def _client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner: Any) -> Client:
+    return _client_for(owner)
+
+
+@pytest.fixture
+def admin_client_(admin_user: Any) -> Client:
+    return _client_for(admin_user)
+
+
+@pytest.fixture
+def staff_client(staff: Any) -> Client:
+    return _client_for(staff)
+
+
+@pytest.fixture
+def outsider_client(outsider: Any) -> Client:
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def stamp_program(merchant: Merchant) -> Program:
+    return StampProgramFactory(merchant=merchant)
+
+
+@pytest.fixture
+def cashback_program(merchant: Merchant) -> Program:
+    return CashbackProgramFactory(merchant=merchant)
+
+
+@pytest.fixture
+def stamp_card(stamp_program: Program) -> Card:
+    return issue_card(stamp_program)
+
+
+@pytest.fixture
+def cashback_card(cashback_program: Program) -> Card:
+    return issue_card(cashback_program)
