@@ -76,3 +76,51 @@ def cards_with_entries(cards: QuerySet[Card], chunk: int = 500) -> Iterator[tupl
             by_card[entry.card_id].append(entry)
         for card in batch:
             yield card, by_card[card.pk]
+
+
+def card_metrics(card: Card) -> dict[str, object]:
+    """The ledger metrics of a card's profile, keyed as in the domain rules.
+
+    Both kinds share ``ltv``, ``transaction_amount`` and ``total_visits``; the rest depends on
+    the program's kind. Needs ``card.program`` (and its tiers for cashback) loaded.
+    """
+    metrics: dict[str, object] = {
+        "ltv": card.ltv,
+        "transaction_amount": card.transaction_amount,
+        "total_visits": card.total_visits,
+    }
+    if card.program.is_stamp:
+        metrics.update(
+            stamps_earned=card.stamps_earned,
+            stamps_balance=card.stamps_balance,
+            stamps_per_reward=card.program.stamps_per_reward,
+            rewards_earned=card.rewards_earned,
+            rewards_available=card.rewards_available,
+            rewards_redeemed=card.rewards_redeemed,
+            last_stamp_earned_at=card.last_stamp_earned_at,
+            last_reward_earned_at=card.last_reward_earned_at,
+            last_reward_redeemed_at=card.last_reward_redeemed_at,
+            referral_stamps=card.referral_stamps,
+        )
+        return metrics
+    tiers = card.program.rule_set().tiers  # type: ignore[union-attr]
+    upcoming = rules.next_tier(tiers, card.tier_threshold)
+    to_next = rules.to_next_tier(tiers, card.balances())
+    progress = None
+    if upcoming is not None and upcoming.threshold > 0:
+        progress = min(int(card.transaction_amount * 100 / upcoming.threshold), 100)
+    metrics.update(
+        points_balance=card.points_balance,
+        points_earned=card.points_earned,
+        points_redeemed=card.points_redeemed,
+        last_points_earned_at=card.last_points_earned_at,
+        last_points_redeemed_at=card.last_points_redeemed_at,
+        cashback_percentage=card.cashback_percentage,
+        cashback_tier=card.tier_name,
+        to_next_tier=to_next,
+        next_tier_name=upcoming.name if upcoming else "",
+        next_tier_threshold=upcoming.threshold if upcoming else None,
+        next_tier_progress=progress,
+        referral_points=card.referral_points,
+    )
+    return metrics
