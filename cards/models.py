@@ -70,6 +70,8 @@ class Program(models.Model):
     valid_days = models.PositiveIntegerField(null=True, blank=True)
     background_color = models.CharField(max_length=7, default="#5b3a29")
     foreground_color = models.CharField(max_length=7, default="#ffffff")
+    # A plain file: the settings service checks type and size (see cards.services.logo_clean).
+    logo = models.FileField(upload_to="logos/", blank=True)
     join_token = models.CharField(max_length=40, unique=True, default=new_token, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -262,9 +264,7 @@ class Card(models.Model):
     referral_points = models.DecimalField(**MONEY, default=Decimal("0.00"))
     tier_name = models.CharField(max_length=60, blank=True)
     tier_threshold = models.DecimalField(**MONEY, null=True, blank=True)
-    cashback_percentage = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True
-    )
+    cashback_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     last_visit_at = models.DateTimeField(null=True, blank=True)
     last_stamp_earned_at = models.DateTimeField(null=True, blank=True)
     last_reward_earned_at = models.DateTimeField(null=True, blank=True)
@@ -368,9 +368,7 @@ class LedgerEntry(models.Model):
     points_earned_delta = models.DecimalField(**MONEY, default=Decimal("0.00"))
     points_redeemed_delta = models.DecimalField(**MONEY, default=Decimal("0.00"))
     visits_delta = models.IntegerField(default=0)
-    cashback_percentage = models.DecimalField(
-        max_digits=5, decimal_places=2, null=True, blank=True
-    )
+    cashback_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     tier_name = models.CharField(max_length=60, blank=True)
     tier_threshold = models.DecimalField(**MONEY, null=True, blank=True)
     tier_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)

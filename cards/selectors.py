@@ -51,7 +51,9 @@ def fold_entries(entries: Iterable[LedgerEntry]) -> Recomputed:
     return Recomputed(balances=balances, last_dates=dates)
 
 
-def ledger_differences(card: Card, entries: Iterable[LedgerEntry]) -> list[tuple[str, object, object]]:
+def ledger_differences(
+    card: Card, entries: Iterable[LedgerEntry]
+) -> list[tuple[str, object, object]]:
     """(field, stored, recomputed) for every aggregate that disagrees with the ledger."""
     recomputed = fold_entries(entries)
     differences = []
@@ -65,7 +67,9 @@ def ledger_differences(card: Card, entries: Iterable[LedgerEntry]) -> list[tuple
     return differences
 
 
-def cards_with_entries(cards: QuerySet[Card], chunk: int = 500) -> Iterator[tuple[Card, list[LedgerEntry]]]:
+def cards_with_entries(
+    cards: QuerySet[Card], chunk: int = 500
+) -> Iterator[tuple[Card, list[LedgerEntry]]]:
     """Every card with its entries oldest first, a chunk of cards (two queries) at a time."""
     ids = list(cards.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), chunk):

@@ -79,8 +79,15 @@ def _record(
             return LedgerResult(card=locked, entries=previous, replayed=True)
         _ensure_open(locked)
         deltas = compute(locked.balances(), locked.program.rule_set())
-        entries = _write(locked, deltas, key=key, actor=actor, comment=comment, source=source,
-                         referred_card=referred_card)
+        entries = _write(
+            locked,
+            deltas,
+            key=key,
+            actor=actor,
+            comment=comment,
+            source=source,
+            referred_card=referred_card,
+        )
     _copy_balances(locked, card)
     return LedgerResult(card=locked, entries=entries)
 
@@ -95,6 +102,14 @@ def _ensure_open(card: Card) -> None:
             f"This card expired on {card.expires_on:%B %-d, %Y}. "
             "Move the expiration date to change its balances.",
         )
+
+
+def card_check_open(*, card: Card) -> None:
+    """Raise the refusal every balance change on a deleted or expired card gets.
+
+    Read-only; lets a dialog's preview say what Apply would say.
+    """
+    _ensure_open(card)
 
 
 def _write(
@@ -202,8 +217,14 @@ def card_add_transaction_amount(
             balances, rule_set, value=value, purchase_amount=purchase_amount
         )
 
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=compute)
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=compute,
+    )
 
 
 def card_subtract_transaction_amount(
@@ -227,8 +248,14 @@ def card_subtract_transaction_amount(
             balances, rule_set, value=value, purchase_amount=purchase_amount
         )
 
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=compute)
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=compute,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,47 +285,104 @@ def _cashback_compute(
 
 
 def card_write_off_visits(
-    *, card: Card, value: Any, comment: str = "", actor: Actor,
-    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+    *,
+    card: Card,
+    value: Any,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=_stamp_compute(rules.stamp_write_off_visits, value=value))
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=_stamp_compute(rules.stamp_write_off_visits, value=value),
+    )
 
 
 def card_add_stamps(
-    *, card: Card, value: Any, comment: str = "", actor: Actor,
-    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+    *,
+    card: Card,
+    value: Any,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=_stamp_compute(rules.stamp_add_stamps, value=value))
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=_stamp_compute(rules.stamp_add_stamps, value=value),
+    )
 
 
 def card_remove_stamps(
-    *, card: Card, value: Any, comment: str = "", actor: Actor,
-    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+    *,
+    card: Card,
+    value: Any,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=_stamp_compute(rules.stamp_remove_stamps, value=value))
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=_stamp_compute(rules.stamp_remove_stamps, value=value),
+    )
 
 
 def card_add_rewards(
-    *, card: Card, value: Any, purchase_amount: Any, comment: str = "", actor: Actor,
-    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+    *,
+    card: Card,
+    value: Any,
+    purchase_amount: Any,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
 ) -> LedgerResult:
     compute = _stamp_compute(rules.stamp_add_rewards, value=value, purchase_amount=purchase_amount)
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=compute)
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=compute,
+    )
 
 
 def card_redeem_rewards(
-    *, card: Card, value: Any, purchase_amount: Any, comment: str = "", actor: Actor,
-    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+    *,
+    card: Card,
+    value: Any,
+    purchase_amount: Any,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
 ) -> LedgerResult:
     compute = _stamp_compute(
         rules.stamp_redeem_rewards, value=value, purchase_amount=purchase_amount
     )
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=compute)
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=compute,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,25 +390,49 @@ def card_redeem_rewards(
 
 
 def card_add_points(
-    *, card: Card, value: Any, purchase_amount: Any = None, comment: str = "", actor: Actor,
-    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+    *,
+    card: Card,
+    value: Any,
+    purchase_amount: Any = None,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
 ) -> LedgerResult:
     compute = _cashback_compute(
         rules.cashback_add_points, value=value, purchase_amount=purchase_amount
     )
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=compute)
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=compute,
+    )
 
 
 def card_remove_points(
-    *, card: Card, value: Any, purchase_amount: Any = None, comment: str = "", actor: Actor,
-    idempotency_key: str | None = None, source: str = Source.DASHBOARD,
+    *,
+    card: Card,
+    value: Any,
+    purchase_amount: Any = None,
+    comment: str = "",
+    actor: Actor,
+    idempotency_key: str | None = None,
+    source: str = Source.DASHBOARD,
 ) -> LedgerResult:
     compute = _cashback_compute(
         rules.cashback_remove_points, value=value, purchase_amount=purchase_amount
     )
-    return _record(card=card, actor=actor, idempotency_key=idempotency_key, comment=comment,
-                   source=source, compute=compute)
+    return _record(
+        card=card,
+        actor=actor,
+        idempotency_key=idempotency_key,
+        comment=comment,
+        source=source,
+        compute=compute,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,8 +480,14 @@ def card_credit_welcome_bonus(*, card: Card) -> LedgerResult | None:
     bonus = card.program.welcome_bonus
     if bonus <= 0:
         return None
-    return _record(card=card, actor=None, idempotency_key=f"welcome:{card.pk}", comment="",
-                   source=Source.SYSTEM, compute=_bonus_compute(bonus, Kind.WELCOME_BONUS))
+    return _record(
+        card=card,
+        actor=None,
+        idempotency_key=f"welcome:{card.pk}",
+        comment="",
+        source=Source.SYSTEM,
+        compute=_bonus_compute(bonus, Kind.WELCOME_BONUS),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

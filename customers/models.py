@@ -66,9 +66,7 @@ class SegmentChange(models.Model):
     """Who moved between segments, and when (kept so a merchant can see movement)."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="segment_changes"
-    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="segment_changes")
     changed_at = models.DateTimeField()
     from_segment = models.CharField(max_length=20, choices=Segment.choices)
     to_segment = models.CharField(max_length=20, choices=Segment.choices)

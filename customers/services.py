@@ -23,7 +23,9 @@ def normalize_phone(raw: str, *, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region.upper() or None)
     except phonenumbers.NumberParseException:
-        raise ValidationError({"phone": "Enter a valid phone number, e.g. +1 415 555 0123."}) from None
+        raise ValidationError(
+            {"phone": "Enter a valid phone number, e.g. +1 415 555 0123."}
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValidationError({"phone": "Enter a valid phone number, e.g. +1 415 555 0123."})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -107,9 +109,7 @@ def customer_update(
     customer.birthday = birthday
     try:
         with transaction.atomic():
-            customer.save(
-                update_fields=["first_name", "last_name", "email", "phone", "birthday"]
-            )
+            customer.save(update_fields=["first_name", "last_name", "email", "phone", "birthday"])
     except IntegrityError:
         raise ValidationError({"email": EMAIL_TAKEN}) from None
     return customer

@@ -7,6 +7,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 
 
 def validate_time_zone(value: str) -> None:
@@ -80,3 +81,91 @@ class Membership(models.Model):
     @property
     def is_manager(self) -> bool:
         return self.role in MANAGER_ROLES
+
+
+class Invitation(models.Model):
+    """An email invitation to join a merchant's team with a role.
+
+    Only a hash of the token is stored: the link in the email is the one place the token
+    exists, so a database leak does not let anyone join a team.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address and merchant; resending reuses it.
+            models.UniqueConstraint(
+                Lower("email"),
+                "merchant",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.merchant} ({self.role})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None
+
+
+class AuditAction(models.TextChoices):
+    INVITATION_SENT = "invitation_sent", "Invitation sent"
+    INVITATION_RESENT = "invitation_resent", "Invitation resent"
+    INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+    MEMBER_JOINED = "member_joined", "Member joined"
+    ROLE_CHANGED = "role_changed", "Role changed"
+    MEMBER_REMOVED = "member_removed", "Member removed"
+    PROGRAM_CREATED = "program_created", "Program created"
+    PROGRAM_UPDATED = "program_updated", "Program updated"
+    PROGRAM_ARCHIVED = "program_archived", "Program archived"
+    PROGRAM_RESTORED = "program_restored", "Program restored"
+    CUSTOM_FIELDS_CHANGED = "custom_fields_changed", "Join form changed"
+    SEGMENTS_CHANGED = "segments_changed", "Segment thresholds changed"
+
+
+class AuditEvent(models.Model):
+    """Who changed what in the merchant's settings, and when. Append-only by convention."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Kept as written at the time, so the log still reads right after a member leaves.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=30, choices=AuditAction.choices)
+    summary = models.CharField(max_length=300)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="audit_merchant_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name}: {self.summary}"

@@ -27,7 +27,10 @@ def _hammer(card_pk: int, seed: int, actions: list, outcomes: list, errors: list
             service, value = rng.choice(actions)
             try:
                 result = service(
-                    card=card, value=value, actor=None, idempotency_key=f"t{seed}-{step}",
+                    card=card,
+                    value=value,
+                    actor=None,
+                    idempotency_key=f"t{seed}-{step}",
                     **({"purchase_amount": "0"} if service is services.card_redeem_rewards else {}),
                 )
                 outcomes.append(len(result.entries))

@@ -35,8 +35,9 @@ def test_database_refuses_a_negative_balance(stamp_card: Card) -> None:
         Card.objects.filter(pk=stamp_card.pk).update(stamps_balance=-1)
 
 
-def test_verify_ledger_is_clean_after_real_changes(stamp_card: Card, cashback_card: Card, staff,
-                                                   capsys) -> None:
+def test_verify_ledger_is_clean_after_real_changes(
+    stamp_card: Card, cashback_card: Card, staff, capsys
+) -> None:
     services.card_add_transaction_amount(card=stamp_card, value="123.45", actor=staff)
     services.card_redeem_rewards(card=stamp_card, value=1, purchase_amount="0", actor=staff)
     services.card_add_transaction_amount(card=cashback_card, value="700", actor=staff)

@@ -35,8 +35,13 @@ def test_a_refund_takes_back_at_most_the_balance(
     spent: Decimal, refund_share: float, balance: int
 ) -> None:
     start = rules.Balances(
-        transaction_amount=spent, ltv=spent, peak_transaction_amount=spent,
-        stamps_balance=balance, stamps_earned=balance + 20, rewards_available=2, rewards_earned=2,
+        transaction_amount=spent,
+        ltv=spent,
+        peak_transaction_amount=spent,
+        stamps_balance=balance,
+        stamps_earned=balance + 20,
+        rewards_available=2,
+        rewards_earned=2,
     )
     refund = max(rules.money(spent * Decimal(str(refund_share))), Decimal("0.01"))
     after = rules.fold(rules.stamp_refund_transaction_amount(start, STAMPS, value=refund), start)

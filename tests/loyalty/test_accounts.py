@@ -68,9 +68,7 @@ def test_passwords_are_hashed_with_argon2_in_production() -> None:
 
 
 def test_check_deploy_is_clean_with_production_settings() -> None:
-    env = {
-        key: value for key, value in os.environ.items() if key not in {"TESTING", "DEBUG"}
-    }
+    env = {key: value for key, value in os.environ.items() if key not in {"TESTING", "DEBUG"}}
     env.update(
         DJANGO_SETTINGS_MODULE="loyalty.settings",
         SECRET_KEY="x" * 20 + "a-long-random-production-secret-key-1234567890",

@@ -25,17 +25,67 @@ from customers.services import customer_create
 from loyalty.clock import frozen_at
 from loyalty.models import Membership, Merchant, Role
 
-PASSWORD = "loyalty-demo"
+PASSWORD = "loyalty-demo"  # noqa: S105 - the documented public demo password
 HISTORY_DAYS = 120
 FIRST_NAMES = [
-    "Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sophia", "Lucas", "Mia", "Ethan",
-    "Amelia", "Hiro", "Zoe", "Omar", "Chloe", "Ravi", "Léa", "Jonas", "Aisha", "Diego",
-    "Freya", "Kenji", "Nora", "Tomás", "Ingrid", "Yusuf", "Clara", "Mei", "Anton", "Priya",
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Mateo",
+    "Sophia",
+    "Lucas",
+    "Mia",
+    "Ethan",
+    "Amelia",
+    "Hiro",
+    "Zoe",
+    "Omar",
+    "Chloe",
+    "Ravi",
+    "Léa",
+    "Jonas",
+    "Aisha",
+    "Diego",
+    "Freya",
+    "Kenji",
+    "Nora",
+    "Tomás",
+    "Ingrid",
+    "Yusuf",
+    "Clara",
+    "Mei",
+    "Anton",
+    "Priya",
 ]
 LAST_NAMES = [
-    "Smith", "García", "Müller", "Rossi", "Nguyen", "Johnson", "O'Brien", "Kowalski", "Silva",
-    "Tanaka", "Dubois", "Andersen", "Haddad", "Brown", "Martin", "Novak", "Costa", "Khan",
-    "Larsen", "Moreau", "Schmidt", "Lopez", "Ivanova", "Okafor", "Fischer", "Wong",
+    "Smith",
+    "García",
+    "Müller",
+    "Rossi",
+    "Nguyen",
+    "Johnson",
+    "O'Brien",
+    "Kowalski",
+    "Silva",
+    "Tanaka",
+    "Dubois",
+    "Andersen",
+    "Haddad",
+    "Brown",
+    "Martin",
+    "Novak",
+    "Costa",
+    "Khan",
+    "Larsen",
+    "Moreau",
+    "Schmidt",
+    "Lopez",
+    "Ivanova",
+    "Okafor",
+    "Fischer",
+    "Wong",
 ]
 UTM_SOURCES = ["", "", "", "instagram", "qr-counter", "newsletter", "google"]
 
@@ -45,7 +95,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--customers", type=int, default=300, help="Demo Coffee customers to have (default 300)."
+            "--customers",
+            type=int,
+            default=300,
+            help="Demo Coffee customers to have (default 300).",
         )
         parser.add_argument("--seed", type=int, default=2026)
 
@@ -138,7 +191,9 @@ def _customers(merchant: Merchant, programs: list[Program], wanted: int, seed: i
         email = f"customer{index:06d}.{merchant.slug}@demo.example"
         if email in existing:
             continue
-        _customer_with_history(merchant, programs, index, email, random.Random(seed * 1_000_003 + index), now)
+        _customer_with_history(
+            merchant, programs, index, email, random.Random(seed * 1_000_003 + index), now
+        )
         made += 1
     return made
 
@@ -152,7 +207,9 @@ def _customer_with_history(
     rng: random.Random,
     now: datetime.datetime,
 ) -> None:
-    joined = now - datetime.timedelta(days=rng.uniform(1, HISTORY_DAYS), minutes=rng.randint(0, 600))
+    joined = now - datetime.timedelta(
+        days=rng.uniform(1, HISTORY_DAYS), minutes=rng.randint(0, 600)
+    )
     with frozen_at(joined):
         customer = customer_create(
             merchant=merchant,
@@ -195,11 +252,14 @@ def _one_visit(card: Any, program: Program, rng: random.Random) -> None:
     amount = Decimal(rng.randint(300, 2500 if program.is_stamp else 8000)) / 100
     try:
         if program.is_stamp and card.rewards_available and rng.random() < 0.6:
-            card_services.card_redeem_rewards(card=card, value=1, purchase_amount=amount, actor=None)
+            card_services.card_redeem_rewards(
+                card=card, value=1, purchase_amount=amount, actor=None
+            )
             return
         if program.is_cashback and card.points_balance >= 5 and rng.random() < 0.15:
-            card_services.card_remove_points(card=card, value=Decimal("5.00"), actor=None,
-                                             comment="Redeemed at the counter")
+            card_services.card_remove_points(
+                card=card, value=Decimal("5.00"), actor=None, comment="Redeemed at the counter"
+            )
             return
         card_services.card_add_transaction_amount(card=card, value=amount, actor=None)
         if rng.random() < 0.03:

@@ -1,0 +1,78 @@
+"""The demo data is deterministic, idempotent and consistent with its ledger."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from cards.models import Card, LedgerEntry
+from customers.models import Customer
+from loyalty.models import Membership, Merchant
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> tuple[int, ...]:
+    return (
+        Merchant.objects.count(),
+        get_user_model().objects.count(),
+        Membership.objects.count(),
+        Customer.objects.count(),
+        Card.objects.count(),
+        LedgerEntry.objects.count(),
+    )
+
+
+def test_seed_demo_twice_neither_duplicates_nor_wipes(capsys) -> None:
+    call_command("seed_demo", customers=12)
+    first = _counts()
+    call_command("seed_demo", customers=12)
+    assert _counts() == first
+    assert first[:3] == (2, 4, 4)
+    assert Customer.objects.filter(merchant__slug="demo-coffee").count() == 12
+    call_command("verify_ledger")
+    assert "match their ledger" in capsys.readouterr().out
+
+
+def test_seed_demo_scales_up_without_touching_existing_customers() -> None:
+    call_command("seed_demo", customers=5)
+    before = set(Customer.objects.values_list("pk", "email", "first_name"))
+    call_command("seed_demo", customers=9)
+    after = set(Customer.objects.values_list("pk", "email", "first_name"))
+    assert before < after
+    assert Customer.objects.filter(merchant__slug="demo-coffee").count() == 9
+
+
+def test_the_same_seed_makes_the_same_customers_and_histories() -> None:
+    from loyalty.management.commands import seed_demo
+
+    def generate(slug: str) -> list[tuple]:
+        merchant = seed_demo._merchant(slug, slug, "USD", "UTC", "US")
+        programs = [
+            seed_demo._stamp_program(merchant, "Stamps"),
+            seed_demo._cashback_program(merchant),
+        ]
+        seed_demo._customers(merchant, programs, 8, seed=7)
+        return list(
+            Card.objects.filter(merchant=merchant)
+            .order_by("customer__email", "program__name")
+            .values_list(
+                "customer__first_name",
+                "customer__last_name",
+                "program__name",
+                "ltv",
+                "total_visits",
+                "stamps_balance",
+                "points_balance",
+            )
+        )
+
+    first, second = generate("one"), generate("two")
+    assert len(first) >= 8
+    assert first == second
+
+
+def test_demo_users_have_the_documented_roles() -> None:
+    call_command("seed_demo", customers=1)
+    roles = dict(Membership.objects.values_list("user__username", "role"))
+    assert roles == {"owner": "owner", "admin": "admin", "staff": "staff", "bakery-owner": "owner"}
+    assert get_user_model().objects.get(username="staff").check_password("loyalty-demo")
