@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -16,7 +17,10 @@ from django.utils import timezone
 from cards import rules
 from loyalty.models import Merchant
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
+
+def money_field(**kwargs: Any) -> models.DecimalField:
+    """Money and points: 2 decimal places, up to ten billion."""
+    return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)
 
 
 def new_token() -> str:
@@ -53,8 +57,8 @@ class Program(models.Model):
     mechanism = models.CharField(
         max_length=10, choices=Mechanism.choices, default=Mechanism.SPEND, blank=True
     )
-    spend_per_stamp = models.DecimalField(
-        **MONEY, null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))]
+    spend_per_stamp = money_field(
+        null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))]
     )
     stamps_per_visit = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1)]
@@ -63,8 +67,8 @@ class Program(models.Model):
         default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
     # Stamps (whole numbers) on stamp programs, points on cashback programs.
-    referral_bonus = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    welcome_bonus = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    referral_bonus = money_field(default=Decimal("0.00"))
+    welcome_bonus = money_field(default=Decimal("0.00"))
     validity = models.CharField(max_length=12, choices=Validity.choices, default=Validity.NONE)
     valid_until = models.DateField(null=True, blank=True)
     valid_days = models.PositiveIntegerField(null=True, blank=True)
@@ -133,7 +137,7 @@ class Program(models.Model):
 class Tier(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
     name = models.CharField(max_length=60)
-    threshold = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    threshold = money_field(validators=[MinValueValidator(Decimal("0"))])
     percentage = models.DecimalField(
         max_digits=5,
         decimal_places=2,
@@ -248,22 +252,22 @@ class Card(models.Model):
     )
 
     # Aggregates: the fold of the ledger (see cards.rules.Balances), written only by services.
-    transaction_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    ltv = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    peak_transaction_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    transaction_amount = money_field(default=Decimal("0.00"))
+    ltv = money_field(default=Decimal("0.00"))
+    peak_transaction_amount = money_field(default=Decimal("0.00"))
     stamps_earned = models.IntegerField(default=0)
     stamps_balance = models.IntegerField(default=0)
     rewards_earned = models.IntegerField(default=0)
     rewards_available = models.IntegerField(default=0)
     rewards_redeemed = models.IntegerField(default=0)
-    points_balance = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    points_earned = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    points_redeemed = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    points_balance = money_field(default=Decimal("0.00"))
+    points_earned = money_field(default=Decimal("0.00"))
+    points_redeemed = money_field(default=Decimal("0.00"))
     total_visits = models.IntegerField(default=0)
     referral_stamps = models.IntegerField(default=0)
-    referral_points = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    referral_points = money_field(default=Decimal("0.00"))
     tier_name = models.CharField(max_length=60, blank=True)
-    tier_threshold = models.DecimalField(**MONEY, null=True, blank=True)
+    tier_threshold = money_field(null=True, blank=True)
     cashback_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     last_visit_at = models.DateTimeField(null=True, blank=True)
     last_stamp_earned_at = models.DateTimeField(null=True, blank=True)
@@ -356,21 +360,21 @@ class LedgerEntry(models.Model):
     operation_key = models.CharField(max_length=64)
     sequence = models.PositiveSmallIntegerField(default=0)
     comment = models.TextField(blank=True, max_length=500)
-    purchase_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    amount_delta = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    ltv_delta = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    purchase_amount = money_field(null=True, blank=True)
+    amount_delta = money_field(default=Decimal("0.00"))
+    ltv_delta = money_field(default=Decimal("0.00"))
     stamps_delta = models.IntegerField(default=0)
     stamps_earned_delta = models.IntegerField(default=0)
     rewards_earned_delta = models.IntegerField(default=0)
     rewards_available_delta = models.IntegerField(default=0)
     rewards_redeemed_delta = models.IntegerField(default=0)
-    points_delta = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    points_earned_delta = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    points_redeemed_delta = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    points_delta = money_field(default=Decimal("0.00"))
+    points_earned_delta = money_field(default=Decimal("0.00"))
+    points_redeemed_delta = money_field(default=Decimal("0.00"))
     visits_delta = models.IntegerField(default=0)
     cashback_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     tier_name = models.CharField(max_length=60, blank=True)
-    tier_threshold = models.DecimalField(**MONEY, null=True, blank=True)
+    tier_threshold = money_field(null=True, blank=True)
     tier_percentage = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     # For referral bonuses: the newcomer's card that earned it (credits at most once).
     referred_card = models.ForeignKey(
