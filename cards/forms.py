@@ -2,4 +2,415 @@
 
 from __future__ import annotations
 
-from django import forms  # noqa: F401
+import datetime
+from typing import Any
+
+from django import forms
+
+from cards.models import CustomField, FieldType, Mechanism, Program, ProgramKind, Validity
+from cards.services import ProgramSpec, TierSpec
+
+# ---------------------------------------------------------------------------------------------
+# Plus/minus dialogs on the profile
+
+
+class LedgerDialogForm(forms.Form):
+    """The fields of every plus/minus dialog: ``value``, ``purchase_amount``, ``comment``.
+
+    The numbers stay text here on purpose: ``cards.rules`` parses and validates them, so the
+    live preview and Apply give a merchant the very same messages. ``purchase`` is "" (no such
+    field), "optional" or "required"; the rules enforce "required".
+    """
+
+    value = forms.CharField(required=False, max_length=32)
+    purchase_amount = forms.CharField(required=False, max_length=32, label="Purchase amount")
+    comment = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
+    )
+    # One per rendered dialog: a double click or a resent request makes one entry.
+    idempotency_key = forms.CharField(
+        max_length=64,
+        widget=forms.HiddenInput,
+        error_messages={"required": "The form expired; reload the page and try again."},
+    )
+
+    def __init__(
+        self,
+        *args: object,
+        value_label: str,
+        value_is_count: bool,
+        purchase: str,
+        purchase_help: str = "",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        value = self.fields["value"]
+        value.label = value_label
+        value.widget.attrs.update(
+            {
+                "inputmode": "numeric" if value_is_count else "decimal",
+                "autocomplete": "off",
+                "required": True,
+                "autofocus": True,
+            }
+        )
+        if not purchase:
+            del self.fields["purchase_amount"]
+        else:
+            field = self.fields["purchase_amount"]
+            field.help_text = purchase_help
+            field.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+            if purchase == "required":
+                field.widget.attrs["required"] = True
+
+    def service_inputs(self) -> dict[str, str]:
+        """What the service takes from the form (the raw text; the rules parse it)."""
+        inputs = {"value": self.cleaned_data["value"], "comment": self.cleaned_data["comment"]}
+        if "purchase_amount" in self.fields:
+            inputs["purchase_amount"] = self.cleaned_data["purchase_amount"]
+        return inputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Profile: the card's expiration date
+
+
+class ExpirationForm(forms.Form):
+    """A new expiration date; empty means the card never expires. A past date is allowed."""
+
+    expires_on = forms.DateField(
+        required=False,
+        label="Card expiration date",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text="Leave empty for a card that never expires.",
+    )
+
+    def clean_expires_on(self) -> datetime.date | None:
+        value = self.cleaned_data.get("expires_on")
+        earliest, latest = datetime.date(2000, 1, 1), datetime.date(2199, 12, 31)
+        if value is not None and not earliest <= value <= latest:
+            raise forms.ValidationError("Enter a date between 2000 and 2199.")
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings: programs, their tiers and the join form's custom fields
+#
+# These forms only parse what was typed; ``cards.services.program_check`` decides what is
+# allowed (and says so in words a merchant understands).
+
+_NUMBER = "Enter a number, for example 10 or 2.50."
+
+
+def _decimal(label: str, help_text: str = "") -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        error_messages={"invalid": _NUMBER},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+
+
+def _whole(label: str, help_text: str = "") -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        error_messages={"invalid": "Enter a whole number."},
+        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+    )
+
+
+class ProgramForm(forms.Form):
+    name = forms.CharField(
+        max_length=120,
+        error_messages={
+            "required": "Enter a name for the program, e.g. Coffee card.",
+            "max_length": "Keep the name under 120 characters.",
+        },
+    )
+    kind = forms.ChoiceField(
+        label="Kind of card",
+        choices=ProgramKind.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a stamp card or a cashback card.",
+            "invalid_choice": "Choose a stamp card or a cashback card.",
+        },
+    )
+    mechanism = forms.ChoiceField(
+        label="Customers earn stamps",
+        choices=Mechanism.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose per amount spent or per visit."},
+    )
+    spend_per_stamp = _decimal(
+        "Spend per stamp", "A purchase of this amount earns one stamp (amounts are rounded down)."
+    )
+    stamps_per_visit = _whole("Stamps per visit", "Every purchase earns this many stamps.")
+    stamps_per_reward = _whole("Stamps per reward", "This many stamps turn into one reward.")
+    referral_bonus = _decimal(
+        "Referral bonus",
+        "Given to a customer whose referral link brings a new customer: stamps on a stamp "
+        "card (whole numbers), points on a cashback card. 0 for none.",
+    )
+    welcome_bonus = _decimal(
+        "Welcome bonus", "Given once to every new card: stamps or points. 0 for none."
+    )
+    validity = forms.ChoiceField(
+        label="New cards",
+        choices=Validity.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose how long new cards stay valid."},
+    )
+    valid_until = forms.DateField(
+        label="Expiry date",
+        required=False,
+        error_messages={"invalid": "Enter a date such as 2027-12-31."},
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    valid_days = _whole("Days after issue", "A card issued today expires this many days later.")
+    background_color = forms.CharField(
+        label="Background colour",
+        max_length=7,
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    foreground_color = forms.CharField(
+        label="Text colour",
+        max_length=7,
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    logo = forms.FileField(
+        label="Logo",
+        required=False,
+        help_text="PNG, JPEG, GIF or WebP, up to 1 MB; shown on the card.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
+        ),
+    )
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+
+    def __init__(self, *args: Any, kind_locked: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kind_locked:
+            # Shown, not editable: the service refuses the change anyway.
+            kind = self.fields["kind"]
+            kind.disabled = True
+            kind.help_text = "This program has issued cards, so its kind cannot change."
+
+    @classmethod
+    def initial_for(cls, program: Program | None, kind: str = "") -> dict[str, Any]:
+        if program is None:
+            return {
+                "kind": kind if kind in ProgramKind.values else ProgramKind.STAMP,
+                "mechanism": Mechanism.SPEND,
+                "stamps_per_visit": 1,
+                "stamps_per_reward": 10,
+                "referral_bonus": 0,
+                "welcome_bonus": 0,
+                "validity": Validity.NONE,
+                "background_color": "#5b3a29",
+                "foreground_color": "#ffffff",
+            }
+        initial = {name: getattr(program, name) for name in PROGRAM_FORM_FIELDS}
+        if program.is_stamp:
+            for name in ("referral_bonus", "welcome_bonus"):
+                initial[name] = int(initial[name])
+        return initial
+
+    def spec(self, tiers: tuple[TierSpec, ...]) -> ProgramSpec:
+        data = self.cleaned_data
+        return ProgramSpec(
+            name=data.get("name") or "",
+            kind=data.get("kind") or "",
+            mechanism=data.get("mechanism") or "",
+            spend_per_stamp=data.get("spend_per_stamp"),
+            stamps_per_visit=data.get("stamps_per_visit"),
+            stamps_per_reward=data.get("stamps_per_reward"),
+            tiers=tiers,
+            referral_bonus=data.get("referral_bonus"),
+            welcome_bonus=data.get("welcome_bonus"),
+            validity=data.get("validity") or "",
+            valid_until=data.get("valid_until"),
+            valid_days=data.get("valid_days"),
+            background_color=data.get("background_color") or "",
+            foreground_color=data.get("foreground_color") or "",
+        )
+
+
+PROGRAM_FORM_FIELDS = (
+    "name",
+    "kind",
+    "mechanism",
+    "spend_per_stamp",
+    "stamps_per_visit",
+    "stamps_per_reward",
+    "referral_bonus",
+    "welcome_bonus",
+    "validity",
+    "valid_until",
+    "valid_days",
+    "background_color",
+    "foreground_color",
+)
+
+
+class TierForm(forms.Form):
+    name = forms.CharField(
+        required=False,
+        max_length=60,
+        error_messages={"max_length": "Keep the name under 60 characters."},
+        widget=forms.TextInput(attrs={"placeholder": "e.g. Silver", "aria-label": "Tier name"}),
+    )
+    threshold = forms.DecimalField(
+        required=False,
+        error_messages={"invalid": "Enter an amount, for example 500."},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": "Spend threshold"}),
+    )
+    percentage = forms.DecimalField(
+        required=False,
+        error_messages={"invalid": "Enter a percentage, for example 5 or 7.5."},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": "Cashback %"}),
+    )
+
+    def is_blank(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return not (data.get("name") or "").strip() and all(
+            data.get(name) is None for name in ("threshold", "percentage")
+        )
+
+
+TierFormSet = forms.formset_factory(TierForm, extra=1, can_delete=True, max_num=20)
+
+
+def tier_formset(data: Any = None, *, program: Program | None) -> forms.BaseFormSet:
+    """The tier rows: the program's tiers (or a starting set), plus one blank row."""
+    if program is not None and program.pk is not None:
+        initial = [
+            {"name": t.name, "threshold": t.threshold, "percentage": t.percentage}
+            for t in program.tiers.all()
+        ]
+    else:
+        initial = [{"threshold": 0}]
+    return TierFormSet(data, initial=initial, prefix="tiers")
+
+
+def tier_specs(formset: forms.BaseFormSet) -> tuple[TierSpec, ...]:
+    """The rows in the order typed: blank and removed rows left out."""
+    return tuple(
+        TierSpec(
+            name=form.cleaned_data.get("name") or "",
+            threshold=form.cleaned_data.get("threshold"),
+            percentage=form.cleaned_data.get("percentage"),
+        )
+        for form in formset.forms
+        if not form.cleaned_data.get("DELETE") and not form.is_blank()
+    )
+
+
+class CustomFieldForm(forms.Form):
+    label = forms.CharField(
+        label="Question",
+        max_length=80,
+        error_messages={
+            "required": "Enter the question customers see, e.g. Favourite drink.",
+            "max_length": "Keep the label under 80 characters.",
+        },
+    )
+    field_type = forms.ChoiceField(
+        label="Answer type",
+        choices=FieldType.choices,
+        initial=FieldType.TEXT,
+        error_messages={"invalid_choice": "Choose text, number, date or choice."},
+    )
+    required = forms.BooleanField(label="Required", required=False)
+    choices = forms.CharField(
+        label="Options (one per line, for a choice)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            self.fields["field_type"].disabled = True
+            self.fields["field_type"].help_text = (
+                "Answers already collected keep their type; to ask differently, remove the "
+                "field and add a new one."
+            )
+
+    @classmethod
+    def initial_for(cls, field: CustomField) -> dict[str, Any]:
+        return {
+            "label": field.label,
+            "field_type": field.field_type,
+            "required": field.required,
+            "choices": "\n".join(field.choices or []),
+        }
+
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data.get("choices", "").splitlines()]
+
+
+class IssueCardForm(forms.Form):
+    """A new customer at the counter, who gets a card of this program."""
+
+    first_name = forms.CharField(
+        max_length=80, error_messages={"required": "Enter the customer's first name."}
+    )
+    last_name = forms.CharField(max_length=80, required=False)
+    email = forms.EmailField(
+        required=False, error_messages={"invalid": "Enter a valid email address."}
+    )
+    phone = forms.CharField(max_length=32, required=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The public join page
+
+
+class JoinForm(forms.Form):
+    """A program's public join form: the person, then the program's custom fields.
+
+    The email is required: it is how a customer gets their card's link back on another phone.
+    """
+
+    first_name = forms.CharField(
+        max_length=80, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+    )
+    last_name = forms.CharField(
+        max_length=80,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    phone = forms.CharField(
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+
+    def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
+        from customers.forms import custom_fields_for  # customers.forms imports cards
+
+        super().__init__(*args, **kwargs)
+        self.program = program
+        self.fields.update(custom_fields_for(program))
+
+    def service_inputs(self) -> dict[str, Any]:
+        """The keyword arguments of ``cards.services.card_join`` this form provides."""
+        from customers.forms import custom_values
+
+        data = self.cleaned_data
+        return {
+            "first_name": data["first_name"],
+            "last_name": data.get("last_name", ""),
+            "email": data["email"],
+            "phone": data.get("phone", ""),
+            "custom_fields": custom_values(data, self.program),
+        }

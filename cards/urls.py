@@ -16,3 +16,75 @@ public_urlpatterns: list = []
 
 # Settings: /settings/programs/...
 settings_urlpatterns: list = []
+
+# The profile of a card: the Profile tab, its metrics and history blocks, lifecycle, CSV.
+from cards.views import profile  # noqa: E402
+
+urlpatterns += [
+    path("<str:serial>/", profile.profile, name="profile"),
+    path("<str:serial>/metrics/", profile.metrics, name="metrics"),
+    path("<str:serial>/history/", profile.history, name="history"),
+    path("<str:serial>/history.csv", profile.history_csv, name="history_csv"),
+    path("<str:serial>/delete/", profile.delete, name="delete"),
+    path("<str:serial>/expiration/", profile.expiration, name="expiration"),
+]
+
+# Plus/minus dialogs on the profile.
+from cards.views import dialogs  # noqa: E402
+
+urlpatterns += [
+    path("<str:serial>/dialogs/<str:action>/", dialogs.dialog, name="dialog"),
+    path(
+        "<str:serial>/dialogs/<str:action>/preview/",
+        dialogs.dialog_preview,
+        name="dialog_preview",
+    ),
+]
+
+# What customers see (namespace "public", mounted at the site root by loyalty/urls.py).
+from cards.views import public  # noqa: E402
+
+public_urlpatterns += [
+    path("join/<slug:join_token>/", public.join, name="join"),
+    path("join/<slug:join_token>/qr.svg", public.join_qr, name="join_qr"),
+    path("join/<slug:join_token>/theme.css", public.join_theme, name="join_theme"),
+    path("r/<slug:referral_token>/", public.referral, name="referral"),
+    path("c/<slug:install_token>/", public.card_page, name="card"),
+    path("c/<slug:install_token>/feedback/", public.card_feedback, name="card_feedback"),
+    path("c/<slug:install_token>/installed/", public.card_installed, name="card_installed"),
+    path(
+        "c/<slug:install_token>/manifest.webmanifest",
+        public.card_manifest,
+        name="card_manifest",
+    ),
+    path("c/<slug:install_token>/sw.js", public.card_service_worker, name="card_sw"),
+    path("c/<slug:install_token>/icon-<int:size>.png", public.card_icon_png, name="card_icon_png"),
+    path("c/<slug:install_token>/icon.svg", public.card_icon_svg, name="card_icon_svg"),
+    path("c/<slug:install_token>/theme.css", public.card_theme, name="card_theme"),
+]
+
+# Settings: programs, their rules and join forms (namespace "settings", owners and admins).
+from cards.views import programs  # noqa: E402
+
+settings_urlpatterns += [
+    path("", programs.program_list, name="programs"),
+    path("new/", programs.program_create, name="program_create"),
+    path("<int:pk>/", programs.program_edit, name="program_edit"),
+    path("<int:pk>/archive/", programs.program_archive, name="program_archive"),
+    path("<int:pk>/restore/", programs.program_restore, name="program_restore"),
+    path("<int:pk>/issue/", programs.program_issue_card, name="program_issue_card"),
+    path("<int:pk>/fields/", programs.custom_field_create, name="custom_field_create"),
+    path(
+        "<int:pk>/fields/<int:field_pk>/", programs.custom_field_edit, name="custom_field_edit"
+    ),
+    path(
+        "<int:pk>/fields/<int:field_pk>/delete/",
+        programs.custom_field_delete,
+        name="custom_field_delete",
+    ),
+    path(
+        "<int:pk>/fields/<int:field_pk>/move/",
+        programs.custom_field_move,
+        name="custom_field_move",
+    ),
+]

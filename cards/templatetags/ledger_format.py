@@ -1,0 +1,25 @@
+"""Template filters for the ledger metrics: stamp slots and percentages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def stamp_slots(balance: int, per_reward: int) -> list[bool]:
+    """One flag per slot on the card: True for a stamped slot, False for an empty one."""
+    total = max(int(per_reward or 0), 0)
+    filled = min(max(int(balance or 0), 0), total)
+    return [True] * filled + [False] * (total - filled)
+
+
+@register.filter
+def percent(value: Decimal | None) -> str:
+    """5.00 -> "5 %", 7.50 -> "7.5 %"; empty for no value."""
+    if value is None:
+        return ""
+    return f"{Decimal(value).normalize():f} %"
