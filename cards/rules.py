@@ -466,9 +466,33 @@ def next_tier(tiers: Sequence[Tier], current_threshold: Decimal | None) -> Tier 
     return min(above, key=lambda tier: tier.threshold) if above else None
 
 
+def current_tier(tiers: Sequence[Tier], balances: Balances) -> Tier:
+    """The card's tier as the program defines it now.
+
+    The card remembers the tier it reached (name, threshold and percentage at the time, from
+    its ledger). When the merchant later edits that tier, later purchases use the new
+    percentage -- a rule change applies to later entries only, and the entries already written
+    keep the percentage they used. The tier is found by name, then by threshold; a tier since
+    removed keeps the remembered values. A card never drops a tier because thresholds moved.
+    """
+    if balances.tier_threshold is None:
+        return min(tiers, key=lambda tier: tier.threshold)
+    for tier in tiers:
+        if tier.name == balances.tier_name:
+            return tier
+    for tier in tiers:
+        if tier.threshold == balances.tier_threshold:
+            return tier
+    return Tier(
+        name=balances.tier_name,
+        threshold=balances.tier_threshold,
+        percentage=balances.cashback_percentage or ZERO,
+    )
+
+
 def to_next_tier(tiers: Sequence[Tier], balances: Balances) -> Decimal | None:
     """The next tier's threshold minus the transaction amount; None at the top tier."""
-    upcoming = next_tier(tiers, balances.tier_threshold)
+    upcoming = next_tier(tiers, current_tier(tiers, balances).threshold)
     if upcoming is None:
         return None
     return max(upcoming.threshold - balances.transaction_amount, ZERO)
@@ -479,9 +503,7 @@ def points_for(amount: Decimal, percentage: Decimal) -> Decimal:
 
 
 def _current_percentage(balances: Balances, rules: CashbackRules) -> Decimal:
-    if balances.cashback_percentage is not None:
-        return balances.cashback_percentage
-    return rules.first.percentage
+    return current_tier(rules.tiers, balances).percentage
 
 
 def cashback_add_points(
@@ -533,8 +555,8 @@ def cashback_add_transaction_amount(
     points = points_for(amount, percentage)
     peak = max(balances.peak_transaction_amount, balances.transaction_amount + amount)
     reached = tier_for(rules.tiers, peak)
-    current = balances.tier_threshold
-    upgrade = reached if current is None or reached.threshold > current else None
+    current = current_tier(rules.tiers, balances)
+    upgrade = reached if reached.threshold > current.threshold else None
     return [
         Delta(
             kind=Kind.PURCHASE,

@@ -6,8 +6,10 @@ import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, F, QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
 from cards import rules
 from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Program
@@ -108,7 +110,8 @@ def card_metrics(card: Card) -> dict[str, object]:
         )
         return metrics
     tiers = card.program.rule_set().tiers  # type: ignore[union-attr]
-    upcoming = rules.next_tier(tiers, card.tier_threshold)
+    tier = rules.current_tier(tiers, card.balances())
+    upcoming = rules.next_tier(tiers, tier.threshold)
     to_next = rules.to_next_tier(tiers, card.balances())
     progress = None
     if upcoming is not None and upcoming.threshold > 0:
@@ -119,8 +122,8 @@ def card_metrics(card: Card) -> dict[str, object]:
         points_redeemed=card.points_redeemed,
         last_points_earned_at=card.last_points_earned_at,
         last_points_redeemed_at=card.last_points_redeemed_at,
-        cashback_percentage=card.cashback_percentage,
-        cashback_tier=card.tier_name,
+        cashback_percentage=tier.percentage,
+        cashback_tier=tier.name,
         to_next_tier=to_next,
         next_tier_name=upcoming.name if upcoming else "",
         next_tier_threshold=upcoming.threshold if upcoming else None,
@@ -128,3 +131,156 @@ def card_metrics(card: Card) -> dict[str, object]:
         referral_points=card.referral_points,
     )
     return metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# The customer-facing pages: lookups by unguessable token, links, and the card page's history
+
+
+def program_by_join_token(token: str) -> Program:
+    """The program behind a join link, or 404 (archived programs are found; the page says so)."""
+    return get_object_or_404(
+        Program.objects.select_related("merchant").prefetch_related("custom_fields"),
+        join_token=token,
+    )
+
+
+def card_by_install_token(token: str) -> Card:
+    """The card behind a personalized install link, or 404. Never by serial or id."""
+    return get_object_or_404(
+        Card.objects.select_related("program", "merchant"), install_token=token
+    )
+
+
+def card_by_referral_token(token: str) -> Card:
+    return get_object_or_404(Card.objects.select_related("program"), referral_token=token)
+
+
+def absolute_url(path: str) -> str:
+    """Links that leave the dashboard (emails, QR codes, copied links) use SITE_URL."""
+    return f"{settings.SITE_URL}{path}"
+
+
+def program_join_url(program: Program) -> str:
+    return absolute_url(reverse("public:join", args=[program.join_token]))
+
+
+def card_install_url(card: Card) -> str:
+    return absolute_url(reverse("public:card", args=[card.install_token]))
+
+
+def card_referral_url(card: Card) -> str:
+    return absolute_url(reverse("public:referral", args=[card.referral_token]))
+
+
+@dataclass(frozen=True)
+class LastMessage:
+    body: str
+    sent_at: datetime.datetime
+
+
+def pushes_last_message_for(card: Card) -> LastMessage | None:
+    """The last push message that reached one of this card's devices, for its card page.
+
+    Read defensively through the push feature's own selector: the card page must keep working
+    whatever state that feature is in.
+    """
+    try:
+        from pushes.selectors import last_message_for
+    except ImportError:
+        return None
+    message = last_message_for(card)
+    if message is None:
+        return None
+    sent_at = getattr(message, "delivered_at", None) or message.send_at
+    return LastMessage(body=message.body, sent_at=sent_at)
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One ledger entry told to the customer: what happened and what it did to the card."""
+
+    when: datetime.datetime
+    title: str
+    changes: tuple[str, ...]
+
+
+# What the customer reads; staff comments and who did it are the merchant's business.
+CUSTOMER_WORDS = {
+    rules.Kind.CARD_ISSUED: "You joined",
+    rules.Kind.PURCHASE: "Purchase",
+    rules.Kind.REFUND: "Purchase corrected",
+    rules.Kind.STAMPS_CLAWBACK: "Stamps corrected",
+    rules.Kind.VISITS_WRITE_OFF: "Visits corrected",
+    rules.Kind.STAMPS_ADDED: "Stamps added",
+    rules.Kind.STAMPS_REMOVED: "Stamps removed",
+    rules.Kind.REWARDS_ADDED: "Reward added",
+    rules.Kind.REWARDS_REDEEMED: "Reward used",
+    rules.Kind.POINTS_ADDED: "Points added",
+    rules.Kind.POINTS_REMOVED: "Points used",
+    rules.Kind.REFERRAL_BONUS: "Thanks for inviting a friend",
+    rules.Kind.WELCOME_BONUS: "Welcome gift",
+}
+
+
+def _count(number: int, noun: str) -> str:
+    sign = "+" if number > 0 else "\u2212"
+    return f"{sign}{abs(number)} {noun}{'' if abs(number) == 1 else 's'}"
+
+
+def _entry_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
+    changes = []
+    if entry.purchase_amount and entry.kind != rules.Kind.CARD_ISSUED:
+        verb = "Corrected by" if entry.amount_delta < 0 else "Spent"
+        changes.append(f"{verb} {entry.purchase_amount} {currency}")
+    if entry.stamps_earned_delta:
+        changes.append(_count(entry.stamps_earned_delta, "stamp"))
+    if entry.rewards_earned_delta > 0 and entry.kind != rules.Kind.REWARDS_ADDED:
+        changes.append(_count(entry.rewards_earned_delta, "reward") + " unlocked")
+    elif entry.rewards_available_delta:
+        changes.append(_count(entry.rewards_available_delta, "reward"))
+    if entry.points_delta:
+        sign = "+" if entry.points_delta > 0 else "\u2212"
+        changes.append(f"{sign}{abs(entry.points_delta)} points")
+    if entry.visits_delta < 0:
+        changes.append(_count(entry.visits_delta, "visit"))
+    if entry.tier_name and entry.kind == rules.Kind.PURCHASE:
+        changes.append(f"You reached {entry.tier_name}")
+    return tuple(changes)
+
+
+def card_public_history(*, card: Card, limit: int = 30) -> list[HistoryLine]:
+    """The latest entries in the customer's words (one query, whatever the history's size)."""
+    entries = card.entries.order_by("-created_at", "-id")[:limit]
+    currency = card.merchant.currency
+    return [
+        HistoryLine(
+            when=entry.created_at,
+            title=CUSTOMER_WORDS.get(entry.kind, entry.label),
+            changes=_entry_changes(entry, currency),
+        )
+        for entry in entries
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings: the merchant's programs
+
+
+def program_settings_list(*, merchant: Merchant) -> QuerySet[Program]:
+    """Every program of the merchant, active first, with how many cards each issued."""
+    return (
+        Program.objects.filter(merchant=merchant)
+        .annotate(card_count=Count("cards"))
+        .prefetch_related("tiers")
+        .order_by(F("archived_at").asc(nulls_first=True), "name", "id")
+    )
+
+
+def program_for_settings(*, merchant: Merchant, pk: int) -> Program:
+    """A program of this merchant with its tiers and join-form fields, or 404."""
+    return get_object_or_404(
+        Program.objects.select_related("merchant").prefetch_related("tiers", "custom_fields"),
+        merchant=merchant,
+        pk=pk,
+    )

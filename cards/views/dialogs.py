@@ -172,7 +172,9 @@ def _describe_cashback_purchase(
         )
     elif before is not None:
         after = _after(deltas, before)
-        upcoming = rules.next_tier(rule_set.tiers, after.tier_threshold)
+        upcoming = rules.next_tier(
+            rule_set.tiers, rules.current_tier(rule_set.tiers, after).threshold
+        )
         to_next = rules.to_next_tier(rule_set.tiers, after)
         if upcoming is not None and to_next is not None:
             parts.append(f"{to_next} more to {upcoming.name}")

@@ -87,3 +87,32 @@ def test_a_purchase_crossing_two_thresholds_reaches_the_highest_tier() -> None:
     after = rules.apply(start, delta)
     assert (after.tier_name, after.cashback_percentage) == ("Gold", Decimal("10"))
     assert rules.to_next_tier(TIERS.tiers, after) is None
+
+
+def test_a_changed_tier_percentage_applies_to_later_purchases_only() -> None:
+    balances = rules.fold([rules.issue_delta(TIERS)])
+    balances = rules.fold(
+        rules.cashback_add_transaction_amount(balances, TIERS, value="600"), balances
+    )
+    assert balances.tier_name == "Silver"
+    raised = rules.CashbackRules(
+        tiers=(TIERS.tiers[0], rules.Tier("Silver", Decimal("500"), Decimal("8")), TIERS.tiers[2])
+    )
+    (delta,) = rules.cashback_add_transaction_amount(balances, raised, value="100")
+    assert delta.points == Decimal("8.00")
+    assert delta.cashback_percentage == Decimal("8")
+
+
+def test_raising_a_threshold_never_drops_a_card_out_of_its_tier() -> None:
+    balances = rules.fold([rules.issue_delta(TIERS)])
+    balances = rules.fold(
+        rules.cashback_add_transaction_amount(balances, TIERS, value="600"), balances
+    )
+    moved = rules.CashbackRules(
+        tiers=(TIERS.tiers[0], rules.Tier("Silver", Decimal("800"), Decimal("7")), TIERS.tiers[2])
+    )
+    assert rules.current_tier(moved.tiers, balances).name == "Silver"
+    (delta,) = rules.cashback_add_transaction_amount(balances, moved, value="10")
+    assert delta.tier is None  # no "upgrade" back down to Bronze
+    assert delta.points == Decimal("0.70")
+    assert rules.to_next_tier(moved.tiers, balances) == Decimal("400.00")
