@@ -398,6 +398,7 @@ class JoinForm(forms.Form):
     def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
         from customers.forms import custom_fields_for  # customers.forms imports cards
 
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.program = program
         self.fields.update(custom_fields_for(program))

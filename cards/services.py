@@ -30,6 +30,7 @@ from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
+from PIL import Image, UnidentifiedImageError
 
 from cards import rules
 from cards.models import (
@@ -719,6 +720,7 @@ def _join(
     credit_referrer = (
         referrer is not None
         and newcomer
+        and not referrer.is_deleted
         and referrer.program_id == program.pk
         and referrer.customer_id != customer.pk
     )
@@ -1067,10 +1069,7 @@ def _image_extension(data: bytes) -> str | None:
         extension = next((ext for sig, ext in _IMAGE_SIGNATURES if data.startswith(sig)), None)
     if extension is None:
         return None
-    try:  # With Pillow installed, also decode it: a valid header is not a valid image.
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        return extension
+    # Decode it too: a valid header is not a valid image.
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
@@ -1168,7 +1167,7 @@ def _clean_logo_into(errors: ProgramErrors, logo: Any) -> tuple[bytes, str] | No
 def _store_logo(program: Program, logo: tuple[bytes, str]) -> str:
     """Attach a cleaned logo under a random name; returns the old file's name."""
     data, extension = logo
-    old = program.logo.name
+    old = program.logo.name or ""
     program.logo.save(f"{secrets.token_hex(12)}.{extension}", ContentFile(data), save=False)
     return old
 
@@ -1237,7 +1236,7 @@ def program_update(
             old_logo = _store_logo(locked, logo_data)
             changed.append("logo")
         elif remove_logo and locked.logo:
-            old_logo = locked.logo.name
+            old_logo = locked.logo.name or ""
             locked.logo = ""
             changed.append("logo")
         if not changed:

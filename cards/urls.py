@@ -72,6 +72,7 @@ settings_urlpatterns += [
     path("<int:pk>/", programs.program_edit, name="program_edit"),
     path("<int:pk>/archive/", programs.program_archive, name="program_archive"),
     path("<int:pk>/restore/", programs.program_restore, name="program_restore"),
+    path("<int:pk>/logo/", programs.program_logo, name="program_logo"),
     path("<int:pk>/issue/", programs.program_issue_card, name="program_issue_card"),
     path("<int:pk>/fields/", programs.custom_field_create, name="custom_field_create"),
     path(

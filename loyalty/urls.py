@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from cards.urls import public_urlpatterns
 from loyalty import views
 
 urlpatterns = [
@@ -10,7 +11,15 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("merchant/switch/", views.merchant_switch, name="merchant_switch"),
     path("healthz", views.healthz, name="healthz"),
-    path("customers/", include("customers.urls")),
+    # The CRM at /customers/ and the profile's Information tab at /cards/<serial>/information/.
+    path("", include("customers.urls")),
     path("cards/", include("cards.urls")),
+    path("cards/", include("feedback.urls")),
+    # The Send push tab at /cards/<serial>/push/ and the card page's /c/<token>/push/subscribe/.
+    path("cards/", include("pushes.urls")),
+    path("", include("pushes.public_urls")),
+    path("", include((public_urlpatterns, "public"))),
+    path("settings/", include("loyalty.settings_urls")),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,335 @@
+"""Settings for programs: create, edit, archive; tiers; the join form's fields; issuing a card.
+
+Owners and admins only (``manager_required``: staff get a 403). Every program is fetched
+through ``request.merchant``, so another merchant's program id is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.forms import BaseFormSet, Form
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cards import services
+from cards.forms import (
+    CustomFieldForm,
+    IssueCardForm,
+    ProgramForm,
+    tier_formset,
+    tier_specs,
+)
+from cards.models import CustomField, Program
+from cards.selectors import program_for_settings, program_join_url, program_settings_list
+from customers.services import customer_register
+from loyalty.tenancy import manager_required
+
+INVALID = 422
+
+
+def _apply_errors(error: ValidationError, form: Form) -> list[str]:
+    """Put a service's errors on the form's fields; returns those that belong to no field."""
+    others: list[str] = []
+    if not hasattr(error, "error_dict"):
+        return list(error.messages)
+    for field_name, messages_ in error.message_dict.items():
+        if field_name in form.fields and field_name not in form.errors:
+            form.add_error(field_name, messages_)
+        elif field_name not in form.fields:
+            others.extend(messages_)
+    return others
+
+
+def _edit_url(program: Program, anchor: str = "") -> str:
+    url = reverse("settings:program_edit", args=[program.pk])
+    return f"{url}#{anchor}" if anchor else url
+
+
+@manager_required
+@require_GET
+def program_list(request: HttpRequest) -> HttpResponse:
+    programs = list(program_settings_list(merchant=request.merchant))  # type: ignore[attr-defined]
+    return render(
+        request,
+        "cards/programs/list.html",
+        {"programs": programs, "nav": "settings", "section": "programs"},
+    )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def program_create(request: HttpRequest) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    tier_errors: list[str] = []
+    if request.method == "POST":
+        form = ProgramForm(request.POST, request.FILES)
+        tiers = tier_formset(request.POST, program=None)
+        forms_valid = form.is_valid() & tiers.is_valid()  # both, to show every error at once
+        if forms_valid:
+            try:
+                program = services.program_create(
+                    merchant=request.merchant,  # type: ignore[attr-defined]
+                    spec=form.spec(tier_specs(tiers)),
+                    actor=request.user,
+                    logo=form.cleaned_data.get("logo"),
+                )
+            except ValidationError as error:
+                tier_errors = _apply_errors(error, form)
+            else:
+                messages.success(request, f"{program.name} is ready to issue cards.")
+                return redirect(_edit_url(program))
+    else:
+        form = ProgramForm(initial=ProgramForm.initial_for(None, kind))
+        tiers = tier_formset(program=None)
+    return _render_form(request, None, form, tiers, tier_errors)
+
+
+def _render_form(
+    request: HttpRequest,
+    program: Program | None,
+    form: ProgramForm,
+    tiers: BaseFormSet,
+    tier_errors: list[str],
+    extra: dict[str, Any] | None = None,
+) -> HttpResponse:
+    context = {
+        "program": program,
+        "form": form,
+        "tiers": tiers,
+        "tier_errors": tier_errors,
+        "nav": "settings",
+        "section": "programs",
+        **(extra or {}),
+    }
+    status = INVALID if request.method == "POST" else 200
+    template = "cards/programs/edit.html" if program else "cards/programs/create.html"
+    return render(request, template, context, status=status)
+
+
+def _edit_context(program: Program) -> dict[str, Any]:
+    return {
+        "join_url": program_join_url(program),
+        "custom_fields": list(program.custom_fields.all()),
+        "field_form": CustomFieldForm(),
+        "has_cards": program.cards.exists(),
+    }
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def program_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+    context = _edit_context(program)
+    tier_errors: list[str] = []
+    if request.method == "POST":
+        form = ProgramForm(
+            request.POST,
+            request.FILES,
+            initial=ProgramForm.initial_for(program),
+            kind_locked=context["has_cards"],
+        )
+        tiers = tier_formset(request.POST, program=program)
+        if form.is_valid() & tiers.is_valid():
+            try:
+                services.program_update(
+                    program=program,
+                    spec=form.spec(tier_specs(tiers)),
+                    actor=request.user,
+                    logo=form.cleaned_data.get("logo"),
+                    remove_logo=form.cleaned_data.get("remove_logo", False),
+                )
+            except ValidationError as error:
+                tier_errors = _apply_errors(error, form)
+            else:
+                messages.success(
+                    request, f"Saved. The new rules of {program.name} apply to later entries only."
+                )
+                return redirect(_edit_url(program))
+    else:
+        form = ProgramForm(
+            initial=ProgramForm.initial_for(program), kind_locked=context["has_cards"]
+        )
+        tiers = tier_formset(program=program)
+    return _render_form(request, program, form, tiers, tier_errors, context)
+
+
+LOGO_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
+
+
+@manager_required
+@require_GET
+def program_logo(request: HttpRequest, pk: int) -> HttpResponse:
+    """The uploaded logo, for the settings page (served by the app: no media server needed)."""
+    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+    extension = (program.logo.name or "").rpartition(".")[2].lower()
+    if not program.logo or extension not in LOGO_TYPES:
+        raise Http404("This program has no logo.")
+    with program.logo.open("rb") as logo:
+        response = HttpResponse(logo.read(), content_type=LOGO_TYPES[extension])
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@manager_required
+@require_POST
+def program_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+    services.program_archive(program=program, actor=request.user)
+    messages.success(
+        request, f"{program.name} is archived: it issues no new cards; existing cards still work."
+    )
+    return redirect("settings:programs")
+
+
+@manager_required
+@require_POST
+def program_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+    try:
+        services.program_restore(program=program, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{program.name} is active again.")
+    return redirect(_edit_url(program))
+
+
+# ---------------------------------------------------------------------------------------------
+# The join form's custom fields
+
+
+def _field(request: HttpRequest, pk: int, field_pk: int) -> CustomField:
+    return get_object_or_404(
+        CustomField.objects.select_related("program__merchant"),
+        program__merchant=request.merchant,  # type: ignore[attr-defined]
+        program_id=pk,
+        pk=field_pk,
+    )
+
+
+@manager_required
+@require_POST
+def custom_field_create(request: HttpRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+    form = CustomFieldForm(request.POST)
+    others: list[str] = []
+    if form.is_valid():
+        try:
+            field = services.custom_field_create(
+                program=program,
+                label=form.cleaned_data["label"],
+                field_type=form.cleaned_data["field_type"],
+                required=form.cleaned_data["required"],
+                choices=form.choice_list(),
+                actor=request.user,
+            )
+        except ValidationError as error:
+            others = _apply_errors(error, form)
+        else:
+            messages.success(request, f"Added {field.label} to the join form.")
+            return redirect(_edit_url(program, "join-form"))
+    return render(
+        request,
+        "cards/programs/custom_field.html",
+        {"program": program, "form": form, "errors": others, "nav": "settings"},
+        status=INVALID,
+    )
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def custom_field_edit(request: HttpRequest, pk: int, field_pk: int) -> HttpResponse:
+    field = _field(request, pk, field_pk)
+    initial = CustomFieldForm.initial_for(field)
+    others: list[str] = []
+    if request.method == "POST":
+        form = CustomFieldForm(request.POST, initial=initial, editing=True)
+        if form.is_valid():
+            try:
+                services.custom_field_update(
+                    field=field,
+                    label=form.cleaned_data["label"],
+                    required=form.cleaned_data["required"],
+                    choices=form.choice_list(),
+                    actor=request.user,
+                )
+            except ValidationError as error:
+                others = _apply_errors(error, form)
+            else:
+                messages.success(request, f"Saved the field {field.label}.")
+                return redirect(_edit_url(field.program, "join-form"))
+    else:
+        form = CustomFieldForm(initial=initial, editing=True)
+    return render(
+        request,
+        "cards/programs/custom_field.html",
+        {
+            "program": field.program,
+            "field": field,
+            "form": form,
+            "errors": others,
+            "nav": "settings",
+        },
+        status=INVALID if request.method == "POST" else 200,
+    )
+
+
+@manager_required
+@require_POST
+def custom_field_delete(request: HttpRequest, pk: int, field_pk: int) -> HttpResponse:
+    field = _field(request, pk, field_pk)
+    services.custom_field_delete(field=field, actor=request.user)
+    messages.success(request, f"Removed {field.label} from the join form.")
+    return redirect(_edit_url(field.program, "join-form"))
+
+
+@manager_required
+@require_POST
+def custom_field_move(request: HttpRequest, pk: int, field_pk: int) -> HttpResponse:
+    field = _field(request, pk, field_pk)
+    try:
+        services.custom_field_move(
+            field=field, direction=request.POST.get("direction", ""), actor=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect(_edit_url(field.program, "join-form"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issuing a card of this program to a new customer
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def program_issue_card(request: HttpRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+    others: list[str] = []
+    form = IssueCardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = customer_register(
+                merchant=request.merchant,  # type: ignore[attr-defined]
+                program=program,
+                actor=request.user,
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            others = _apply_errors(error, form)
+        else:
+            messages.success(
+                request,
+                f"Issued card {card.serial} of {program.name} to {card.holder_name}.",
+            )
+            return redirect(card.get_absolute_url())
+    return render(
+        request,
+        "cards/programs/issue.html",
+        {"program": program, "form": form, "errors": others, "nav": "settings"},
+        status=INVALID if request.method == "POST" else 200,
+    )

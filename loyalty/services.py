@@ -1,0 +1,525 @@
+"""Writes to the tenancy: the team (invitations, roles, removal), segment thresholds, audit log.
+
+Every change a manager makes in the settings goes through a function here (or in
+``cards.services`` for programs) that also writes an ``AuditEvent``, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from loyalty import clock
+from loyalty.models import AuditAction, AuditEvent, Invitation, Membership, Merchant, Role
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+INVITATION_LIFETIME = datetime.timedelta(days=7)
+LAST_OWNER = (
+    "{name} is the last owner of {merchant}. Make another member an owner first; "
+    "a business always keeps at least one owner."
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit log
+
+
+def audit_record(
+    *,
+    merchant: Merchant,
+    actor: Actor,
+    action: str,
+    summary: str,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    user: Any = actor if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.create(
+        merchant=merchant,
+        actor=user,
+        actor_name=user.get_username() if user is not None else "System",
+        action=action,
+        summary=summary[:300],
+        details=details or {},
+        created_at=clock.now(),
+    )
+
+
+def _user_or_none(actor: Actor) -> Any:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _role_label(role: str) -> str:
+    return Role(role).label
+
+
+def _actor_role(merchant: Merchant, actor: Actor) -> str | None:
+    if actor is None or not actor.is_authenticated:
+        return None
+    return (
+        Membership.objects.filter(merchant=merchant, user_id=actor.pk)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def _require_owner_for(merchant: Merchant, actor: Actor, message: str, field: str) -> None:
+    if _actor_role(merchant, actor) != Role.OWNER:
+        raise ValidationError({field: message})
+
+
+# ---------------------------------------------------------------------------------------------
+# Invitations
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_link(token: str) -> str:
+    return settings.SITE_URL + reverse("invitation_accept", args=[token])
+
+
+def _clean_email(raw: str) -> str:
+    email = (raw or "").strip()
+    if not email:
+        raise ValidationError({"email": "Enter the email address to send the invitation to."})
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": "Enter a valid email address."}) from None
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _clean_role(role: str) -> str:
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose owner, admin or staff."})
+    return role
+
+
+def _send_invitation(invitation: Invitation, token: str) -> None:
+    context = {
+        "invitation": invitation,
+        "merchant": invitation.merchant,
+        "role": _role_label(invitation.role),
+        "inviter": invitation.invited_by.get_username() if invitation.invited_by else "",
+        "link": invitation_link(token),
+        "expires_at": invitation.expires_at,
+    }
+    send_mail(
+        subject=f"You're invited to join {invitation.merchant.name}",
+        message=render_to_string("loyalty/settings/invitation_email.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def invitation_create(*, merchant: Merchant, email: str, role: str, actor: Actor) -> Invitation:
+    """Invite someone by email; the link in the email lets them set a password and join.
+
+    Sending happens inside the transaction: if the email cannot be sent, no invitation exists
+    that nobody received.
+    """
+    email = _clean_email(email)
+    role = _clean_role(role)
+    if role == Role.OWNER:
+        _require_owner_for(merchant, actor, "Only an owner can invite another owner.", "role")
+    if Membership.objects.filter(merchant=merchant, user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of your team."})
+    now = clock.now()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        open_one = (
+            Invitation.objects.select_for_update()
+            .filter(
+                merchant=merchant,
+                email__iexact=email,
+                accepted_at__isnull=True,
+                revoked_at__isnull=True,
+            )
+            .first()
+        )
+        if open_one is not None and open_one.expires_at > now:
+            raise ValidationError(
+                {"email": f"{email} already has a pending invitation. Resend it from the list."}
+            )
+        if open_one is not None:  # expired: it is replaced by the new one
+            open_one.revoked_at = now
+            open_one.save(update_fields=["revoked_at"])
+        try:
+            with transaction.atomic():
+                invitation = Invitation.objects.create(
+                    merchant=merchant,
+                    email=email,
+                    role=role,
+                    token_hash=_hash_token(token),
+                    invited_by=_user_or_none(actor),
+                    sent_at=now,
+                    expires_at=now + INVITATION_LIFETIME,
+                )
+        except IntegrityError:  # a concurrent invitation to the same address won
+            raise ValidationError(
+                {"email": f"{email} already has a pending invitation. Resend it from the list."}
+            ) from None
+        audit_record(
+            merchant=merchant,
+            actor=actor,
+            action=AuditAction.INVITATION_SENT,
+            summary=f"Invited {email} as {_role_label(role)}",
+            details={"email": email, "role": role},
+        )
+        _send_invitation(invitation, token)
+    return invitation
+
+
+def invitation_resend(*, invitation: Invitation, actor: Actor) -> Invitation:
+    """A fresh link and a fresh week; the old link stops working."""
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        locked = (
+            Invitation.objects.select_for_update().select_related("merchant").get(pk=invitation.pk)
+        )
+        if not locked.is_open:
+            raise ValidationError("This invitation was already accepted or revoked.")
+        if locked.role == Role.OWNER:
+            _require_owner_for(
+                locked.merchant, actor, "Only an owner can resend an owner invitation.", "role"
+            )
+        now = clock.now()
+        locked.token_hash = _hash_token(token)
+        locked.sent_at = now
+        locked.expires_at = now + INVITATION_LIFETIME
+        locked.save(update_fields=["token_hash", "sent_at", "expires_at"])
+        audit_record(
+            merchant=locked.merchant,
+            actor=actor,
+            action=AuditAction.INVITATION_RESENT,
+            summary=f"Resent the invitation to {locked.email}",
+            details={"email": locked.email, "role": locked.role},
+        )
+        _send_invitation(locked, token)
+    return locked
+
+
+def invitation_revoke(*, invitation: Invitation, actor: Actor) -> Invitation:
+    with transaction.atomic():
+        locked = (
+            Invitation.objects.select_for_update().select_related("merchant").get(pk=invitation.pk)
+        )
+        if not locked.is_open:
+            return locked
+        if locked.role == Role.OWNER:
+            _require_owner_for(
+                locked.merchant, actor, "Only an owner can revoke an owner invitation.", "role"
+            )
+        locked.revoked_at = clock.now()
+        locked.save(update_fields=["revoked_at"])
+        audit_record(
+            merchant=locked.merchant,
+            actor=actor,
+            action=AuditAction.INVITATION_REVOKED,
+            summary=f"Revoked the invitation to {locked.email}",
+            details={"email": locked.email, "role": locked.role},
+        )
+    return locked
+
+
+class InvitationInvalid(Exception):
+    """The link is unknown, used, revoked or expired; ``reason`` says which, for the page."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def invitation_for_token(token: str) -> Invitation:
+    """The open, unexpired invitation behind a link, or ``InvitationInvalid``."""
+    invitation = (
+        Invitation.objects.select_related("merchant", "invited_by")
+        .filter(token_hash=_hash_token(token or ""))
+        .first()
+    )
+    if invitation is None:
+        raise InvitationInvalid(
+            "This invitation link is not valid. Check that you copied it whole."
+        )
+    if invitation.accepted_at is not None:
+        raise InvitationInvalid("This invitation was already accepted. Log in to continue.")
+    if invitation.revoked_at is not None:
+        raise InvitationInvalid("This invitation was withdrawn. Ask the team for a new one.")
+    if invitation.expires_at <= clock.now():
+        raise InvitationInvalid("This invitation has expired. Ask the team to resend it.")
+    return invitation
+
+
+def _join(invitation: Invitation, user: Any) -> Membership:
+    """Turn a locked, open invitation into a membership for ``user``."""
+    if Membership.objects.filter(merchant=invitation.merchant, user=user).exists():
+        raise ValidationError(f"You are already a member of {invitation.merchant.name}.")
+    membership = Membership.objects.create(
+        merchant=invitation.merchant, user=user, role=invitation.role
+    )
+    invitation.accepted_at = clock.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        merchant=invitation.merchant,
+        actor=user,
+        action=AuditAction.MEMBER_JOINED,
+        summary=f"{user.get_username()} joined as {_role_label(invitation.role)}",
+        details={"email": invitation.email, "role": invitation.role, "user_id": user.pk},
+    )
+    return membership
+
+
+def _lock_open(token: str) -> Invitation:
+    invitation = invitation_for_token(token)
+    locked = Invitation.objects.select_for_update().select_related("merchant").get(pk=invitation.pk)
+    if not locked.is_open or locked.expires_at <= clock.now():
+        raise InvitationInvalid("This invitation was already used.")
+    return locked
+
+
+def invitation_accept(*, token: str, user: Any) -> Membership:
+    """A signed-in user accepts: they join with the invited role."""
+    with transaction.atomic():
+        return _join(_lock_open(token), user)
+
+
+def invitation_accept_new_user(*, token: str, username: str, password: str) -> Membership:
+    """Someone new accepts: an account with the invited email and their password, then join."""
+    user_model = get_user_model()
+    username = (username or "").strip()
+    if not username:
+        raise ValidationError({"username": "Choose a username to log in with."})
+    with transaction.atomic():
+        invitation = _lock_open(token)
+        if user_model.objects.filter(username__iexact=username).exists():
+            raise ValidationError({"username": "That username is taken; choose another."})
+        if user_model.objects.filter(email__iexact=invitation.email).exists():
+            raise ValidationError(
+                {"username": "An account with this email already exists. Log in to accept."}
+            )
+        user = user_model(username=username, email=invitation.email)
+        try:
+            user.full_clean(exclude=["password"])
+        except ValidationError as error:
+            raise ValidationError(
+                {"username": error.message_dict.get("username", ["Invalid username."])}
+            ) from None
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as error:
+            raise ValidationError({"password1": error.messages}) from None
+        user.set_password(password)
+        user.save()
+        return _join(invitation, user)
+
+
+# ---------------------------------------------------------------------------------------------
+# Members
+
+
+def _lock_team(merchant: Merchant) -> list[Membership]:
+    """Lock every membership of the merchant: the owner count must not change under us."""
+    return list(
+        Membership.objects.select_for_update()
+        .filter(merchant=merchant)
+        .select_related("user")
+        .order_by("pk")
+    )
+
+
+def membership_change_role(*, membership: Membership, role: str, actor: Actor) -> Membership:
+    role = _clean_role(role)
+    merchant = membership.merchant
+    with transaction.atomic():
+        team = _lock_team(merchant)
+        locked = next((m for m in team if m.pk == membership.pk), None)
+        if locked is None:
+            raise ValidationError("This person is no longer a member.")
+        if locked.role == role:
+            return locked
+        if Role.OWNER in (locked.role, role):
+            _require_owner_for(
+                merchant, actor, "Only an owner can give or take away the owner role.", "role"
+            )
+        owners = [m for m in team if m.role == Role.OWNER]
+        if locked.role == Role.OWNER and len(owners) == 1:
+            raise ValidationError(
+                {"role": LAST_OWNER.format(name=locked.user.get_username(), merchant=merchant)}
+            )
+        previous = locked.role
+        locked.role = role
+        locked.save(update_fields=["role"])
+        audit_record(
+            merchant=merchant,
+            actor=actor,
+            action=AuditAction.ROLE_CHANGED,
+            summary=(
+                f"Changed {locked.user.get_username()}'s role from "
+                f"{_role_label(previous)} to {_role_label(role)}"
+            ),
+            details={"user_id": locked.user_id, "from": previous, "to": role},
+        )
+    return locked
+
+
+def membership_remove(*, membership: Membership, actor: Actor) -> None:
+    """Take someone off the team; their past ledger entries keep their name."""
+    merchant = membership.merchant
+    with transaction.atomic():
+        team = _lock_team(merchant)
+        locked = next((m for m in team if m.pk == membership.pk), None)
+        if locked is None:
+            return
+        if locked.role == Role.OWNER:
+            _require_owner_for(merchant, actor, "Only an owner can remove an owner.", "role")
+            if sum(1 for m in team if m.role == Role.OWNER) == 1:
+                raise ValidationError(
+                    LAST_OWNER.format(name=locked.user.get_username(), merchant=merchant)
+                )
+        locked.delete()
+        audit_record(
+            merchant=merchant,
+            actor=actor,
+            action=AuditAction.MEMBER_REMOVED,
+            summary=f"Removed {locked.user.get_username()} ({_role_label(locked.role)})",
+            details={"user_id": locked.user_id, "role": locked.role},
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Segment thresholds
+
+
+@dataclass(frozen=True)
+class SegmentBands:
+    """The RFM grid: recency bands (days since the last visit) and frequency bands (visits).
+
+    ``recency=(30, 60, 90)`` means 0-30, 31-60 and 61-90 days, then Lost; ``frequency=(3, 7)``
+    means 0-3, 4-7 and 8+ visits.
+    """
+
+    recency: tuple[int, int, int]
+    frequency: tuple[int, int]
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> SegmentBands:
+        return cls(
+            recency=(merchant.recency_band_1, merchant.recency_band_2, merchant.recency_band_3),
+            frequency=(merchant.frequency_band_1, merchant.frequency_band_2),
+        )
+
+
+MAX_RECENCY_DAYS = 3650
+MAX_FREQUENCY_VISITS = 3650
+
+
+def segment_bands_clean(*, recency: tuple[Any, ...], frequency: tuple[Any, ...]) -> SegmentBands:
+    """Whole numbers, each band ending after the one before it; every error at once."""
+    errors: dict[str, list[str]] = {}
+    days = _whole_numbers(recency, "recency_band", "days", 1, MAX_RECENCY_DAYS, errors)
+    visits = _whole_numbers(frequency, "frequency_band", "visits", 1, MAX_FREQUENCY_VISITS, errors)
+    _increasing(days, "recency_band", "days", errors)
+    _increasing(visits, "frequency_band", "visits", errors)
+    if errors:
+        raise ValidationError(errors)
+    return SegmentBands(recency=tuple(days), frequency=tuple(visits))  # type: ignore[arg-type]
+
+
+def _whole_numbers(
+    raw: tuple[Any, ...],
+    prefix: str,
+    unit: str,
+    low: int,
+    high: int,
+    errors: dict[str, list[str]],
+) -> list[int | None]:
+    values: list[int | None] = []
+    for index, value in enumerate(raw, start=1):
+        name = f"{prefix}_{index}"
+        if value is None or value == "":
+            errors[name] = ["Enter a number."]
+            values.append(None)
+            continue
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            errors[name] = [f"Enter a whole number of {unit}."]
+            values.append(None)
+            continue
+        if not low <= number <= high:
+            errors[name] = [f"Enter between {low} and {high:,} {unit}."]
+            values.append(None)
+            continue
+        values.append(number)
+    return values
+
+
+def _increasing(
+    values: list[int | None], prefix: str, unit: str, errors: dict[str, list[str]]
+) -> None:
+    for index in range(1, len(values)):
+        before, current = values[index - 1], values[index]
+        if before is not None and current is not None and current <= before:
+            errors.setdefault(f"{prefix}_{index + 1}", []).append(
+                f"Must be more than the band before it ({before} {unit}): bands must increase."
+            )
+
+
+def segment_bands_update(*, merchant: Merchant, bands: SegmentBands, actor: Actor) -> int:
+    """Save new thresholds and move every customer to their new segment at once.
+
+    Returns how many customers changed segment (each move is kept by the CRM).
+    """
+    # The CRM's services import the cards services, which import this module.
+    from customers.services import merchant_set_segment_bands, segments_recompute
+
+    previous = SegmentBands.of(merchant)
+    if previous == bands:
+        return 0
+    with transaction.atomic():
+        merchant_set_segment_bands(
+            merchant=merchant,
+            recency_band_1=bands.recency[0],
+            recency_band_2=bands.recency[1],
+            recency_band_3=bands.recency[2],
+            frequency_band_1=bands.frequency[0],
+            frequency_band_2=bands.frequency[1],
+        )
+        audit_record(
+            merchant=merchant,
+            actor=actor,
+            action=AuditAction.SEGMENTS_CHANGED,
+            summary=(
+                "Changed the segment thresholds: recency "
+                f"{_bands_text(previous.recency)} to {_bands_text(bands.recency)} days, "
+                f"frequency {_bands_text(previous.frequency)} to "
+                f"{_bands_text(bands.frequency)} visits"
+            ),
+            details={
+                "from": {"recency": previous.recency, "frequency": previous.frequency},
+                "to": {"recency": bands.recency, "frequency": bands.frequency},
+            },
+        )
+        return segments_recompute(merchant=merchant)
+
+
+def _bands_text(values: tuple[int, ...]) -> str:
+    return "/".join(str(v) for v in values)

@@ -1,0 +1,22 @@
+"""The settings, mounted at /settings/ (namespace "settings"); owners and admins only."""
+
+from django.urls import include, path
+
+from cards.urls import settings_urlpatterns as program_urlpatterns
+from loyalty import views
+
+app_name = "settings"
+
+urlpatterns = [
+    path("", views.settings_home, name="home"),
+    path("programs/", include(program_urlpatterns)),
+    path("team/", views.team, name="team"),
+    path("team/invite/", views.team_invite, name="invite"),
+    path("team/invitations/<int:pk>/resend/", views.invitation_resend, name="invitation_resend"),
+    path("team/invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation_revoke"),
+    path("team/members/<int:pk>/role/", views.member_role, name="member_role"),
+    path("team/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
+    path("audit/", views.audit_log, name="audit"),
+    path("segments/", views.segment_settings, name="segments"),
+    path("segments/preview/", views.segment_preview, name="segments_preview"),
+]
