@@ -622,13 +622,15 @@ def card_mark_installed(*, card: Card, device: str) -> Card:
 
 class JoinOutcome:
     ISSUED = "issued"  # a new customer, shown their card at once
-    ISSUED_TO_EXISTING = "issued_to_existing"  # a known customer; the link went to their email
+    ISSUED_TO_EXISTING = "issued_to_existing"  # a known customer; the link goes to their email
     DUPLICATE = "duplicate"  # already holds a card of this program: nothing new
+    # Known by phone only, with no email on file to send a link to: the staff issue it.
+    ASK_AT_COUNTER = "ask_at_counter"
 
 
 @dataclass(frozen=True)
 class JoinResult:
-    card: Card  # the new card, or for a duplicate the card already held
+    card: Card | None  # the new card, or for a duplicate the card already held
     outcome: str
 
 
@@ -647,7 +649,8 @@ def card_join(
 
     An email or phone that already holds a live card of the program gets no second card (the
     caller offers to send its link). A known customer without one gets a card, on their CRM
-    record, untouched by what was typed. The welcome bonus and the referrer's bonus go only to
+    record, untouched by what was typed, whose link goes to the email on file (or, with none on
+    file, the staff issue it at the counter). The welcome bonus and the referrer's bonus go only to
     someone who never had a card of this program; the referrer must hold a card of the same
     program and be someone else.
     """
@@ -703,6 +706,9 @@ def _join(
     by_email = [c for c in matches if email and c.email.lower() == email.lower()]
     # Emails are unique per merchant, phones are not: the email's owner comes first.
     customer = (by_email or matches)[0] if matches else None
+    if customer is not None and not customer.email:
+        # Showing a card here would tell whoever typed a phone number its owner's name.
+        return JoinResult(card=None, outcome=JoinOutcome.ASK_AT_COUNTER)
     outcome = JoinOutcome.ISSUED_TO_EXISTING
     newcomer = (
         customer is None or not Card.objects.filter(program=program, customer=customer).exists()

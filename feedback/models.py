@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from loyalty.models import Merchant
 
@@ -24,7 +25,8 @@ class Feedback(models.Model):
     comment = models.TextField(blank=True, max_length=1000)
     # The card's visit count when the rating was left: one rating per visit at most.
     visit_number = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the service from ``loyalty.clock`` so replayed (demo) history keeps its dates.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -36,9 +38,7 @@ class Feedback(models.Model):
                 condition=models.Q(rating__gte=1) & models.Q(rating__lte=5),
                 name="feedback_rating_1_to_5",
             ),
-            models.UniqueConstraint(
-                fields=["card", "visit_number"], name="feedback_one_per_visit"
-            ),
+            models.UniqueConstraint(fields=["card", "visit_number"], name="feedback_one_per_visit"),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from cards.models import Card, Program
+from loyalty import ratelimit
 from loyalty.models import Merchant, Role
 from tests.factories import (
     CashbackProgramFactory,
@@ -17,6 +18,13 @@ from tests.factories import (
     UserFactory,
     issue_card,
 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Rate-limit counters live in the cache, shared by every test in the process: start each
+    test with none (without flushing anything else the cache holds)."""
+    ratelimit.reset()
 
 
 @pytest.fixture

@@ -1,0 +1,24 @@
+// Feedback tab: typing a date picks the custom period, picking another period clears the
+// dates, and with htmx the Apply button is not needed (every change updates the list).
+(function () {
+  "use strict";
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("[data-feedback-filters]");
+    if (!form) return;
+    var input = event.target;
+    if (input.type === "date") {
+      var custom = form.querySelector("input[name=period][value=custom]");
+      if (custom) custom.checked = true;
+    } else if (input.name === "period" && input.value !== "custom") {
+      form.querySelectorAll("input[type=date]").forEach(function (date) { date.value = ""; });
+    }
+  }, true);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.htmx) return;
+    document.querySelectorAll("[data-apply-filters]").forEach(function (button) {
+      button.hidden = true;
+    });
+  });
+})();
