@@ -5,7 +5,7 @@ import os
 
 os.environ.setdefault("TESTING", "1")
 
-from loyalty.settings import *  # noqa: E402, F403
+from loyalty.settings import *  # noqa: F403
 
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False

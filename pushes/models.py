@@ -1,1 +1,262 @@
-"""Push subscriptions of customers' cards, messages to them and their delivery records."""
+"""Push subscriptions of customers' cards, messages to them and their delivery records.
+
+A message is a row with a send time; the beat tick claims due rows and creates one
+``Delivery`` per (message, subscription) pair. The pair is unique, and a delivery is claimed
+(``pending`` -> ``sending``) by a conditional UPDATE committed before the HTTP request, so a
+pair is sent at most once whatever the workers, the broker or beat do. Every HTTP request is a
+``DeliveryAttempt`` row.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cards.models import Card
+from loyalty.models import Merchant
+
+# Well under the 3993 bytes a single aes128gcm record can carry: even 500 four-byte
+# characters plus the merchant's name and the card link stay below it (tested).
+MESSAGE_MAX_LENGTH = 500
+
+
+class Channel(models.TextChoices):
+    WEB_PUSH = "web_push", "Web push"
+
+
+class PushSubscription(models.Model):
+    """One device (browser) that agreed to receive a card's pushes."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="push_subscriptions")
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.WEB_PUSH)
+    endpoint = models.URLField(max_length=1000)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Set when the push service answers 404/410 or the browser replaced the subscription.
+    expired_at = models.DateTimeField(null=True, blank=True)
+    expired_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["card", "endpoint"], name="push_subscription_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["card"], condition=Q(expired_at__isnull=True), name="push_sub_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_label} for {self.card_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.expired_at is None
+
+    @property
+    def device_label(self) -> str:
+        """A short human name for the device, from its user agent."""
+        return describe_user_agent(self.user_agent)
+
+
+def describe_user_agent(user_agent: str) -> str:
+    ua = user_agent or ""
+    browser = next(
+        (
+            name
+            for token, name in (
+                ("Edg/", "Edge"),
+                ("SamsungBrowser", "Samsung Internet"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            )
+            if token in ua
+        ),
+        "Browser",
+    )
+    system = next(
+        (
+            name
+            for token, name in (
+                ("Android", "Android"),
+                ("iPhone", "iPhone"),
+                ("iPad", "iPad"),
+                ("Windows", "Windows"),
+                ("Mac OS X", "macOS"),
+                ("Linux", "Linux"),
+            )
+            if token in ua
+        ),
+        "",
+    )
+    return f"{browser} on {system}" if system else browser
+
+
+class MessageStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PushMessage(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="push_messages")
+    body = models.CharField(max_length=MESSAGE_MAX_LENGTH)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.SCHEDULED
+    )
+    # Due time. "Send now" is a row due immediately; ``scheduled`` says the merchant chose a time.
+    send_at = models.DateTimeField()
+    scheduled = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-send_at", "-id"]
+        indexes = [
+            # The beat tick's query: due scheduled rows, oldest first.
+            models.Index(
+                fields=["send_at"], condition=Q(status="scheduled"), name="push_message_due"
+            ),
+            models.Index(fields=["card", "-send_at"], name="push_message_card"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
+                name="push_message_cancelled_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Push {self.pk} to {self.card_id} ({self.status})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == MessageStatus.SCHEDULED
+
+    @property
+    def topic(self) -> str:
+        """Web push Topic (<= 32 URL-safe characters): a retry replaces, never stacks."""
+        return f"m{self.pk}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    EXPIRED = "expired", "Subscription expired"
+    FAILED = "failed", "Failed"
+    # The push service may or may not have accepted it (no answer, or the worker stopped
+    # mid-request). Never resent: a pair is delivered at most once.
+    UNKNOWN = "unknown", "Unknown"
+    SKIPPED = "skipped", "Not sent"
+
+
+FINAL_DELIVERY_STATUSES = frozenset(
+    {
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.EXPIRED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.UNKNOWN,
+        DeliveryStatus.SKIPPED,
+    }
+)
+
+
+class Delivery(models.Model):
+    """One (message, subscription) pair: the unit that is sent at most once."""
+
+    message = models.ForeignKey(PushMessage, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(
+        PushSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Earliest time of the next attempt (retries honour Retry-After and back off).
+    next_attempt_at = models.DateTimeField()
+    # When a task for it was last put on the queue; the tick re-enqueues stale pending rows.
+    enqueued_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["message", "subscription"], name="delivery_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["enqueued_at"],
+                condition=Q(status="pending"),
+                name="delivery_pending",
+            ),
+            models.Index(
+                fields=["claimed_at"], condition=Q(status="sending"), name="delivery_sending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_DELIVERY_STATUSES
+
+
+class AttemptOutcome(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight"
+    DELIVERED = "delivered", "Delivered"
+    EXPIRED = "expired", "Subscription expired"
+    RETRY = "retry", "Retry later"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "No answer"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP request to a push service, written before it is made and completed after."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_rows")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.IN_FLIGHT
+    )
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    retry_after = models.FloatField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"

@@ -1,0 +1,11 @@
+"""What the card page (customers) calls, mounted at the site root next to /c/<token>/."""
+
+from django.urls import path
+
+from pushes import views
+
+app_name = "pushes_public"
+
+urlpatterns = [
+    path("c/<slug:install_token>/push/subscribe/", views.subscribe, name="subscribe"),
+]

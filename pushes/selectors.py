@@ -1,0 +1,86 @@
+"""Reads of the pushes app: which cards can receive, the message list, the last message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from cards.models import Card
+from pushes.models import Delivery, DeliveryStatus, PushMessage
+from pushes.services import cannot_receive_reason
+
+MESSAGE_LIST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class CardOption:
+    card: Card
+    devices: int
+    reason: str  # empty when the card can receive a push
+
+    @property
+    def receivable(self) -> bool:
+        return not self.reason
+
+
+def card_push_options(*, card: Card) -> list[CardOption]:
+    """The card's holder's cards (or the card alone when the customer was removed), each with
+    whether it can receive a push and why not. One query."""
+    cards = Card.objects.filter(merchant_id=card.merchant_id)
+    cards = (
+        cards.filter(customer_id=card.customer_id) if card.customer_id else cards.filter(pk=card.pk)
+    )
+    cards = cards.select_related("program").annotate(
+        devices=Count("push_subscriptions", filter=Q(push_subscriptions__expired_at__isnull=True))
+    )
+    return [
+        CardOption(card=c, devices=c.devices, reason=cannot_receive_reason(c, c.devices))
+        for c in cards.order_by("-issued_at", "-id")
+    ]
+
+
+def messages_for_holder(*, card: Card, limit: int = MESSAGE_LIST_LIMIT) -> list[PushMessage]:
+    """The newest messages to any card of this card's holder, with each device's result.
+    Three queries whatever the number of messages and deliveries."""
+    messages = PushMessage.objects.filter(merchant_id=card.merchant_id)
+    messages = (
+        messages.filter(card__customer_id=card.customer_id)
+        if card.customer_id
+        else messages.filter(card_id=card.pk)
+    )
+    deliveries = Delivery.objects.select_related("subscription").order_by("id")
+    return list(
+        messages.select_related("card", "created_by", "cancelled_by")
+        .prefetch_related(Prefetch("deliveries", queryset=deliveries))
+        .order_by("-send_at", "-id")[:limit]
+    )
+
+
+def message_get(*, card: Card, message_id: int) -> PushMessage:
+    """A message to one of this card's holder's cards; anything else is a 404."""
+    messages: QuerySet[PushMessage] = PushMessage.objects.select_related("card").filter(
+        merchant_id=card.merchant_id
+    )
+    if card.customer_id:
+        messages = messages.filter(card__customer_id=card.customer_id)
+    else:
+        messages = messages.filter(card_id=card.pk)
+    return get_object_or_404(messages, pk=message_id)
+
+
+def last_message_for(card: Card) -> PushMessage | None:
+    """The last message that reached one of the card's devices (for the card page), with
+    ``delivered_at`` set. One query."""
+    delivery = (
+        Delivery.objects.filter(message__card=card, status=DeliveryStatus.DELIVERED)
+        .select_related("message")
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if delivery is None:
+        return None
+    message = delivery.message
+    message.delivered_at = delivery.finished_at  # type: ignore[attr-defined]
+    return message

@@ -1,0 +1,582 @@
+"""Every write of the pushes app: subscriptions, messages, dispatching and delivery.
+
+Delivery is AT MOST ONCE per (message, subscription) pair:
+
+1. The beat tick (``messages_dispatch_due``) claims due messages with
+   ``SELECT ... FOR UPDATE SKIP LOCKED``, so two dispatchers never claim the same message, and
+   inserts one ``Delivery`` per pair (unique constraint) before queueing a task per pair on
+   commit.
+2. A task (``delivery_send``) claims its pair with a conditional UPDATE
+   ``pending -> sending`` committed BEFORE the HTTP request. A duplicate task (beat restart,
+   broker redelivery, the tick re-queueing) finds the pair no longer pending and does nothing.
+3. After the answer the pair becomes delivered / expired / failed, or pending again for a
+   retry when the push service said so (429, 5xx) or could not be reached at all.
+
+Recovery rule: a pair still ``sending`` long after its claim (``PUSH_SENDING_TIMEOUT``, far
+above the request timeouts) belonged to a worker that died mid-request. We cannot know
+whether the push service accepted it, so it is marked ``unknown`` and NEVER resent: a lost
+push is acceptable, a duplicate is not. Likewise a request that timed out or broke off after
+it was sent is ``unknown``, not retried. Pairs never claimed (still ``pending``) are simply
+queued again by the tick, so a killed worker loses nothing it had not started.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import ipaddress
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.postgres.aggregates import StringAgg
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, CharField, Exists, F, OuterRef, Subquery, TextField, Value, When
+from django.db.models.functions import Coalesce, Concat, Left
+
+from cards.models import Card
+from loyalty import clock
+from pushes import conf
+from pushes.channels import DeliveryResult, Outcome, channel_for
+from pushes.models import (
+    FINAL_DELIVERY_STATUSES,
+    MESSAGE_MAX_LENGTH,
+    AttemptOutcome,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    MessageStatus,
+    PushMessage,
+    PushSubscription,
+)
+
+logger = logging.getLogger(__name__)
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+def _user(actor: Actor) -> Any:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions (from the card page)
+
+
+def _decode_key(value: str, *, length: int, field: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != length or (field == "p256dh" and raw[:1] != b"\x04"):
+        raise ValidationError({field: "The browser sent an invalid push key."})
+    return raw
+
+
+def _validate_endpoint(endpoint: str) -> None:
+    parts = urlsplit(endpoint)
+    allow_http = bool(getattr(settings, "PUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG))
+    if parts.scheme not in ({"https", "http"} if allow_http else {"https"}) or not parts.hostname:
+        raise ValidationError({"endpoint": "The push endpoint must be an https URL."})
+    if len(endpoint) > 1000:
+        raise ValidationError({"endpoint": "The push endpoint is too long."})
+    if not allow_http:
+        # Push services are public hosts; never let a browser point our server at an address
+        # inside the network.
+        try:
+            address = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            return
+        if not address.is_global:
+            raise ValidationError({"endpoint": "The push endpoint must be a public host."})
+
+
+def subscription_save(
+    *,
+    card: Card,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    user_agent: str = "",
+    old_endpoint: str = "",
+) -> PushSubscription:
+    """Store (or refresh) a device's subscription to the card's pushes.
+
+    Re-subscribing with the same endpoint updates the keys; a browser that replaced its
+    subscription sends the old endpoint, which stops receiving.
+    """
+    if card.is_deleted:
+        raise ValidationError("This card is no longer valid.")
+    endpoint = (endpoint or "").strip()
+    _validate_endpoint(endpoint)
+    _decode_key(p256dh or "", length=65, field="p256dh")
+    _decode_key(auth or "", length=16, field="auth")
+    now = clock.now()
+    with transaction.atomic():
+        if old_endpoint and old_endpoint != endpoint:
+            PushSubscription.objects.filter(
+                card=card, endpoint=old_endpoint, expired_at__isnull=True
+            ).update(expired_at=now, expired_reason="Replaced by a new subscription.")
+        subscription, _ = PushSubscription.objects.update_or_create(
+            card=card,
+            endpoint=endpoint,
+            defaults={
+                "merchant_id": card.merchant_id,
+                "p256dh": p256dh,
+                "auth": auth,
+                "user_agent": (user_agent or "")[:300],
+                "expired_at": None,
+                "expired_reason": "",
+            },
+        )
+    return subscription
+
+
+def subscription_expire(*, subscription: PushSubscription, reason: str) -> None:
+    PushSubscription.objects.filter(pk=subscription.pk, expired_at__isnull=True).update(
+        expired_at=clock.now(), expired_reason=reason[:200]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages (from the Send push tab)
+
+
+def cannot_receive_reason(card: Card, active_subscriptions: int) -> str:
+    """Why a card cannot get a push, or "" when it can."""
+    if card.is_deleted:
+        return "Deleted"
+    if active_subscriptions:
+        return ""
+    if card.status == "not_installed":
+        return "Not installed"
+    return "No push permission"
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise ValidationError({"body": "Type the message to send."})
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise ValidationError(
+            {"body": f"Keep the message to {MESSAGE_MAX_LENGTH} characters (it has {len(body)})."}
+        )
+    return body
+
+
+def _check_send_at(send_at: datetime.datetime | None, now: datetime.datetime) -> None:
+    if send_at is not None and send_at <= now:
+        raise ValidationError({"send_at": "Pick a time in the future, or leave it empty."})
+
+
+def _kick_dispatch() -> None:
+    """Send-now messages go out at once instead of waiting for the next beat tick."""
+    from pushes.tasks import dispatch_due_messages
+
+    dispatch_due_messages.delay()
+
+
+def message_create(
+    *, card: Card, body: str, send_at: datetime.datetime | None = None, actor: Actor
+) -> PushMessage:
+    """A message to one card, now (``send_at`` None) or at a future time."""
+    body = _clean_body(body)
+    now = clock.now()
+    _check_send_at(send_at, now)
+    with transaction.atomic():
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        active = PushSubscription.objects.filter(card=locked, expired_at__isnull=True).count()
+        reason = cannot_receive_reason(locked, active)
+        if reason:
+            raise ValidationError({"card": f"This card cannot receive pushes: {reason.lower()}."})
+        message = PushMessage.objects.create(
+            merchant_id=locked.merchant_id,
+            card=locked,
+            body=body,
+            send_at=send_at or now,
+            scheduled=send_at is not None,
+            created_by=_user(actor),
+        )
+        if send_at is None:
+            transaction.on_commit(_kick_dispatch, robust=True)
+    return message
+
+
+def _lock_editable(message: PushMessage, verb: str) -> PushMessage:
+    locked = PushMessage.objects.select_for_update().get(pk=message.pk)
+    if locked.status != MessageStatus.SCHEDULED:
+        raise ValidationError(
+            f"This message is {locked.get_status_display().lower()}; it can no longer be {verb}."
+        )
+    return locked
+
+
+def message_update(
+    *, message: PushMessage, body: str, send_at: datetime.datetime | None, actor: Actor
+) -> PushMessage:
+    """Change a message until it starts sending (empty ``send_at``: send it now)."""
+    body = _clean_body(body)
+    now = clock.now()
+    _check_send_at(send_at, now)
+    with transaction.atomic():
+        locked = _lock_editable(message, "changed")
+        locked.body = body
+        locked.send_at = send_at or now
+        locked.scheduled = send_at is not None
+        locked.edited_at = now
+        locked.save(update_fields=["body", "send_at", "scheduled", "edited_at"])
+        if send_at is None:
+            transaction.on_commit(_kick_dispatch, robust=True)
+    return locked
+
+
+def message_cancel(*, message: PushMessage, actor: Actor) -> PushMessage:
+    with transaction.atomic():
+        locked = _lock_editable(message, "cancelled")
+        locked.status = MessageStatus.CANCELLED
+        locked.cancelled_at = clock.now()
+        locked.cancelled_by = _user(actor)
+        locked.save(update_fields=["status", "cancelled_at", "cancelled_by"])
+    return locked
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatching (the beat tick)
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    claimed: list[int]
+    enqueued: list[int]
+    requeued: list[int]
+    interrupted: list[int]
+
+
+def _enqueue(delivery_ids: Iterable[int], countdown: float = 0) -> None:
+    from pushes.tasks import send_delivery
+
+    for delivery_id in delivery_ids:
+        if countdown > 0:
+            send_delivery.apply_async(args=(delivery_id,), countdown=countdown)
+        else:
+            send_delivery.apply_async(args=(delivery_id,))
+
+
+def messages_dispatch_due(*, limit: int | None = None) -> DispatchReport:
+    """Claim due messages, queue their pairs, re-queue lost tasks, close interrupted sends."""
+    now = clock.now()
+    claimed, enqueued = _claim_due_messages(now, limit or conf.get_int("PUSH_DISPATCH_BATCH"))
+    requeued = _requeue_stale_deliveries(now)
+    interrupted = _close_interrupted_deliveries(now)
+    return DispatchReport(
+        claimed=claimed, enqueued=enqueued, requeued=requeued, interrupted=interrupted
+    )
+
+
+def _claim_due_messages(now: datetime.datetime, limit: int) -> tuple[list[int], list[int]]:
+    with transaction.atomic():
+        due = list(
+            PushMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("card")
+            .filter(status=MessageStatus.SCHEDULED, send_at__lte=now)
+            .order_by("send_at", "id")[:limit]
+        )
+        if not due:
+            return [], []
+        subscriptions: dict[int, list[int]] = defaultdict(list)
+        for sub_id, card_id in (
+            PushSubscription.objects.filter(
+                card_id__in={m.card_id for m in due}, expired_at__isnull=True
+            )
+            .order_by("id")
+            .values_list("id", "card_id")
+        ):
+            subscriptions[card_id].append(sub_id)
+        deliveries = []
+        for message in due:
+            message.started_at = now
+            if message.card.is_deleted:
+                _mark_failed(message, now, "The card was deleted; nothing was sent.")
+            elif not subscriptions[message.card_id]:
+                _mark_failed(message, now, "No device can receive it (notifications are off).")
+            else:
+                message.status = MessageStatus.SENDING
+                deliveries += [
+                    Delivery(
+                        message=message,
+                        subscription_id=sub_id,
+                        next_attempt_at=now,
+                        enqueued_at=now,
+                    )
+                    for sub_id in subscriptions[message.card_id]
+                ]
+        PushMessage.objects.bulk_update(
+            due, ["status", "started_at", "finished_at", "failure_reason"]
+        )
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        sending = [m.pk for m in due if m.status == MessageStatus.SENDING]
+        ids = list(
+            Delivery.objects.filter(message_id__in=sending, status=DeliveryStatus.PENDING)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        transaction.on_commit(lambda: _enqueue(ids), robust=True)
+    return [m.pk for m in due], ids
+
+
+def _mark_failed(message: PushMessage, now: datetime.datetime, reason: str) -> None:
+    message.status = MessageStatus.FAILED
+    message.finished_at = now
+    message.failure_reason = reason
+
+
+def _requeue_stale_deliveries(now: datetime.datetime) -> list[int]:
+    """Pending pairs whose task was queued long ago: the task was lost (or its worker died
+    before claiming it). Queue them again; the claim makes a duplicate harmless."""
+    cutoff = now - datetime.timedelta(seconds=conf.get("PUSH_REQUEUE_AFTER"))
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.PENDING, enqueued_at__lt=cutoff, next_attempt_at__lte=now)
+            .order_by("id")
+            .values_list("id", flat=True)[: conf.get_int("PUSH_DISPATCH_BATCH") * 5]
+        )
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
+            transaction.on_commit(lambda: _enqueue(ids), robust=True)
+    return ids
+
+
+INTERRUPTED = (
+    "The sending was interrupted (the worker stopped); not resent, so it cannot arrive twice."
+)
+
+
+def _close_interrupted_deliveries(now: datetime.datetime) -> list[int]:
+    """The recovery rule: a pair stuck in ``sending`` is ``unknown``, never resent."""
+    cutoff = now - datetime.timedelta(seconds=conf.get("PUSH_SENDING_TIMEOUT"))
+    with transaction.atomic():
+        stuck = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff)
+            .order_by("id")[:1000]
+        )
+        if not stuck:
+            return []
+        ids = [d.pk for d in stuck]
+        Delivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.UNKNOWN, finished_at=now, reason=INTERRUPTED
+        )
+        DeliveryAttempt.objects.filter(
+            delivery_id__in=ids, outcome=AttemptOutcome.IN_FLIGHT
+        ).update(outcome=AttemptOutcome.INTERRUPTED, finished_at=now, detail=INTERRUPTED)
+    for message_id in sorted({d.message_id for d in stuck}):
+        _finish_message_if_done(message_id, now)
+    logger.warning("Closed %d interrupted push deliveries as unknown: %s", len(ids), ids)
+    return ids
+
+
+def _finish_message_if_done(message_id: int, now: datetime.datetime) -> None:
+    """Sent once every pair is final and one arrived; failed (with the reasons) when none did.
+
+    One conditional UPDATE, run AFTER the caller committed its pair: each statement sees every
+    commit made before it starts, so of the last two pairs finishing at once, the one that
+    committed last sees them all final (both may; then the second finds the message no longer
+    ``sending`` and changes nothing). No lock on the message row is needed.
+    """
+    deliveries = Delivery.objects.filter(message_id=OuterRef("pk"))
+    delivered = Exists(deliveries.filter(status=DeliveryStatus.DELIVERED))
+    reasons = (
+        deliveries.exclude(reason="")
+        .values("message_id")
+        .annotate(text=StringAgg("reason", delimiter=" ", distinct=True, order_by="reason"))
+        .values("text")
+    )
+    PushMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING).exclude(
+        Exists(deliveries.exclude(status__in=FINAL_DELIVERY_STATUSES))
+    ).update(
+        status=Case(
+            When(delivered, then=Value(MessageStatus.SENT)), default=Value(MessageStatus.FAILED)
+        ),
+        finished_at=now,
+        failure_reason=Case(
+            When(delivered, then=Value("")),
+            default=Left(
+                Concat(
+                    Value("No device received it. "),
+                    Coalesce(Subquery(reasons), Value(""), output_field=TextField()),
+                    output_field=TextField(),
+                ),
+                300,
+            ),
+            output_field=CharField(),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending one pair (the thin task)
+
+
+_FINAL_STATUS = {
+    Outcome.DELIVERED: DeliveryStatus.DELIVERED,
+    Outcome.EXPIRED: DeliveryStatus.EXPIRED,
+    Outcome.FAILED: DeliveryStatus.FAILED,
+    Outcome.UNKNOWN: DeliveryStatus.UNKNOWN,
+}
+
+
+_SEND_FIELDS = (
+    "message_id", "subscription_id", "status", "attempts", "claimed_at",
+    "message__status", "message__body", "message__merchant_id", "message__card_id",
+    "message__merchant__name",
+    "message__card__status", "message__card__install_token", "message__card__merchant_id",
+    "subscription__channel", "subscription__endpoint", "subscription__p256dh",
+    "subscription__auth", "subscription__expired_at",
+)  # fmt: skip
+
+
+def _claim_delivery(
+    delivery_id: int, now: datetime.datetime
+) -> tuple[Delivery, DeliveryAttempt] | None:
+    """Take the pair (pending -> sending) and write its attempt row, committed before any
+    request is made. None when it is not ours: already taken, finished, or not due yet."""
+    # Each statement commits on its own (autocommit): the claim is durable before anything
+    # else happens, and a crash between these statements leaves the pair "sending", which the
+    # recovery rule closes without a resend.
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    delivery = (
+        Delivery.objects.select_related("message__merchant", "message__card", "subscription")
+        # Only what sending reads: a card row has dozens of balance columns.
+        .only(*_SEND_FIELDS)
+        .get(pk=delivery_id)
+    )
+    skip = _reason_not_to_send(delivery)
+    if skip:
+        Delivery.objects.filter(pk=delivery_id).update(
+            status=DeliveryStatus.SKIPPED, finished_at=now, reason=skip
+        )
+        _finish_message_if_done(delivery.message_id, now)
+        return None
+    attempt = DeliveryAttempt.objects.create(
+        delivery=delivery, number=delivery.attempts, started_at=now
+    )
+    return delivery, attempt
+
+
+def _reason_not_to_send(delivery: Delivery) -> str:
+    if delivery.message.card.is_deleted:
+        return "The card was deleted; nothing was sent."
+    if not delivery.subscription.is_active:
+        return "The device turned notifications off."
+    if delivery.message.status != MessageStatus.SENDING:
+        return f"The message is {delivery.message.get_status_display().lower()}."
+    return ""
+
+
+def delivery_send(*, delivery_id: int) -> DeliveryStatus | None:
+    """Make one attempt at one pair. Returns the pair's new status, or None when the pair
+    was not ours to send or was not sent (card deleted, device unsubscribed)."""
+    claim = _claim_delivery(delivery_id, clock.now())
+    if claim is None:
+        return None
+    delivery, attempt = claim
+    result = channel_for(delivery.subscription).send(delivery.message, delivery.subscription)
+    return _record(delivery, attempt, result)
+
+
+def delivery_wait(*, delivery_id: int) -> float | None:
+    """Seconds until a pending pair is due, when it is not yet (a task that arrived early)."""
+    due = (
+        Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if due is None:
+        return None
+    wait = (due - clock.now()).total_seconds()
+    return wait if wait > 0 else None
+
+
+def _retry_delay(delivery: Delivery, result: DeliveryResult) -> float | None:
+    """Seconds until the next attempt, or None when it is time to give up."""
+    if delivery.attempts >= conf.get_int("PUSH_MAX_ATTEMPTS"):
+        return None
+    if result.retry_after is not None:
+        delay = result.retry_after
+    else:
+        base = conf.get("PUSH_BACKOFF_BASE")
+        delay = base * 2 ** (delivery.attempts - 1) * random.uniform(0.8, 1.2)
+    return delay if delay <= conf.get("PUSH_MAX_RETRY_DELAY") else None
+
+
+def _give_up_reason(delivery: Delivery, result: DeliveryResult) -> str:
+    if delivery.attempts >= conf.get_int("PUSH_MAX_ATTEMPTS"):
+        code = f" ({result.status_code})" if result.status_code else ""
+        return f"The push service kept refusing{code}; gave up after {delivery.attempts} attempts."
+    return "The push service asked to wait too long; the message would be stale."
+
+
+def _record(delivery: Delivery, attempt: DeliveryAttempt, result: DeliveryResult) -> DeliveryStatus:
+    now = clock.now()
+    outcome = AttemptOutcome(result.outcome.value)
+    status: DeliveryStatus
+    reason = result.detail
+    delay = _retry_delay(delivery, result) if result.outcome == Outcome.RETRY else None
+    if result.outcome == Outcome.RETRY:
+        status = DeliveryStatus.PENDING if delay is not None else DeliveryStatus.FAILED
+        if delay is None:
+            reason = _give_up_reason(delivery, result)
+    else:
+        status = _FINAL_STATUS[result.outcome]
+    with transaction.atomic():
+        DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+            finished_at=now,
+            outcome=outcome,
+            status_code=result.status_code,
+            retry_after=result.retry_after,
+            detail=result.detail[:300],
+        )
+        fields: dict[str, Any] = {
+            "status": status,
+            "status_code": result.status_code,
+            "reason": reason[:300],
+        }
+        if status == DeliveryStatus.PENDING:
+            assert delay is not None
+            due = now + datetime.timedelta(seconds=delay)
+            fields.update(next_attempt_at=due, enqueued_at=due)
+        else:
+            fields["finished_at"] = now
+        # Only while still ours: if the recovery rule already closed it, the attempt row keeps
+        # the late answer and the pair stays as the recovery left it.
+        updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            **fields
+        )
+        if not updated:
+            return DeliveryStatus(
+                Delivery.objects.values_list("status", flat=True).get(pk=delivery.pk)
+            )
+        if result.outcome == Outcome.EXPIRED:
+            subscription_expire(
+                subscription=delivery.subscription,
+                reason=f"The push service answered {result.status_code}.",
+            )
+        if status == DeliveryStatus.PENDING:
+            delivery_id, countdown = delivery.pk, delay or 0
+            transaction.on_commit(lambda: _enqueue([delivery_id], countdown), robust=True)
+    if status != DeliveryStatus.PENDING:
+        _finish_message_if_done(delivery.message_id, now)
+    return status
