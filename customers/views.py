@@ -1,9 +1,348 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The CRM: the customers list with its search, filters and CSV export, walk-in registration,
+the profile's Information tab, removing a customer, and the RFM segments."""
 
-from loyalty.tenancy import merchant_required
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cards.models import CustomField
+from cards.views.profile import is_manager, profile_context, streaming_csv
+from customers import selectors, services, tasks
+from customers.forms import (
+    CustomerAddForm,
+    CustomerFilterForm,
+    CustomerInformationForm,
+    custom_values,
+)
+from customers.models import Customer, Segment
+from loyalty.models import Merchant
+from loyalty.tenancy import manager_required, merchant_required, owner_required
+
+
+def _render(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context.setdefault("nav", "customers")
+    with timezone.override(request.merchant.tz):  # type: ignore[attr-defined]
+        return render(request, template, context, status=status)
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+
+
+def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """A redirect that htmx follows as a full page load."""
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form fields it names."""
+    if hasattr(error, "error_dict"):
+        for field, field_messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+# ---------------------------------------------------------------------------------------------
+# The list
 
 
 @merchant_required
+@require_GET
 def customer_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "customers/list.html", {})
+    """Newest activity first; ``?q=`` searches (live with htmx, plain GET without)."""
+    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    form = CustomerFilterForm(request.GET, merchant=merchant)
+    query, filters = form.query, form.filters()
+    page = None
+    if query:
+        customers = selectors.customer_search(merchant=merchant, q=query, filters=filters)
+    else:
+        page = selectors.customer_page(merchant=merchant, filters=filters, number=form.page_number)
+        customers = page.customers
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "form": form,
+        "query": query,
+        "customers": customers,
+        "page": page,
+        "search_limit": selectors.SEARCH_LIMIT,
+        "filtered": bool(query) or not filters.is_empty,
+        "params": params.urlencode(),
+    }
+    template = "customers/list.html#results" if _is_htmx(request) else "customers/list.html"
+    return _render(request, template, context)
+
+
+def _custom_field_columns(merchant: Merchant) -> list[tuple[str, str]]:
+    """(key, label) of every custom field of the merchant's programs, each key once."""
+    columns: dict[str, str] = {}
+    fields = CustomField.objects.filter(program__merchant=merchant).order_by(
+        "program__name", "program_id", "position", "id"
+    )
+    for field in fields:
+        columns.setdefault(field.key, field.label)
+    return list(columns.items())
+
+
+CUSTOMER_CSV_HEADER = (
+    "First name",
+    "Last name",
+    "Email",
+    "Phone",
+    "Birthday",
+    "Segment",
+    "Total visits",
+    "Last visit",
+    "Customer since",
+    "Card serial numbers",
+    "Programs",
+    "Card statuses",
+    "Balances",
+)
+
+
+def _card_balance(card: Any) -> str:
+    if card.program.is_stamp:
+        return f"{card.stamps_balance} stamps, {card.rewards_available} rewards"
+    return f"{card.points_balance} points"
+
+
+def _customer_csv_rows(
+    customers: Iterator[Customer], columns: list[tuple[str, str]], tz: Any
+) -> Iterator[tuple[Any, ...]]:
+    yield CUSTOMER_CSV_HEADER + tuple(label for _, label in columns)
+    for customer in customers:
+        cards = list(customer.cards.all())
+        last_visit = customer.last_visit_at
+        yield (
+            customer.first_name,
+            customer.last_name,
+            customer.email,
+            customer.phone,
+            customer.birthday.isoformat() if customer.birthday else "",
+            customer.get_segment_display(),
+            customer.total_visits,
+            timezone.localtime(last_visit, tz).isoformat() if last_visit else "",
+            timezone.localtime(customer.created_at, tz).date().isoformat(),
+            "; ".join(card.serial for card in cards),
+            "; ".join(card.program.name for card in cards),
+            "; ".join(card.get_status_display() for card in cards),
+            "; ".join(_card_balance(card) for card in cards),
+            *(customer.custom_fields.get(key, "") for key, _ in columns),
+        )
+
+
+@merchant_required  # type: ignore[arg-type]  # a streamed response is fine here
+@require_GET
+def customer_export(request: HttpRequest) -> StreamingHttpResponse:
+    """Every customer matching the search and filters, streamed (no row cap)."""
+    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    form = CustomerFilterForm(request.GET, merchant=merchant)
+    customers = selectors.customer_export_rows(
+        merchant=merchant, q=form.query, filters=form.filters()
+    )
+    rows = _customer_csv_rows(customers, _custom_field_columns(merchant), merchant.tz)
+    stamp = timezone.localdate(timezone=merchant.tz).isoformat()
+    return streaming_csv(rows, f"customers-{stamp}.csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# Walk-in registration
+
+
+@merchant_required
+@require_http_methods(["GET", "POST"])
+def customer_add(request: HttpRequest) -> HttpResponse:
+    """Register a customer and issue a card; the new card's profile opens."""
+    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    form = CustomerAddForm(request.POST or None, merchant=merchant)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            card = services.customer_register(
+                merchant=merchant,
+                program=data["program"],
+                actor=request.user,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                custom_fields=custom_values(data, data["program"]),
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{card.holder_name} is registered with card {card.serial}.")
+            return _redirect(request, reverse("cards:profile", args=[card.serial]))
+    if request.method == "GET":
+        template = "customers/add.html#dialog" if _is_htmx(request) else "customers/add.html"
+        return _render(request, template, {"form": form})
+    # A failed submit from the dialog swaps only its form, so the open dialog stays put.
+    if _is_htmx(request):
+        return _render(request, "customers/add.html#form", {"form": form, "in_dialog": True}, 422)
+    return _render(request, "customers/add.html", {"form": form}, status=422)
+
+
+@merchant_required
+@require_GET
+def customer_add_fields(request: HttpRequest) -> HttpResponse:
+    """The chosen program's custom fields, swapped into the form when the program changes."""
+    form = CustomerAddForm(
+        merchant=request.merchant,  # type: ignore[attr-defined]
+        initial={"program": request.GET.get("program")},
+    )
+    return _render(request, "customers/add.html#custom_fields", {"form": form})
+
+
+# ---------------------------------------------------------------------------------------------
+# Removing a customer
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def customer_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    """Erase the personal data of a customer whose cards are all deleted (confirm first)."""
+    customer = get_object_or_404(
+        Customer.objects.prefetch_related("cards"),
+        merchant=request.merchant,  # type: ignore[attr-defined]
+        pk=pk,
+    )
+    cards = list(customer.cards.all())
+    back = reverse("cards:profile", args=[cards[0].serial]) if cards else reverse("customers:list")
+    if request.method == "POST":
+        name = customer.full_name
+        try:
+            services.customer_remove(customer=customer)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(back)
+        messages.success(
+            request, f"{name} was removed. Their cards' history stays, without personal data."
+        )
+        return redirect("customers:list")
+    context = {"customer": customer, "cards": cards, "back": back}
+    live = [card for card in cards if not card.is_deleted]
+    context["live_cards"] = live
+    template = "customers/remove.html#dialog" if _is_htmx(request) else "customers/remove.html"
+    return _render(request, template, context)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Information tab
+
+
+@merchant_required
+@require_http_methods(["GET", "POST"])
+def information(request: HttpRequest, serial: str) -> HttpResponse:
+    """View and edit personal details; the name printed on the card stays as issued."""
+    context = profile_context(request, serial, "information")
+    customer: Customer | None = context["customer"]
+    form = None
+    status = 200
+    if customer is not None:
+        initial = {
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "birthday": customer.birthday,
+        }
+        form = CustomerInformationForm(request.POST or None, initial=initial)
+        if request.method == "POST":
+            if form.is_valid():
+                try:
+                    services.customer_update(customer=customer, **form.cleaned_data)
+                except ValidationError as error:
+                    add_service_errors(form, error)
+                else:
+                    messages.success(request, "Saved. The name printed on the card is unchanged.")
+                    return redirect("customers:information", serial=serial)
+            status = 422
+        context["segment_changes"] = list(customer.segment_changes.all()[:10])
+    elif request.method == "POST":
+        status = 422
+    context["form"] = form
+    return _render(request, "customers/information.html", context, status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Segments
+
+
+@merchant_required
+@require_GET
+def segments(request: HttpRequest) -> HttpResponse:
+    """The RFM grid with how many customers sit in each cell, and who moved lately.
+
+    The thresholds are edited in Settings (owners and admins), which records who changed them.
+    """
+    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    counts = selectors.segment_counts(merchant=merchant)
+    context = {
+        "grid": _grid(merchant, counts),
+        "no_visits": counts[Segment.NO_VISITS],
+        "lost": counts[Segment.LOST],
+        "moves": list(selectors.segment_moves(merchant=merchant)),
+        "thresholds_url": _optional_url("settings:segments") if is_manager(request) else None,
+    }
+    return _render(request, "customers/segments.html", context)
+
+
+def _optional_url(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+GRID = (
+    (Segment.BEGINNERS, Segment.GROWING, Segment.CHAMPIONS),
+    (Segment.DOUBTFUL, Segment.MEDIUM, Segment.LOYAL),
+    (Segment.SLEEPING, Segment.AT_RISK, Segment.NEEDS_ATTENTION),
+)
+
+
+def _grid(merchant: Merchant, counts: dict[str, int]) -> dict[str, Any]:
+    """The grid's labels from the merchant's thresholds, and the count in each cell."""
+    r1, r2, r3 = merchant.recency_band_1, merchant.recency_band_2, merchant.recency_band_3
+    f1, f2 = merchant.frequency_band_1, merchant.frequency_band_2
+    recency = [f"0\u2013{r1} days", f"{r1 + 1}\u2013{r2} days", f"{r2 + 1}\u2013{r3} days"]
+    frequency = [f"1\u2013{f1} visits", f"{f1 + 1}\u2013{f2} visits", f"{f2 + 1}+ visits"]
+    rows = [
+        (label, [(segment, segment.label, counts[segment]) for segment in row])
+        for label, row in zip(recency, GRID, strict=True)
+    ]
+    return {"frequency": frequency, "rows": rows, "lost_after": r3}
+
+
+@owner_required
+@require_POST
+def segments_recompute(request: HttpRequest) -> HttpResponse:
+    """Queue this merchant's recompute now (the same task the nightly run uses)."""
+    merchant_id = request.merchant.pk  # type: ignore[attr-defined]
+    transaction.on_commit(lambda: tasks.recompute_merchant_segments.delay(merchant_id))
+    messages.success(
+        request, "Segments are being recomputed; refresh the page in a moment to see them."
+    )
+    back = "customers:segments" if request.POST.get("next") == "segments" else "customers:list"
+    return redirect(back)

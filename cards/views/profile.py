@@ -1,0 +1,426 @@
+"""The customer's profile seen through one card: the frame every tab shares, the Profile tab
+(metrics, lifecycle, links, custom fields), and the card's transaction history.
+
+Every tab view calls ``profile_context(request, serial, tab)`` and renders a template extending
+``cards/profile_base.html``; the context is built in a fixed number of queries whatever the
+length of the card's history, and the history itself is one page at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import prefetch_related_objects
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from cards import rules, services
+from cards.forms import ExpirationForm
+from cards.models import Card, LedgerEntry, Source
+from cards.selectors import (
+    card_get,
+    card_history,
+    card_install_url,
+    card_metrics,
+    card_referral_url,
+)
+from customers.forms import custom_field_display
+from feedback.selectors import customer_rating
+from loyalty.models import MANAGER_ROLES
+from loyalty.tenancy import manager_required, merchant_required
+
+HISTORY_PAGE_SIZE = 25
+
+# (key, label, URL name) of the profile's tabs, in order.
+TABS = (
+    ("profile", "Profile", "cards:profile"),
+    ("push", "Send push", "pushes:tab"),
+    ("information", "Information", "customers:information"),
+    ("feedback", "Feedback", "feedback:tab"),
+)
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    url: str | None  # None while that tab's app is not installed
+
+
+@dataclass(frozen=True)
+class CardChoice:
+    card: Card
+    url: str
+    current: bool
+
+
+def _tab_url(url_name: str, serial: str) -> str | None:
+    try:
+        return reverse(url_name, args=[serial])
+    except NoReverseMatch:
+        return None
+
+
+def is_manager(request: HttpRequest) -> bool:
+    membership = getattr(request, "membership", None)
+    return membership is not None and membership.role in MANAGER_ROLES
+
+
+def profile_context(request: HttpRequest, serial: str, tab: str) -> dict[str, Any]:
+    """The frame of every profile tab: the card, its customer, their cards, the tabs, metrics.
+
+    Fixed queries: the card (with program, customer, merchant), the program's tiers on
+    cashback cards, and the customer's cards. Another merchant's serial is a 404.
+    """
+    card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
+    if card.program.is_cashback:
+        prefetch_related_objects([card.program], "tiers")
+    customer = card.customer
+    others = [card]
+    if customer is not None:
+        others = list(
+            Card.objects.filter(customer=customer)
+            .select_related("program")
+            .order_by("issued_at", "id")
+        )
+    tab_url_name = dict((key, name) for key, _, name in TABS).get(tab, "cards:profile")
+    choices = []
+    for other in others:
+        if other.pk == card.pk:
+            other = card  # the instance with everything loaded
+        other.merchant = card.merchant  # same merchant; avoids a query per card for is_expired
+        url = _tab_url(tab_url_name, other.serial) or reverse("cards:profile", args=[other.serial])
+        choices.append(CardChoice(card=other, url=url, current=other.pk == card.pk))
+    return {
+        "nav": "customers",
+        "card": card,
+        "customer": customer,
+        "customer_cards": choices,
+        "tab": tab,
+        "tabs": [Tab(key, label, _tab_url(name, card.serial)) for key, label, name in TABS],
+        "metrics": card_metrics(card),
+        "can_change_balances": not card.is_deleted and not card.is_expired,
+        "can_manage": is_manager(request),
+    }
+
+
+def _metrics_context(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """What the Profile tab adds: rating, links, custom fields (two more queries)."""
+    card: Card = context["card"]
+    customer = context["customer"]
+    rating, rating_count = customer_rating(customer) if customer is not None else (None, 0)
+    all_deleted = all(choice.card.is_deleted for choice in context["customer_cards"])
+    context.update(
+        feedback_rating=rating,
+        feedback_count=rating_count,
+        install_url=card_install_url(card),
+        referral_url=card_referral_url(card),
+        custom_fields=custom_field_display(card.program, customer),
+        can_remove_customer=context["can_manage"] and customer is not None and all_deleted,
+    )
+    return context
+
+
+def _render(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    # Dates and times read in the merchant's time zone.
+    with timezone.override(request.merchant.tz):  # type: ignore[attr-defined]
+        return render(request, template, context, status=status)
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------------------------
+# The Profile tab
+
+
+@merchant_required
+@require_GET
+def profile(request: HttpRequest, serial: str) -> HttpResponse:
+    context = _metrics_context(request, profile_context(request, serial, "profile"))
+    context["history"] = _history_page(context["card"], 1)
+    return _render(request, "cards/profile.html", context)
+
+
+@merchant_required
+@require_GET
+def metrics(request: HttpRequest, serial: str) -> HttpResponse:
+    """The metrics block alone, re-fetched by the page after every ledger change."""
+    context = _metrics_context(request, profile_context(request, serial, "profile"))
+    return _render(request, "cards/profile.html#metrics", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle: delete, expiration date
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def delete(request: HttpRequest, serial: str) -> HttpResponse:
+    """Confirm, then delete. GET asks (a dialog with htmx, a page without); POST deletes."""
+    context = profile_context(request, serial, "profile")
+    card: Card = context["card"]
+    if request.method == "POST":
+        if not card.is_deleted:
+            services.card_delete(card=card, actor=request.user)
+            messages.success(
+                request, f"Card {card.serial} was deleted. It no longer works anywhere."
+            )
+        return redirect("cards:profile", serial=card.serial)
+    template = "cards/card_delete.html#dialog" if _is_htmx(request) else "cards/card_delete.html"
+    return _render(request, template, context)
+
+
+@merchant_required
+@require_http_methods(["GET", "POST"])
+def expiration(request: HttpRequest, serial: str) -> HttpResponse:
+    """Edit the expiration date: with htmx, the metrics block with the date picker open."""
+    context = _metrics_context(request, profile_context(request, serial, "profile"))
+    card: Card = context["card"]
+    if card.is_deleted:
+        messages.error(request, "This card was deleted; it cannot be changed.")
+        return _back_to_profile(request, card)
+    if request.method == "GET":
+        form = ExpirationForm(initial={"expires_on": card.expires_on})
+        return _expiration_response(request, context, form)
+    form = ExpirationForm(request.POST)
+    if form.is_valid():
+        try:
+            services.card_set_expiration(
+                card=card, expires_on=form.cleaned_data["expires_on"], actor=request.user
+            )
+        except ValidationError as error:
+            form.add_error("expires_on", error)
+    if not form.is_valid():
+        return _expiration_response(request, context, form, status=422)
+    notice = _expiration_notice(card)
+    if not _is_htmx(request):
+        messages.success(request, notice)
+        return redirect("cards:profile", serial=card.serial)
+    context.update(
+        can_change_balances=not card.is_deleted and not card.is_expired,
+        notice=notice,
+        summary_oob=True,
+    )
+    return _render(request, "cards/profile.html#metrics", context)
+
+
+def _expiration_notice(card: Card) -> str:
+    if card.expires_on is None:
+        return "Saved: the card never expires."
+    day = _day(card.expires_on)
+    if card.is_expired:
+        return (
+            f"Saved: the card expired on {day}; it refuses balance changes until you move the date."
+        )
+    return f"Saved: the card expires after {day}."
+
+
+def _day(value: datetime.date) -> str:
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+def _expiration_response(
+    request: HttpRequest, context: dict[str, Any], form: ExpirationForm, status: int = 200
+) -> HttpResponse:
+    context["expiration_form"] = form
+    if _is_htmx(request):
+        return _render(request, "cards/profile.html#metrics", context, status=status)
+    return _render(request, "cards/expiration.html", context, status=status)
+
+
+def _back_to_profile(request: HttpRequest, card: Card) -> HttpResponse:
+    response: HttpResponse = redirect("cards:profile", serial=card.serial)
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("cards:profile", args=[card.serial])
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# History
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    entry: LedgerEntry
+    title: str
+    changes: tuple[str, ...]
+    who: str
+
+
+def _signed(value: Decimal | int, noun: str = "") -> str:
+    sign = "+" if value > 0 else "\u2212"
+    text = f"{sign}{abs(value)}"
+    return f"{text} {noun}".rstrip()
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if abs(count) == 1 else f"{noun}s"
+
+
+def entry_changes(entry: LedgerEntry) -> tuple[str, ...]:
+    """What an entry did to the card, in words: "+95.00 amount", "+9 stamps", "+1 visit"."""
+    changes = []
+    if entry.amount_delta:
+        changes.append(f"Transaction amount {_signed(entry.amount_delta)}")
+    if entry.ltv_delta and entry.ltv_delta != entry.amount_delta:
+        changes.append(f"LTV {_signed(entry.ltv_delta)}")
+    if entry.stamps_earned_delta:
+        n = entry.stamps_earned_delta
+        changes.append(_signed(n, _plural(n, "stamp")))
+    if entry.rewards_earned_delta > 0 and entry.kind != rules.Kind.REWARDS_ADDED:
+        n = entry.rewards_earned_delta
+        changes.append(f"{_signed(n, _plural(n, 'reward'))} unlocked")
+    elif entry.rewards_available_delta:
+        n = entry.rewards_available_delta
+        changes.append(_signed(n, _plural(n, "reward")))
+    if entry.points_delta:
+        changes.append(_signed(entry.points_delta, "points"))
+    if entry.visits_delta:
+        n = entry.visits_delta
+        changes.append(_signed(n, _plural(n, "visit")))
+    if entry.kind == rules.Kind.CARD_ISSUED and entry.tier_name:
+        changes.append(f"Tier {entry.tier_name}")
+    return tuple(changes)
+
+
+SOURCE_WHO: dict[str, str] = {
+    Source.CARD_PAGE: "Customer (card page)",
+    Source.REFERRAL: "Referral program",
+    Source.SYSTEM: "System",
+    Source.DASHBOARD: "Dashboard",
+}
+
+
+def entry_who(entry: LedgerEntry) -> str:
+    if entry.actor is not None:
+        return entry.actor.get_username()
+    return SOURCE_WHO.get(entry.source, entry.source)
+
+
+def history_rows(entries: Iterable[LedgerEntry]) -> list[HistoryRow]:
+    return [
+        HistoryRow(entry=e, title=e.label, changes=entry_changes(e), who=entry_who(e))
+        for e in entries
+    ]
+
+
+def _history_page(card: Card, number: Any) -> Page:
+    page = Paginator(card_history(card=card), HISTORY_PAGE_SIZE).get_page(number)
+    page.rows = history_rows(page.object_list)  # type: ignore[attr-defined]
+    return page
+
+
+@merchant_required
+@require_GET
+def history(request: HttpRequest, serial: str) -> HttpResponse:
+    """The history block (htmx) or the history as its own page (without JavaScript)."""
+    context = profile_context(request, serial, "profile")
+    context["history"] = _history_page(context["card"], request.GET.get("page"))
+    if _is_htmx(request):
+        return _render(request, "cards/profile.html#history", context)
+    return _render(request, "cards/history.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming with csv.writer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_stream(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow([csv_safe(cell) for cell in row])
+
+
+def streaming_csv(rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_stream(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+HISTORY_CSV_HEADER = (
+    "Date",
+    "What happened",
+    "Transaction amount change",
+    "LTV change",
+    "Purchase amount",
+    "Stamps earned change",
+    "Stamps balance change",
+    "Rewards available change",
+    "Rewards earned change",
+    "Rewards redeemed change",
+    "Points change",
+    "Points earned change",
+    "Points redeemed change",
+    "Visits change",
+    "Who",
+    "Source",
+    "Comment",
+)
+
+
+def _history_csv_rows(card: Card, tz: datetime.tzinfo) -> Iterator[tuple[Any, ...]]:
+    yield HISTORY_CSV_HEADER
+    for e in card_history(card=card).iterator(chunk_size=2000):
+        yield (
+            timezone.localtime(e.created_at, tz).isoformat(),
+            e.label,
+            e.amount_delta,
+            e.ltv_delta,
+            "" if e.purchase_amount is None else e.purchase_amount,
+            e.stamps_earned_delta,
+            e.stamps_delta,
+            e.rewards_available_delta,
+            e.rewards_earned_delta,
+            e.rewards_redeemed_delta,
+            e.points_delta,
+            e.points_earned_delta,
+            e.points_redeemed_delta,
+            e.visits_delta,
+            entry_who(e),
+            e.get_source_display(),
+            e.comment,
+        )
+
+
+@merchant_required  # type: ignore[arg-type]  # a streamed response is fine here
+@require_GET
+def history_csv(request: HttpRequest, serial: str) -> StreamingHttpResponse:
+    card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
+    rows = _history_csv_rows(card, request.merchant.tz)  # type: ignore[attr-defined]
+    return streaming_csv(rows, f"card-{card.serial}-history.csv")

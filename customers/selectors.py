@@ -1,0 +1,459 @@
+"""Reads for the CRM: the customers list, its filters, the search and the segment overview.
+
+The search is raw SQL on purpose: each branch is written so that PostgreSQL answers it from one
+of the indexes of migration ``customers.0002_search_indexes`` (the expressions must match them
+exactly), and each branch is capped, so a search costs a few index probes whatever the size of
+the merchant's CRM.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from cards.models import Card, Device, Program
+from customers.models import Customer, Segment, SegmentChange
+from customers.services import normalize_phone
+from loyalty import clock
+from loyalty.models import Merchant
+
+if TYPE_CHECKING:
+    from loyalty.services import SegmentBands
+
+SEARCH_LIMIT = 25
+PAGE_SIZE = 50
+# Substring matches start at three characters: below that a trigram index cannot help.
+MIN_SUBSTRING = 3
+# The value of the device filter for cards on no device yet.
+NO_DEVICE = "none"
+
+# Keep in step with customers/migrations/0002_search_indexes.py.
+FIRST_NAME = "lower(c.first_name)"
+LAST_NAME = "lower(c.last_name)"
+FULL_NAME = "lower(c.first_name || ' ' || c.last_name)"
+EMAIL = "lower(c.email)"
+PHONE = "c.phone"
+SEARCH_TEXT = "lower(c.first_name || ' ' || c.last_name || ' ' || c.email || ' ' || c.phone)"
+SERIAL_DIGITS = "replace(k.serial, '-', '')"
+
+EXACT, PREFIX, SUBSTRING = 0, 1, 2
+
+_PHONE_LIKE = re.compile(r"[\d\s\-+().]+")
+_SERIAL_LIKE = re.compile(r"[\d\s\-]+")
+
+
+@dataclass(frozen=True)
+class CustomerFilters:
+    """The list's filters; a customer matches the card filters through one of their cards."""
+
+    program: int | None = None
+    status: str = ""
+    device: str = ""
+    segment: str = ""
+
+    @property
+    def card_conditions(self) -> dict[str, Any]:
+        conditions: dict[str, Any] = {}
+        if self.program is not None:
+            conditions["program_id"] = self.program
+        if self.status:
+            conditions["status"] = self.status
+        if self.device:
+            conditions["device"] = "" if self.device == NO_DEVICE else self.device
+        return conditions
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.card_conditions and not self.segment
+
+
+# ---------------------------------------------------------------------------------------------
+# The list
+
+
+def _cards_prefetch() -> Prefetch:
+    return Prefetch(
+        "cards", queryset=Card.objects.select_related("program").order_by("issued_at", "id")
+    )
+
+
+def customer_list(*, merchant: Merchant, filters: CustomerFilters) -> QuerySet[Customer]:
+    """The merchant's customers, newest activity first, with their cards prefetched."""
+    customers = Customer.objects.filter(merchant=merchant)
+    if filters.segment:
+        customers = customers.filter(segment=filters.segment)
+    if filters.card_conditions:
+        matching_cards = Card.objects.filter(customer=OuterRef("pk"), **filters.card_conditions)
+        customers = customers.filter(Exists(matching_cards))
+    return customers.order_by("-last_activity_at", "-id").prefetch_related(_cards_prefetch())
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the list without a COUNT(*): cheap at a million customers."""
+
+    customers: list[Customer]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def customer_page(*, merchant: Merchant, filters: CustomerFilters, number: int) -> Page:
+    number = max(number, 1)
+    start = (number - 1) * PAGE_SIZE
+    rows = list(customer_list(merchant=merchant, filters=filters)[start : start + PAGE_SIZE + 1])
+    return Page(customers=rows[:PAGE_SIZE], number=number, has_next=len(rows) > PAGE_SIZE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    text: str
+    digits: str
+    phone: str
+    phone_prefixes: tuple[str, ...]
+    serial_digits: str
+
+    @property
+    def substring_ok(self) -> bool:
+        return _longest_word(self.text) >= MIN_SUBSTRING
+
+    @property
+    def is_number(self) -> bool:
+        """A phone number or a serial: no name or email is searched for it."""
+        return any(ch.isdigit() for ch in self.text) and bool(_PHONE_LIKE.fullmatch(self.text))
+
+
+def _longest_word(text: str) -> int:
+    return max((len(word) for word in re.findall(r"\w+", text)), default=0)
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_terms(q: str, *, region: str) -> SearchTerms:
+    """What to look for: the text as typed, and the digits where it looks like a phone/serial."""
+    text = " ".join(q.lower().split())
+    digits = re.sub(r"\D", "", text)
+    phone, prefixes = "", cast(tuple[str, ...], ())
+    if digits and _PHONE_LIKE.fullmatch(text):
+        try:
+            phone = normalize_phone(text, region=region)
+        except ValidationError:
+            phone = ""
+        prefixes = _phone_prefixes(text, digits, region)
+    serial_digits = digits if _SERIAL_LIKE.fullmatch(text) else ""
+    return SearchTerms(
+        text=text,
+        digits=digits if len(digits) >= MIN_SUBSTRING and _PHONE_LIKE.fullmatch(text) else "",
+        phone=phone,
+        phone_prefixes=prefixes,
+        serial_digits=serial_digits,
+    )
+
+
+def _phone_prefixes(text: str, digits: str, region: str) -> tuple[str, ...]:
+    """The starts of E.164 numbers that the typed digits can be: "+44 79", "0079", "079"."""
+    if text.startswith("+"):
+        return (f"+{digits}",)
+    if text.startswith("00"):
+        return (f"+{digits[2:]}",) if len(digits) > 2 else ()
+    prefixes = [f"+{digits}"]
+    country_code = phonenumbers.country_code_for_region(region.upper())
+    if country_code:
+        # National numbers drop their trunk prefix (the leading 0 of 079...) in E.164.
+        prefixes.append(f"+{country_code}{digits.lstrip('0')}")
+    return tuple(dict.fromkeys(prefixes))
+
+
+def _filters_sql(filters: CustomerFilters) -> tuple[str, list[Any]]:
+    sql, params = "", []
+    if filters.segment:
+        sql += " AND c.segment = %s"
+        params.append(filters.segment)
+    conditions = filters.card_conditions
+    if conditions:
+        clauses = " AND ".join(f"f.{column} = %s" for column in conditions)
+        # Column names come from CustomerFilters.card_conditions' fixed keys, values are params.
+        sql += (
+            " AND EXISTS (SELECT 1 FROM cards_card f "  # noqa: S608
+            f"WHERE f.customer_id = c.id AND {clauses})"
+        )
+        params.extend(conditions.values())
+    return sql, params
+
+
+def customer_search_sql(
+    *,
+    merchant: Merchant,
+    q: str,
+    filters: CustomerFilters | None = None,
+    limit: int | None = SEARCH_LIMIT,
+) -> tuple[str, list[Any]]:
+    """SQL returning ``(id, rank)`` of matching customers: 0 exact, 1 prefix, 2 substring.
+
+    One UNION ALL branch per index. With a limit, each branch stops after ``limit`` rows, and
+    the substring branches (the costly ones: a common trigram such as "com" in every email
+    means a long GIN posting list) only run when they are needed: when the exact and prefix
+    matches are fewer than ``limit`` and none of them is a unique identifier typed in full
+    (an email, a phone number, a serial). Their gate is a one-time filter, so PostgreSQL
+    does not even start them otherwise.
+
+    The SQL text is assembled from constants only; every value typed by a user is a parameter.
+    """
+    terms = search_terms(q, region=merchant.country)
+    filter_sql, filter_params = _filters_sql(filters or CustomerFilters())
+    cap = f" LIMIT {int(limit)}" if limit else ""
+    strong: list[tuple[str, list[Any]]] = []
+    weak: list[tuple[str, list[Any]]] = []
+
+    def merchant_is(column: str, rank: int) -> str:
+        # A substring branch must read its trigram index. Left free, the planner may instead
+        # walk the merchant's rows through the merchant_id index until enough of them match,
+        # which is a scan in disguise; "+ 0" keeps that index out of its choices.
+        return f"{column} + 0 = %s" if rank == SUBSTRING else f"{column} = %s"
+
+    def customer_branch(rank: int, condition: str, *values: Any, decisive: bool = False) -> None:
+        sql = (
+            f"(SELECT c.id, {rank} AS rank, {decisive} AS decisive "  # noqa: S608
+            f"FROM customers_customer c "
+            f"WHERE {merchant_is('c.merchant_id', rank)} AND {condition}{filter_sql}{cap})"
+        )
+        (weak if rank == SUBSTRING else strong).append(
+            (sql, [merchant.pk, *values, *filter_params])
+        )
+
+    def card_branch(rank: int, condition: str, *values: Any, decisive: bool = False) -> None:
+        sql = (
+            f"(SELECT c.id, {rank} AS rank, {decisive} AS decisive "  # noqa: S608
+            "FROM cards_card k JOIN customers_customer c ON c.id = k.customer_id "
+            f"WHERE {merchant_is('k.merchant_id', rank)} AND {condition}{filter_sql}{cap})"
+        )
+        (weak if rank == SUBSTRING else strong).append(
+            (sql, [merchant.pk, *values, *filter_params])
+        )
+
+    text = terms.text
+    if text and not terms.is_number:
+        like_text = _like_escape(text)
+        customer_branch(EXACT, f"{FIRST_NAME} = %s", text)
+        customer_branch(EXACT, f"{LAST_NAME} = %s", text)
+        if " " in text:
+            customer_branch(EXACT, f"{FULL_NAME} = %s", text)
+        customer_branch(EXACT, f"{EMAIL} = %s", text, decisive="@" in text)
+        # The full name starts with the first name: one branch covers both prefixes.
+        customer_branch(PREFIX, f"{FULL_NAME} LIKE %s", like_text + "%")
+        customer_branch(PREFIX, f"{LAST_NAME} LIKE %s", like_text + "%")
+        customer_branch(PREFIX, f"{EMAIL} LIKE %s", like_text + "%")
+        if terms.substring_ok:
+            customer_branch(SUBSTRING, f"{SEARCH_TEXT} LIKE %s", "%" + like_text + "%")
+    if terms.phone:
+        customer_branch(EXACT, f"{PHONE} = %s", terms.phone, decisive=True)
+    for prefix in terms.phone_prefixes:
+        if len(prefix) > MIN_SUBSTRING:  # "+" and at least three digits
+            customer_branch(PREFIX, f"{PHONE} LIKE %s", _like_escape(prefix) + "%")
+    if terms.digits and terms.digits != text:
+        customer_branch(SUBSTRING, f"{SEARCH_TEXT} LIKE %s", f"%{terms.digits}%")
+    if terms.serial_digits:
+        serial = terms.serial_digits
+        card_branch(EXACT, f"{SERIAL_DIGITS} = %s", serial, decisive=len(serial) == 12)
+        card_branch(PREFIX, f"{SERIAL_DIGITS} LIKE %s", serial + "%")
+        if len(serial) >= MIN_SUBSTRING:
+            card_branch(SUBSTRING, f"{SERIAL_DIGITS} LIKE %s", f"%{serial}%")
+    if not strong and not weak:
+        return "SELECT NULL::bigint AS id, 0 AS rank WHERE FALSE", []
+    params = [value for _, values in strong + weak for value in values]
+    if not strong or not weak or not limit:
+        return _select(strong + weak, "hits"), params
+    gate = (
+        f"(SELECT count(DISTINCT id) FROM strong) < {int(limit)} "  # noqa: S608
+        "AND NOT EXISTS (SELECT 1 FROM strong WHERE decisive)"
+    )
+    strong_cte = f"WITH strong AS MATERIALIZED ({_union(strong)}) "
+    weak_sql = _select(weak, "weak")
+    sql = f"{strong_cte}SELECT id, rank FROM strong UNION ALL {weak_sql} WHERE {gate}"  # noqa: S608
+    return sql, params
+
+
+def _select(branches: list[tuple[str, list[Any]]], alias: str) -> str:
+    return f"SELECT id, rank FROM ({_union(branches)}) AS {alias}"  # noqa: S608
+
+
+def _union(branches: list[tuple[str, list[Any]]]) -> str:
+    return " UNION ALL ".join(sql for sql, _ in branches)
+
+
+def customer_search_statement(
+    *, merchant: Merchant, q: str, filters: CustomerFilters | None = None
+) -> tuple[str, list[Any]]:
+    """The search as one statement: ranked ids, at most ``SEARCH_LIMIT`` of them."""
+    hits, params = customer_search_sql(merchant=merchant, q=q, filters=filters)
+    sql = (
+        "SELECT m.id FROM (SELECT id, MIN(rank) AS rank FROM ("  # noqa: S608
+        + hits
+        + ") AS hits GROUP BY id) m "
+        "JOIN customers_customer c ON c.id = m.id "
+        "ORDER BY m.rank, c.last_activity_at DESC, c.id DESC "
+        f"LIMIT {SEARCH_LIMIT}"
+    )
+    return sql, params
+
+
+# For a substring that many rows contain, the planner may prefer reading the table until 25
+# rows match; that is quick on average but unbounded when its estimate is wrong (a rare
+# substring costs a full scan). The search statement is planned with sequential scans off,
+# so it always goes through the indexes and its cost stays bounded.
+NO_SEQSCAN = "SET LOCAL enable_seqscan = off"
+
+
+def customer_search_ids(
+    *, merchant: Merchant, q: str, filters: CustomerFilters | None = None
+) -> list[int]:
+    """At most ``SEARCH_LIMIT`` ids: exact and prefix matches first, then substrings.
+
+    Within a rank, the most recently active customers come first.
+    """
+    sql, params = customer_search_statement(merchant=merchant, q=q, filters=filters)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(NO_SEQSCAN)
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def customer_search(
+    *, merchant: Merchant, q: str, filters: CustomerFilters | None = None
+) -> list[Customer]:
+    """The best matches for ``q``, in rank order, with their cards (three queries)."""
+    ids = customer_search_ids(merchant=merchant, q=q, filters=filters)
+    if not ids:
+        return []
+    by_id = Customer.objects.filter(pk__in=ids).prefetch_related(_cards_prefetch()).in_bulk()
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def customer_export_rows(
+    *, merchant: Merchant, q: str, filters: CustomerFilters
+) -> Iterator[Customer]:
+    """Every customer matching the search and filters (no cap), streamed in chunks."""
+    customers = customer_list(merchant=merchant, filters=filters)
+    if q.strip():
+        # The filters are already on ``customers``; the search adds its matches, uncapped.
+        hits, params = customer_search_sql(merchant=merchant, q=q, limit=None)
+        matches = RawSQL(f"SELECT id FROM ({hits}) AS hits", params)  # noqa: S608, S611
+        customers = customers.filter(pk__in=matches)
+    return customers.iterator(chunk_size=2000)
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters and segments
+
+
+def program_choices(*, merchant: Merchant) -> QuerySet[Program]:
+    return Program.objects.filter(merchant=merchant).order_by("name", "id")
+
+
+def device_choices() -> list[tuple[str, str]]:
+    return [(NO_DEVICE, "Not installed")] + [(d.value, d.label) for d in Device if d.value]
+
+
+def segment_counts(*, merchant: Merchant) -> dict[str, int]:
+    """Customers per segment (every segment present, zero where empty)."""
+    counts = dict.fromkeys(Segment.values, 0)
+    rows = (
+        Customer.objects.filter(merchant=merchant)
+        .values("segment")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["segment"]] = row["n"]
+    return counts
+
+
+def segment_moves(*, merchant: Merchant, limit: int = 50) -> QuerySet[SegmentChange]:
+    """The latest segment changes, newest first (who moved, from where, to where)."""
+    return (
+        SegmentChange.objects.filter(merchant=merchant)
+        .select_related("customer")
+        .order_by("-changed_at", "-id")[:limit]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Segment preview: how many customers each cell would hold under candidate thresholds
+
+
+def _grid_cell(bands: SegmentBands, merchant: Merchant, now: datetime.datetime) -> Case:
+    """The segment a customer falls in under ``bands``, as a SQL CASE.
+
+    The same grid as ``customers.services.segments_recompute``: recency counts calendar days in
+    the merchant's time zone, so "at most N days ago" means "on or after local midnight N days
+    before today".
+    """
+    today = timezone.localdate(now, timezone=merchant.tz)
+    since = [
+        datetime.datetime.combine(
+            today - datetime.timedelta(days=days), datetime.time.min, tzinfo=merchant.tz
+        )
+        for days in bands.recency
+    ]
+    few, some = bands.frequency
+    rows = (
+        (since[0], (Segment.BEGINNERS, Segment.GROWING, Segment.CHAMPIONS)),
+        (since[1], (Segment.DOUBTFUL, Segment.MEDIUM, Segment.LOYAL)),
+        (since[2], (Segment.SLEEPING, Segment.AT_RISK, Segment.NEEDS_ATTENTION)),
+    )
+    never = Q(total_visits__lte=0) | Q(last_visit_at__isnull=True)
+    whens = [When(never, then=Value(Segment.NO_VISITS))]
+    for start, (low, middle, high) in rows:
+        whens += [
+            When(last_visit_at__gte=start, total_visits__lte=few, then=Value(low)),
+            When(last_visit_at__gte=start, total_visits__lte=some, then=Value(middle)),
+            When(last_visit_at__gte=start, then=Value(high)),
+        ]
+    return Case(*whens, default=Value(Segment.LOST), output_field=CharField())
+
+
+def segment_counts_for_bands(
+    *, merchant: Merchant, bands: SegmentBands, now: datetime.datetime | None = None
+) -> dict[str, int]:
+    """Customers per segment if the grid had ``bands`` (one aggregate query, nothing saved)."""
+    counts = dict.fromkeys(Segment.values, 0)
+    rows = (
+        Customer.objects.filter(merchant=merchant)
+        .annotate(cell=_grid_cell(bands, merchant, now or clock.now()))
+        .values("cell")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["cell"]] = row["n"]
+    return counts

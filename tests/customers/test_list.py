@@ -1,0 +1,233 @@
+"""The customers list: columns, newest activity first, filters, pages, fixed queries, CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cards import services
+from cards.models import Card, CardStatus, CustomField, Device, Program
+from customers.models import Customer, Segment
+from customers.selectors import PAGE_SIZE
+from loyalty.models import Merchant
+from tests.factories import CustomerFactory, issue_card
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("customers:list")
+EXPORT = reverse("customers:export")
+
+
+def rows(response: Any) -> list[list[str]]:
+    assert response.streaming
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def customer_order(html: str, customers: list[Customer]) -> list[Customer]:
+    present = [c for c in customers if f'data-customer="{c.pk}"' in html]
+    return sorted(present, key=lambda c: html.index(f'data-customer="{c.pk}"'))
+
+
+def test_list_shows_the_columns_of_each_customer(
+    staff_client: Client, stamp_program: Program, staff: Any
+) -> None:
+    customer = CustomerFactory(
+        merchant=stamp_program.merchant,
+        first_name="Ann",
+        last_name="Lee",
+        email="ann@example.com",
+        phone="+14155550123",
+    )
+    card = issue_card(stamp_program, customer=customer)
+    services.card_add_transaction_amount(card=card, value="95", actor=staff)
+    html = staff_client.get(LIST).text
+    for text in (
+        "Ann Lee",
+        "ann@example.com",
+        "+14155550123",
+        card.serial,
+        stamp_program.name,
+        "9 stamps",
+        "No visits",
+        "Not installed",
+    ):
+        assert text in html
+    assert reverse("cards:profile", args=[card.serial]) in html
+
+
+def test_newest_activity_comes_first(
+    staff_client: Client, stamp_program: Program, staff: Any
+) -> None:
+    first, second, third = (
+        issue_card(stamp_program, customer=CustomerFactory(merchant=stamp_program.merchant))
+        for _ in range(3)
+    )
+    services.card_add_stamps(card=first, value=1, actor=staff)
+    html = staff_client.get(LIST).text
+    customers = [c.customer for c in (first, second, third)]
+    assert customer_order(html, customers) == [first.customer, third.customer, second.customer]
+
+
+def test_list_is_paginated_without_counting(staff_client: Client, merchant: Merchant) -> None:
+    CustomerFactory.create_batch(PAGE_SIZE + 3, merchant=merchant)
+    first = staff_client.get(LIST).text
+    assert first.count("data-customer=") == PAGE_SIZE
+    assert 'rel="next"' in first
+    second = staff_client.get(LIST, {"page": 2}).text
+    assert second.count("data-customer=") == 3
+    assert 'rel="prev"' in second
+    assert 'rel="next"' not in second
+    assert staff_client.get(LIST, {"page": "nonsense"}).status_code == 200
+
+
+def test_list_runs_the_same_queries_for_3_or_60_customers(
+    staff_client: Client, stamp_program: Program, cashback_program: Program
+) -> None:
+    def make(n: int) -> None:
+        for _ in range(n):
+            customer = CustomerFactory(merchant=stamp_program.merchant)
+            issue_card(stamp_program, customer=customer)
+            issue_card(cashback_program, customer=customer)
+
+    counts = []
+    for n in (3, 57):
+        make(n)
+        with CaptureQueriesContext(connection) as captured:
+            assert staff_client.get(LIST).status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
+
+
+def test_filters_by_program_status_segment_and_device(
+    staff_client: Client, stamp_program: Program, cashback_program: Program, owner: Any
+) -> None:
+    merchant = stamp_program.merchant
+    stamp = issue_card(stamp_program, customer=CustomerFactory(merchant=merchant))
+    cashback = issue_card(cashback_program, customer=CustomerFactory(merchant=merchant))
+    deleted = issue_card(stamp_program, customer=CustomerFactory(merchant=merchant))
+    services.card_delete(card=deleted, actor=owner)
+    Card.objects.filter(pk=cashback.pk).update(status=CardStatus.INSTALLED, device=Device.PWA)
+    Customer.objects.filter(pk=stamp.customer_id).update(segment=Segment.CHAMPIONS)
+    everyone = [stamp.customer, cashback.customer, deleted.customer]
+
+    def shown(**params: Any) -> set[int]:
+        html = staff_client.get(LIST, params).text
+        return {c.pk for c in everyone if f'data-customer="{c.pk}"' in html}
+
+    assert shown() == {c.pk for c in everyone}
+    assert shown(program=cashback_program.pk) == {cashback.customer_id}
+    assert shown(status="deleted") == {deleted.customer_id}
+    assert shown(segment="champions") == {stamp.customer_id}
+    assert shown(device="pwa") == {cashback.customer_id}
+    assert shown(device="none") == {stamp.customer_id, deleted.customer_id}
+    assert shown(program=stamp_program.pk, status="deleted") == {deleted.customer_id}
+    # Unknown values switch that filter off rather than failing.
+    assert shown(program="abc", segment="nope") == {c.pk for c in everyone}
+
+
+def test_list_never_shows_another_merchants_customers(
+    outsider_client: Client, stamp_card: Card
+) -> None:
+    html = outsider_client.get(LIST).text
+    assert f'data-customer="{stamp_card.customer_id}"' not in html
+    assert stamp_card.serial not in html
+
+
+def test_names_are_escaped_in_the_list(staff_client: Client, merchant: Merchant) -> None:
+    CustomerFactory(merchant=merchant, first_name="<script>x()</script>")
+    html = staff_client.get(LIST).text
+    assert "<script>x()" not in html
+    assert "&lt;script&gt;x()" in html
+
+
+def test_owner_sees_recompute_segments_now_and_others_do_not(
+    owner_client: Client, admin_client_: Client, staff_client: Client, merchant: Merchant
+) -> None:
+    assert 'data-action="segments_recompute"' in owner_client.get(LIST).text
+    for client in (admin_client_, staff_client):
+        assert 'data-action="segments_recompute"' not in client.get(LIST).text
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV export
+
+
+def test_export_streams_every_matching_row_with_custom_fields(
+    staff_client: Client, stamp_program: Program, cashback_program: Program
+) -> None:
+    CustomField.objects.create(program=stamp_program, key="city", label="City")
+    CustomField.objects.create(program=cashback_program, key="shoe", label="Shoe size")
+    merchant = stamp_program.merchant
+    for n in range(30):
+        customer = CustomerFactory(
+            merchant=merchant, first_name=f"P{n}", custom_fields={"city": f"C{n}", "shoe": "42"}
+        )
+        issue_card(stamp_program if n % 2 else cashback_program, customer=customer)
+    response = staff_client.get(EXPORT)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    table = rows(response)
+    header = table[0]
+    assert header[:4] == ["First name", "Last name", "Email", "Phone"]
+    assert header[-2:] == ["Shoe size", "City"] or header[-2:] == ["City", "Shoe size"]
+    assert len(table) == 31
+    city = header.index("City")
+    assert {row[city] for row in table[1:]} == {f"C{n}" for n in range(30)}
+    filtered = rows(staff_client.get(EXPORT, {"program": cashback_program.pk}))
+    assert len(filtered) == 16
+
+
+def test_export_applies_the_search_without_the_25_row_cap(
+    staff_client: Client, merchant: Merchant
+) -> None:
+    CustomerFactory.create_batch(30, merchant=merchant, first_name="Kim")
+    CustomerFactory(merchant=merchant, first_name="Lee")
+    table = rows(staff_client.get(EXPORT, {"q": "kim"}))
+    assert len(table) == 31
+    assert {row[0] for row in table[1:]} == {"Kim"}
+
+
+def test_export_neutralises_spreadsheet_formulas(staff_client: Client, merchant: Merchant) -> None:
+    CustomerFactory(
+        merchant=merchant,
+        first_name="=cmd|' /C calc'!A0",
+        last_name="@SUM(1)",
+        phone="+14155550123",
+        custom_fields={},
+    )
+    CustomerFactory(merchant=merchant, first_name="-2+3", last_name="Plain")
+    table = rows(staff_client.get(EXPORT))
+    cells = {cell for row in table[1:] for cell in row}
+    assert "'=cmd|' /C calc'!A0" in cells
+    assert "'@SUM(1)" in cells
+    assert "'+14155550123" in cells
+    assert "'-2+3" in cells
+    assert "Plain" in cells
+    assert not any(cell[:1] in "=+-@" for cell in cells if cell)
+
+
+def test_export_contains_only_this_merchants_customers(
+    outsider_client: Client, stamp_card: Card
+) -> None:
+    table = rows(outsider_client.get(EXPORT))
+    assert len(table) == 1
+
+
+def test_export_dates_are_in_the_merchants_time_zone(
+    staff_client: Client, merchant: Merchant
+) -> None:
+    Merchant.objects.filter(pk=merchant.pk).update(time_zone="Asia/Tokyo")
+    visit = datetime.datetime(2025, 1, 1, 20, 0, tzinfo=datetime.UTC)
+    CustomerFactory(merchant=merchant, last_visit_at=visit, total_visits=1)
+    table = rows(staff_client.get(EXPORT))
+    last_visit = table[0].index("Last visit")
+    assert table[1][last_visit] == "2025-01-02T05:00:00+09:00"
