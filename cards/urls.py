@@ -75,9 +75,7 @@ settings_urlpatterns += [
     path("<int:pk>/logo/", programs.program_logo, name="program_logo"),
     path("<int:pk>/issue/", programs.program_issue_card, name="program_issue_card"),
     path("<int:pk>/fields/", programs.custom_field_create, name="custom_field_create"),
-    path(
-        "<int:pk>/fields/<int:field_pk>/", programs.custom_field_edit, name="custom_field_edit"
-    ),
+    path("<int:pk>/fields/<int:field_pk>/", programs.custom_field_edit, name="custom_field_edit"),
     path(
         "<int:pk>/fields/<int:field_pk>/delete/",
         programs.custom_field_delete,

@@ -37,7 +37,8 @@ class MerchantMiddleware:
 
 
 def _current_membership(request: HttpRequest) -> Membership | None:
-    memberships = Membership.objects.select_related("merchant").filter(user=request.user)
+    assert request.user.pk is not None  # only called for authenticated users
+    memberships = Membership.objects.select_related("merchant").filter(user_id=request.user.pk)
     wanted = request.session.get(SESSION_KEY)
     if wanted is not None:
         chosen = memberships.filter(merchant_id=wanted).first()

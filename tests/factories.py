@@ -36,7 +36,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def _save(obj, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             obj.save()
 
@@ -76,7 +76,7 @@ class CashbackProgramFactory(factory.django.DjangoModelFactory):
     referral_bonus = Decimal("5.00")
 
     @factory.post_generation
-    def tiers(obj, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def tiers(obj, create: bool, extracted: Any, **kwargs: Any) -> None:
         if not create:
             return
         for name, threshold, percentage in extracted or [

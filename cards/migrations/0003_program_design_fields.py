@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cards', '0002_ledger_append_only'),
+        ("cards", "0002_ledger_append_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='program',
-            name='logo',
-            field=models.FileField(blank=True, upload_to='logos/'),
+            model_name="program",
+            name="logo",
+            field=models.FileField(blank=True, upload_to="logos/"),
         ),
     ]

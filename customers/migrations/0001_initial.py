@@ -6,60 +6,150 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('loyalty', '0001_initial'),
+        ("loyalty", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=80)),
-                ('last_name', models.CharField(blank=True, max_length=80)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=20)),
-                ('birthday', models.DateField(blank=True, null=True)),
-                ('custom_fields', models.JSONField(blank=True, default=dict)),
-                ('segment', models.CharField(choices=[('no_visits', 'No visits'), ('beginners', 'Beginners'), ('growing', 'Growing'), ('champions', 'Champions'), ('doubtful', 'Doubtful'), ('medium', 'Medium'), ('loyal', 'Loyal'), ('sleeping', 'Sleeping'), ('at_risk', 'At risk'), ('needs_attention', 'Needs attention'), ('lost', 'Lost')], default='no_visits', max_length=20)),
-                ('segment_changed_at', models.DateTimeField(blank=True, null=True)),
-                ('total_visits', models.IntegerField(default=0)),
-                ('last_visit_at', models.DateTimeField(blank=True, null=True)),
-                ('last_activity_at', models.DateTimeField(auto_now_add=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='customers', to='loyalty.merchant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=80)),
+                ("last_name", models.CharField(blank=True, max_length=80)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=20)),
+                ("birthday", models.DateField(blank=True, null=True)),
+                ("custom_fields", models.JSONField(blank=True, default=dict)),
+                (
+                    "segment",
+                    models.CharField(
+                        choices=[
+                            ("no_visits", "No visits"),
+                            ("beginners", "Beginners"),
+                            ("growing", "Growing"),
+                            ("champions", "Champions"),
+                            ("doubtful", "Doubtful"),
+                            ("medium", "Medium"),
+                            ("loyal", "Loyal"),
+                            ("sleeping", "Sleeping"),
+                            ("at_risk", "At risk"),
+                            ("needs_attention", "Needs attention"),
+                            ("lost", "Lost"),
+                        ],
+                        default="no_visits",
+                        max_length=20,
+                    ),
+                ),
+                ("segment_changed_at", models.DateTimeField(blank=True, null=True)),
+                ("total_visits", models.IntegerField(default=0)),
+                ("last_visit_at", models.DateTimeField(blank=True, null=True)),
+                ("last_activity_at", models.DateTimeField(auto_now_add=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="customers",
+                        to="loyalty.merchant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_activity_at', '-id'],
+                "ordering": ["-last_activity_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='SegmentChange',
+            name="SegmentChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('changed_at', models.DateTimeField()),
-                ('from_segment', models.CharField(choices=[('no_visits', 'No visits'), ('beginners', 'Beginners'), ('growing', 'Growing'), ('champions', 'Champions'), ('doubtful', 'Doubtful'), ('medium', 'Medium'), ('loyal', 'Loyal'), ('sleeping', 'Sleeping'), ('at_risk', 'At risk'), ('needs_attention', 'Needs attention'), ('lost', 'Lost')], max_length=20)),
-                ('to_segment', models.CharField(choices=[('no_visits', 'No visits'), ('beginners', 'Beginners'), ('growing', 'Growing'), ('champions', 'Champions'), ('doubtful', 'Doubtful'), ('medium', 'Medium'), ('loyal', 'Loyal'), ('sleeping', 'Sleeping'), ('at_risk', 'At risk'), ('needs_attention', 'Needs attention'), ('lost', 'Lost')], max_length=20)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='segment_changes', to='customers.customer')),
-                ('merchant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='loyalty.merchant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("changed_at", models.DateTimeField()),
+                (
+                    "from_segment",
+                    models.CharField(
+                        choices=[
+                            ("no_visits", "No visits"),
+                            ("beginners", "Beginners"),
+                            ("growing", "Growing"),
+                            ("champions", "Champions"),
+                            ("doubtful", "Doubtful"),
+                            ("medium", "Medium"),
+                            ("loyal", "Loyal"),
+                            ("sleeping", "Sleeping"),
+                            ("at_risk", "At risk"),
+                            ("needs_attention", "Needs attention"),
+                            ("lost", "Lost"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "to_segment",
+                    models.CharField(
+                        choices=[
+                            ("no_visits", "No visits"),
+                            ("beginners", "Beginners"),
+                            ("growing", "Growing"),
+                            ("champions", "Champions"),
+                            ("doubtful", "Doubtful"),
+                            ("medium", "Medium"),
+                            ("loyal", "Loyal"),
+                            ("sleeping", "Sleeping"),
+                            ("at_risk", "At risk"),
+                            ("needs_attention", "Needs attention"),
+                            ("lost", "Lost"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="segment_changes",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "merchant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="loyalty.merchant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['merchant', '-last_activity_at'], name='customer_recent'),
+            model_name="customer",
+            index=models.Index(fields=["merchant", "-last_activity_at"], name="customer_recent"),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('email'), models.F('merchant'), condition=models.Q(('email', ''), _negated=True), name='customer_unique_email_per_merchant'),
+            model_name="customer",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("email"),
+                models.F("merchant"),
+                condition=models.Q(("email", ""), _negated=True),
+                name="customer_unique_email_per_merchant",
+            ),
         ),
         migrations.AddIndex(
-            model_name='segmentchange',
-            index=models.Index(fields=['merchant', '-changed_at'], name='segment_change_recent'),
+            model_name="segmentchange",
+            index=models.Index(fields=["merchant", "-changed_at"], name="segment_change_recent"),
         ),
     ]

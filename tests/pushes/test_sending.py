@@ -212,7 +212,7 @@ def test_the_card_page_shows_the_last_message_that_arrived(
 
     assert last == first
     assert last is not None
-    assert last.delivered_at is not None  # type: ignore[attr-defined]
+    assert last.delivered_at is not None
     assert second.pk != last.pk
 
 
