@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from cards import services
 from cards.models import Card, LedgerEntry, Program, ProgramKind, Tier
@@ -25,11 +27,14 @@ from tests.factories import CashbackProgramFactory, StampProgramFactory, issue_c
 
 pytestmark = pytest.mark.django_db
 
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84"
-    b"\x00\x00\x00\x00IEND\xaeB`\x82"
-)
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (8, 8), (91, 58, 41, 255)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG = _png()
 
 
 def stamp_spec(**overrides: Any) -> ProgramSpec:
@@ -388,6 +393,7 @@ def test_a_png_logo_is_stored_under_a_random_name(merchant, media) -> None:
     [
         (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "PNG, JPEG"),
         (b"just text pretending", "PNG, JPEG"),
+        (PNG[:40], "PNG, JPEG"),  # a PNG header on a broken image
         (b"", "empty"),
         (PNG + b"\x00" * (1024 * 1024), "the limit is 1 MB"),
     ],
