@@ -29,6 +29,9 @@ def test_seed_demo_twice_neither_duplicates_nor_wipes(capsys) -> None:
     assert _counts() == first
     assert first[:3] == (2, 4, 4)
     assert Customer.objects.filter(merchant__slug="demo-coffee").count() == 12
+    # Segments are computed, not left at their default.
+    assert Customer.objects.filter(total_visits__gt=0).exists()
+    assert not Customer.objects.filter(total_visits__gt=0, segment="no_visits").exists()
     call_command("verify_ledger")
     assert "match their ledger" in capsys.readouterr().out
 

@@ -14,14 +14,14 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from cards import services as card_services
 from cards.models import Program, ProgramKind, Tier
 from cards.rules import LedgerError
 from customers.models import Customer
-from customers.services import customer_create
+from customers.services import customer_create, segments_recompute
 from loyalty.clock import frozen_at
 from loyalty.models import Membership, Merchant, Role
 
@@ -115,6 +115,8 @@ class Command(BaseCommand):
 
         made = _customers(coffee, [stamp, cashback], options["customers"], options["seed"])
         made += _customers(bakery, [bread], 20, options["seed"] + 1)
+        for merchant in (coffee, bakery):
+            segments_recompute(merchant=merchant)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready ({made} new customers). Log in as owner, admin, staff or "
@@ -179,6 +181,17 @@ def _cashback_program(merchant: Merchant) -> Program:
     return program
 
 
+def _counter_person(merchant: Merchant) -> Any:
+    """Who rang up the demo purchases: the merchant's staff member, else its owner."""
+    membership = (
+        Membership.objects.filter(merchant=merchant)
+        .select_related("user")
+        .order_by(models.Case(models.When(role=Role.STAFF, then=0), default=1), "pk")
+        .first()
+    )
+    return membership.user if membership else None
+
+
 def _customers(merchant: Merchant, programs: list[Program], wanted: int, seed: int) -> int:
     existing = set(
         Customer.objects.filter(merchant=merchant, email__endswith="@demo.example").values_list(
@@ -186,14 +199,14 @@ def _customers(merchant: Merchant, programs: list[Program], wanted: int, seed: i
         )
     )
     now = timezone.now()
+    actor = _counter_person(merchant)
     made = 0
     for index in range(wanted):
         email = f"customer{index:06d}.{merchant.slug}@demo.example"
         if email in existing:
             continue
-        _customer_with_history(
-            merchant, programs, index, email, random.Random(seed * 1_000_003 + index), now
-        )
+        rng = random.Random(seed * 1_000_003 + index)
+        _customer_with_history(merchant, programs, index, email, rng, now, actor)
         made += 1
     return made
 
@@ -206,6 +219,7 @@ def _customer_with_history(
     email: str,
     rng: random.Random,
     now: datetime.datetime,
+    actor: Any,
 ) -> None:
     joined = now - datetime.timedelta(
         days=rng.uniform(1, HISTORY_DAYS), minutes=rng.randint(0, 600)
@@ -223,7 +237,7 @@ def _customer_with_history(
     if len(programs) > 1 and rng.random() < 0.15:
         chosen = programs
     for program in chosen:
-        _card_history(program, customer, joined, rng, now)
+        _card_history(program, customer, joined, rng, now, actor)
 
 
 def _card_history(
@@ -232,6 +246,7 @@ def _card_history(
     joined: datetime.datetime,
     rng: random.Random,
     now: datetime.datetime,
+    actor: Any,
 ) -> None:
     utm = {"source": rng.choice(UTM_SOURCES)}
     card = card_services.card_issue(
@@ -244,27 +259,27 @@ def _card_history(
         if moment >= now:
             break
         with frozen_at(moment):
-            _one_visit(card, program, rng)
+            _one_visit(card, program, rng, actor)
 
 
-def _one_visit(card: Any, program: Program, rng: random.Random) -> None:
+def _one_visit(card: Any, program: Program, rng: random.Random, actor: Any) -> None:
     """A purchase, sometimes a redemption or a correction, like a real counter."""
     amount = Decimal(rng.randint(300, 2500 if program.is_stamp else 8000)) / 100
     try:
         if program.is_stamp and card.rewards_available and rng.random() < 0.6:
             card_services.card_redeem_rewards(
-                card=card, value=1, purchase_amount=amount, actor=None
+                card=card, value=1, purchase_amount=amount, actor=actor
             )
             return
         if program.is_cashback and card.points_balance >= 5 and rng.random() < 0.15:
             card_services.card_remove_points(
-                card=card, value=Decimal("5.00"), actor=None, comment="Redeemed at the counter"
+                card=card, value=Decimal("5.00"), actor=actor, comment="Redeemed at the counter"
             )
             return
-        card_services.card_add_transaction_amount(card=card, value=amount, actor=None)
+        card_services.card_add_transaction_amount(card=card, value=amount, actor=actor)
         if rng.random() < 0.03:
             card_services.card_subtract_transaction_amount(
-                card=card, value=amount, actor=None, comment="Entered twice by mistake"
+                card=card, value=amount, actor=actor, comment="Entered twice by mistake"
             )
     except LedgerError:  # an action the rules refuse is simply not part of this history
         pass
