@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from loyalty.models import MANAGER_ROLES, Membership, Merchant
 
@@ -33,7 +34,11 @@ class MerchantMiddleware:
             membership = _current_membership(request)
         request.membership = membership  # type: ignore[attr-defined]
         request.merchant = membership.merchant if membership else None  # type: ignore[attr-defined]
-        return self.get_response(request)
+        if membership is None:
+            return self.get_response(request)
+        # Dates on the dashboard are the shop's dates, whatever the server's time zone.
+        with timezone.override(membership.merchant.tz):
+            return self.get_response(request)
 
 
 def _current_membership(request: HttpRequest) -> Membership | None:

@@ -84,3 +84,26 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_dashboard_requests_run_in_the_merchants_time_zone(owner, merchant) -> None:
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+    from django.utils import timezone
+
+    from loyalty.tenancy import MerchantMiddleware
+
+    merchant.time_zone = "Asia/Tokyo"
+    merchant.save()
+    seen = []
+
+    def view(request):
+        seen.append(timezone.get_current_timezone_name())
+        return HttpResponse()
+
+    request = RequestFactory().get("/customers/")
+    request.user = owner
+    request.session = {}
+    MerchantMiddleware(view)(request)
+    assert seen == ["Asia/Tokyo"]
+    assert timezone.get_current_timezone_name() == "UTC"  # restored afterwards
