@@ -4,6 +4,7 @@
     python3 dev.py run                  web + Celery worker + beat on http://127.0.0.1:8000
     python3 dev.py test [pytest args]   the test suite
     python3 dev.py manage ARGS...       any manage.py command
+    python3 dev.py bench NAME [args]    a benchmark script of bench/
     python3 dev.py lint                 ruff check, ruff format --check, mypy
 
 Every command first makes sure the tool chain is ready: a pinned uv in .tools/uv-env and the
@@ -350,6 +351,19 @@ def cmd_manage(args: list[str]) -> int:
         return run_foreground([str(PYTHON), MANAGE, *args], env)
 
 
+def cmd_bench(args: list[str]) -> int:
+    """Run bench/<name>.py against the same servers (the scripts make their own scratch data)."""
+    if not args or not (ROOT / "bench" / f"{args[0]}.py").exists():
+        names = ", ".join(sorted(p.stem for p in (ROOT / "bench").glob("[a-z]*.py")))
+        raise SystemExit(f"dev.py bench NAME [args]; NAME is one of: {names}")
+    bootstrap()
+    with servers() as urls:
+        env = child_env(urls)
+        env.setdefault("DEBUG", "1")
+        script = str(ROOT / "bench" / f"{args[0]}.py")
+        return run_foreground([str(PYTHON), script, *args[1:]], env)
+
+
 def cmd_lint(args: list[str]) -> int:
     if args:
         raise SystemExit(f"dev.py lint takes no arguments\n\n{USAGE}")
@@ -367,7 +381,13 @@ def cmd_lint(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "test": cmd_test, "manage": cmd_manage, "lint": cmd_lint}
+COMMANDS = {
+    "run": cmd_run,
+    "test": cmd_test,
+    "manage": cmd_manage,
+    "bench": cmd_bench,
+    "lint": cmd_lint,
+}
 
 
 def main(argv: list[str]) -> int:
