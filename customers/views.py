@@ -34,8 +34,7 @@ def _render(
     request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     context.setdefault("nav", "customers")
-    with timezone.override(request.merchant.tz):  # type: ignore[attr-defined]
-        return render(request, template, context, status=status)
+    return render(request, template, context, status=status)
 
 
 def _is_htmx(request: HttpRequest) -> bool:

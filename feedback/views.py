@@ -51,8 +51,7 @@ def tab(request: HttpRequest, serial: str) -> HttpResponse:
     )
     partial = request.htmx and not request.htmx.history_restore_request  # type: ignore[attr-defined]
     template = "feedback/tab.html#feedback-list" if partial else "feedback/tab.html"
-    with timezone.override(tz):
-        return render(request, template, context)
+    return render(request, template, context)
 
 
 def _day(value: datetime.date) -> str:

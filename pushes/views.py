@@ -45,13 +45,6 @@ def _list_context(card: Card) -> dict[str, Any]:
     }
 
 
-def _render(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    with timezone.override(request.merchant.tz):  # type: ignore[attr-defined]
-        return render(request, template, context, status=status)
-
-
 @merchant_required
 @require_http_methods(["GET", "POST"])
 def tab(request: HttpRequest, serial: str) -> HttpResponse:
@@ -90,7 +83,7 @@ def tab(request: HttpRequest, serial: str) -> HttpResponse:
         max_length=MESSAGE_MAX_LENGTH,
         **_list_context(card),
     )
-    return _render(request, "pushes/tab.html", context, status=422 if form.errors else 200)
+    return render(request, "pushes/tab.html", context, status=422 if form.errors else 200)
 
 
 def _sent_notice(message: PushMessage, request: HttpRequest) -> str:
@@ -106,7 +99,7 @@ def message_list(request: HttpRequest, serial: str) -> HttpResponse:
     """The message list alone; the tab re-fetches it while messages are scheduled or sending."""
     card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
     context = {"card": card, **_list_context(card)}
-    return _render(request, "pushes/tab.html#message_list", context)
+    return render(request, "pushes/tab.html#message_list", context)
 
 
 @merchant_required
@@ -139,7 +132,7 @@ def message_edit(request: HttpRequest, serial: str, message_id: int) -> HttpResp
             messages.success(request, _sent_notice(message, request))
             return redirect("pushes:tab", serial)
     context.update(form=form, message=message, max_length=MESSAGE_MAX_LENGTH)
-    return _render(request, "pushes/edit.html", context, status=422 if form.errors else 200)
+    return render(request, "pushes/edit.html", context, status=422 if form.errors else 200)
 
 
 @merchant_required

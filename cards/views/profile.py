@@ -21,7 +21,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -55,7 +55,7 @@ TABS = (
 class Tab:
     key: str
     label: str
-    url: str | None  # None while that tab's app is not installed
+    url: str
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,6 @@ class CardChoice:
     card: Card
     url: str
     current: bool
-
-
-def _tab_url(url_name: str, serial: str) -> str | None:
-    try:
-        return reverse(url_name, args=[serial])
-    except NoReverseMatch:
-        return None
 
 
 def is_manager(request: HttpRequest) -> bool:
@@ -100,7 +93,7 @@ def profile_context(request: HttpRequest, serial: str, tab: str) -> dict[str, An
         if other.pk == card.pk:
             other = card  # the instance with everything loaded
         other.merchant = card.merchant  # same merchant; avoids a query per card for is_expired
-        url = _tab_url(tab_url_name, other.serial) or reverse("cards:profile", args=[other.serial])
+        url = reverse(tab_url_name, args=[other.serial])
         choices.append(CardChoice(card=other, url=url, current=other.pk == card.pk))
     return {
         "nav": "customers",
@@ -108,7 +101,7 @@ def profile_context(request: HttpRequest, serial: str, tab: str) -> dict[str, An
         "customer": customer,
         "customer_cards": choices,
         "tab": tab,
-        "tabs": [Tab(key, label, _tab_url(name, card.serial)) for key, label, name in TABS],
+        "tabs": [Tab(key, label, reverse(name, args=[card.serial])) for key, label, name in TABS],
         "metrics": card_metrics(card),
         "can_change_balances": not card.is_deleted and not card.is_expired,
         "can_manage": is_manager(request),
@@ -132,14 +125,6 @@ def _metrics_context(request: HttpRequest, context: dict[str, Any]) -> dict[str,
     return context
 
 
-def _render(
-    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    # Dates and times read in the merchant's time zone.
-    with timezone.override(request.merchant.tz):  # type: ignore[attr-defined]
-        return render(request, template, context, status=status)
-
-
 def _is_htmx(request: HttpRequest) -> bool:
     htmx = getattr(request, "htmx", None)
     return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
@@ -154,7 +139,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 def profile(request: HttpRequest, serial: str) -> HttpResponse:
     context = _metrics_context(request, profile_context(request, serial, "profile"))
     context["history"] = _history_page(context["card"], 1)
-    return _render(request, "cards/profile.html", context)
+    return render(request, "cards/profile.html", context)
 
 
 @merchant_required
@@ -162,7 +147,7 @@ def profile(request: HttpRequest, serial: str) -> HttpResponse:
 def metrics(request: HttpRequest, serial: str) -> HttpResponse:
     """The metrics block alone, re-fetched by the page after every ledger change."""
     context = _metrics_context(request, profile_context(request, serial, "profile"))
-    return _render(request, "cards/profile.html#metrics", context)
+    return render(request, "cards/profile.html#metrics", context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +168,7 @@ def delete(request: HttpRequest, serial: str) -> HttpResponse:
             )
         return redirect("cards:profile", serial=card.serial)
     template = "cards/card_delete.html#dialog" if _is_htmx(request) else "cards/card_delete.html"
-    return _render(request, template, context)
+    return render(request, template, context)
 
 
 @merchant_required
@@ -217,7 +202,7 @@ def expiration(request: HttpRequest, serial: str) -> HttpResponse:
         notice=notice,
         summary_oob=True,
     )
-    return _render(request, "cards/profile.html#metrics", context)
+    return render(request, "cards/profile.html#metrics", context)
 
 
 def _expiration_notice(card: Card) -> str:
@@ -240,8 +225,8 @@ def _expiration_response(
 ) -> HttpResponse:
     context["expiration_form"] = form
     if _is_htmx(request):
-        return _render(request, "cards/profile.html#metrics", context, status=status)
-    return _render(request, "cards/expiration.html", context, status=status)
+        return render(request, "cards/profile.html#metrics", context, status=status)
+    return render(request, "cards/expiration.html", context, status=status)
 
 
 def _back_to_profile(request: HttpRequest, card: Card) -> HttpResponse:
@@ -334,8 +319,8 @@ def history(request: HttpRequest, serial: str) -> HttpResponse:
     context = profile_context(request, serial, "profile")
     context["history"] = _history_page(context["card"], request.GET.get("page"))
     if _is_htmx(request):
-        return _render(request, "cards/profile.html#history", context)
-    return _render(request, "cards/history.html", context)
+        return render(request, "cards/profile.html#history", context)
+    return render(request, "cards/history.html", context)
 
 
 # ---------------------------------------------------------------------------------------------
