@@ -483,13 +483,22 @@ def _increasing(
             )
 
 
-def segment_bands_update(*, merchant: Merchant, bands: SegmentBands, actor: Actor) -> int:
-    """Save new thresholds and move every customer to their new segment at once.
+# Up to this many customers the new segments are computed in the request, so the merchant sees
+# the result at once; a larger merchant's recompute (tens of seconds at a million customers)
+# goes to the Celery worker instead of holding a web request.
+INLINE_SEGMENT_RECOMPUTE_LIMIT = 50_000
 
-    Returns how many customers changed segment (each move is kept by the CRM).
+
+def segment_bands_update(*, merchant: Merchant, bands: SegmentBands, actor: Actor) -> int | None:
+    """Save new thresholds and move every customer to their new segment.
+
+    Returns how many customers changed segment (each move is kept by the CRM), or None when
+    the merchant is large enough that the recompute was queued for the worker.
     """
     # The CRM's services import the cards services, which import this module.
+    from customers.models import Customer
     from customers.services import merchant_set_segment_bands, segments_recompute
+    from customers.tasks import recompute_merchant_segments
 
     previous = SegmentBands.of(merchant)
     if previous == bands:
@@ -518,6 +527,10 @@ def segment_bands_update(*, merchant: Merchant, bands: SegmentBands, actor: Acto
                 "to": {"recency": bands.recency, "frequency": bands.frequency},
             },
         )
+        if Customer.objects.filter(merchant=merchant).count() > INLINE_SEGMENT_RECOMPUTE_LIMIT:
+            merchant_id = merchant.pk
+            transaction.on_commit(lambda: recompute_merchant_segments.delay(merchant_id))
+            return None
         return segments_recompute(merchant=merchant)
 
 

@@ -284,11 +284,11 @@ def segment_settings(request: HttpRequest) -> HttpResponse:
             moved = services.segment_bands_update(
                 merchant=merchant, bands=bands, actor=request.user
             )
-            messages.success(
-                request,
-                f"Saved the segment thresholds; {moved} customer{'s' if moved != 1 else ''} "
-                "changed segment.",
-            )
+            if moved is None:
+                summary = "customers are being moved to their new segments now."
+            else:
+                summary = f"{moved} customer{'s' if moved != 1 else ''} changed segment."
+            messages.success(request, f"Saved the segment thresholds; {summary}")
             return redirect("settings:segments")
         status = 200 if bands is not None else INVALID
     else:

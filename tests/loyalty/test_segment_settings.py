@@ -177,3 +177,37 @@ def test_the_preview_runs_a_fixed_number_of_queries(
     with django_assert_max_num_queries(5):
         response = owner_client.post(reverse("settings:segments_preview"), bands_post())
     assert sum(counts_in(response.content.decode()).values()) == 60
+
+
+def test_a_large_merchants_recompute_goes_to_the_worker(
+    owner_client: Client,
+    merchant,
+    owner,
+    crowd,
+    frozen,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+) -> None:
+    from loyalty import services as loyalty_services
+
+    monkeypatch.setattr(loyalty_services, "INLINE_SEGMENT_RECOMPUTE_LIMIT", 0)
+    segments_recompute(merchant=merchant, now=NOW)
+    earlier = set(SegmentChange.objects.values_list("pk", flat=True))
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = owner_client.post(
+            reverse("settings:segments"), {**bands_post(7, 14, 200, 1, 4), "save": "1"}
+        )
+    assert response.status_code == 302
+    # Nothing moved in the request; the queued task (run here in-process) moves them.
+    assert set(SegmentChange.objects.values_list("pk", flat=True)) == earlier
+    assert len(callbacks) == 1
+    from loyalty.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    try:
+        callbacks[0]()
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert SegmentChange.objects.exclude(pk__in=earlier).count() == 3
+    message = owner_client.get(reverse("settings:segments")).content.decode()
+    assert "being moved to their new segments" in message
