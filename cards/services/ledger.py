@@ -187,8 +187,8 @@ def _touch_customer(card: Card, *, visits: int, now: datetime.datetime) -> None:
 
 def _copy_balances(source: Card, target: Card) -> None:
     """Refresh the caller's instance so it sees what was written."""
-    for name in (*BALANCE_FIELDS, *(f.attname for f in Card._meta.concrete_fields)):
-        setattr(target, name, getattr(source, name))
+    for field in Card._meta.concrete_fields:  # the balance columns among them
+        setattr(target, field.attname, getattr(source, field.attname))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,23 +259,17 @@ def card_subtract_transaction_amount(
 # Stamp cards
 
 
-def _stamp_compute(
-    rule: Callable[..., list[Delta]], **inputs: Any
+def _only_for(
+    kind: type[rules.StampRules] | type[rules.CashbackRules],
+    rule: Callable[..., list[Delta]],
+    **inputs: Any,
 ) -> Callable[[rules.Balances, Any], list[Delta]]:
+    """``rule`` with its inputs, refused with a clear message on the other kind of card."""
+    noun = "stamp" if kind is rules.StampRules else "cashback"
+
     def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
-        if not isinstance(rule_set, rules.StampRules):
-            raise LedgerError("value", "This action is for stamp cards only.")
-        return rule(balances, rule_set, **inputs)
-
-    return compute
-
-
-def _cashback_compute(
-    rule: Callable[..., list[Delta]], **inputs: Any
-) -> Callable[[rules.Balances, Any], list[Delta]]:
-    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
-        if not isinstance(rule_set, rules.CashbackRules):
-            raise LedgerError("value", "This action is for cashback cards only.")
+        if not isinstance(rule_set, kind):
+            raise LedgerError("value", f"This action is for {noun} cards only.")
         return rule(balances, rule_set, **inputs)
 
     return compute
@@ -296,7 +290,7 @@ def card_write_off_visits(
         idempotency_key=idempotency_key,
         comment=comment,
         source=source,
-        compute=_stamp_compute(rules.stamp_write_off_visits, value=value),
+        compute=_only_for(rules.StampRules, rules.stamp_write_off_visits, value=value),
     )
 
 
@@ -315,7 +309,7 @@ def card_add_stamps(
         idempotency_key=idempotency_key,
         comment=comment,
         source=source,
-        compute=_stamp_compute(rules.stamp_add_stamps, value=value),
+        compute=_only_for(rules.StampRules, rules.stamp_add_stamps, value=value),
     )
 
 
@@ -334,7 +328,7 @@ def card_remove_stamps(
         idempotency_key=idempotency_key,
         comment=comment,
         source=source,
-        compute=_stamp_compute(rules.stamp_remove_stamps, value=value),
+        compute=_only_for(rules.StampRules, rules.stamp_remove_stamps, value=value),
     )
 
 
@@ -348,7 +342,9 @@ def card_add_rewards(
     idempotency_key: str | None = None,
     source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    compute = _stamp_compute(rules.stamp_add_rewards, value=value, purchase_amount=purchase_amount)
+    compute = _only_for(
+        rules.StampRules, rules.stamp_add_rewards, value=value, purchase_amount=purchase_amount
+    )
     return _record(
         card=card,
         actor=actor,
@@ -369,8 +365,8 @@ def card_redeem_rewards(
     idempotency_key: str | None = None,
     source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    compute = _stamp_compute(
-        rules.stamp_redeem_rewards, value=value, purchase_amount=purchase_amount
+    compute = _only_for(
+        rules.StampRules, rules.stamp_redeem_rewards, value=value, purchase_amount=purchase_amount
     )
     return _record(
         card=card,
@@ -396,8 +392,8 @@ def card_add_points(
     idempotency_key: str | None = None,
     source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    compute = _cashback_compute(
-        rules.cashback_add_points, value=value, purchase_amount=purchase_amount
+    compute = _only_for(
+        rules.CashbackRules, rules.cashback_add_points, value=value, purchase_amount=purchase_amount
     )
     return _record(
         card=card,
@@ -419,8 +415,11 @@ def card_remove_points(
     idempotency_key: str | None = None,
     source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    compute = _cashback_compute(
-        rules.cashback_remove_points, value=value, purchase_amount=purchase_amount
+    compute = _only_for(
+        rules.CashbackRules,
+        rules.cashback_remove_points,
+        value=value,
+        purchase_amount=purchase_amount,
     )
     return _record(
         card=card,
