@@ -14,8 +14,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -24,43 +22,15 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from loyalty import clock
-from loyalty.models import AuditAction, AuditEvent, Invitation, Membership, Merchant, Role
-
-Actor = AbstractBaseUser | AnonymousUser | None
+from loyalty.actors import Actor, user_or_none
+from loyalty.audit import audit_record
+from loyalty.models import AuditAction, Invitation, Membership, Merchant, Role
 
 INVITATION_LIFETIME = datetime.timedelta(days=7)
 LAST_OWNER = (
     "{name} is the last owner of {merchant}. Make another member an owner first; "
     "a business always keeps at least one owner."
 )
-
-
-# ---------------------------------------------------------------------------------------------
-# Audit log
-
-
-def audit_record(
-    *,
-    merchant: Merchant,
-    actor: Actor,
-    action: str,
-    summary: str,
-    details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    user: Any = actor if actor is not None and actor.is_authenticated else None
-    return AuditEvent.objects.create(
-        merchant=merchant,
-        actor=user,
-        actor_name=user.get_username() if user is not None else "System",
-        action=action,
-        summary=summary[:300],
-        details=details or {},
-        created_at=clock.now(),
-    )
-
-
-def _user_or_none(actor: Actor) -> Any:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 def _role_label(role: str) -> str:
@@ -168,7 +138,7 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, actor: Actor
                     email=email,
                     role=role,
                     token_hash=_hash_token(token),
-                    invited_by=_user_or_none(actor),
+                    invited_by=user_or_none(actor),
                     sent_at=now,
                     expires_at=now + INVITATION_LIFETIME,
                 )

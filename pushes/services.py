@@ -35,7 +35,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.aggregates import StringAgg
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -44,6 +43,7 @@ from django.db.models.functions import Coalesce, Concat, Left
 
 from cards.models import Card
 from loyalty import clock
+from loyalty.actors import Actor, user_or_none
 from pushes import conf
 from pushes.channels import DeliveryResult, Outcome, channel_for
 from pushes.models import (
@@ -59,12 +59,6 @@ from pushes.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-Actor = AbstractBaseUser | AnonymousUser | None
-
-
-def _user(actor: Actor) -> Any:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +197,7 @@ def message_create(
             body=body,
             send_at=send_at or now,
             scheduled=send_at is not None,
-            created_by=_user(actor),
+            created_by=user_or_none(actor),
         )
         if send_at is None:
             transaction.on_commit(_kick_dispatch, robust=True)
@@ -243,7 +237,7 @@ def message_cancel(*, message: PushMessage, actor: Actor) -> PushMessage:
         locked = _lock_editable(message, "cancelled")
         locked.status = MessageStatus.CANCELLED
         locked.cancelled_at = clock.now()
-        locked.cancelled_by = _user(actor)
+        locked.cancelled_by = user_or_none(actor)
         locked.save(update_fields=["status", "cancelled_at", "cancelled_by"])
     return locked
 

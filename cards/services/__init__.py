@@ -10,7 +10,6 @@ Callers import from ``cards.services``; the split is an implementation detail.
 from __future__ import annotations
 
 from cards.services.ledger import (
-    Actor,
     LedgerResult,
     card_add_points,
     card_add_rewards,
@@ -74,7 +73,6 @@ __all__ = [
     "MAX_VALID_DAYS",
     "RESERVED_FIELD_KEYS",
     "UTM_KEYS",
-    "Actor",
     "JoinOutcome",
     "JoinResult",
     "LedgerResult",

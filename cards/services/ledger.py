@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
@@ -32,6 +31,7 @@ from cards.models import (
 from cards.rules import Delta, Kind, LedgerError
 from customers.models import Customer
 from loyalty import clock
+from loyalty.actors import Actor, user_or_none
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,6 @@ class LedgerResult:
 
 
 logger = logging.getLogger(__name__)
-Actor = AbstractBaseUser | AnonymousUser | None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +119,7 @@ def _write(
     referred_card: Card | None,
 ) -> list[LedgerEntry]:
     now = clock.now()
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = user_or_none(actor)
     entries = []
     balances = card.balances()
     for sequence, delta in enumerate(deltas):

@@ -27,13 +27,10 @@ from cards.models import (
     new_serial,
 )
 from cards.rules import LedgerError
-from cards.services.ledger import (
-    Actor,
-    card_credit_referral,
-    card_credit_welcome_bonus,
-)
+from cards.services.ledger import card_credit_referral, card_credit_welcome_bonus
 from customers.models import Customer
 from loyalty import clock
+from loyalty.actors import Actor, user_or_none
 
 logger = logging.getLogger(__name__)
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
@@ -74,7 +71,7 @@ def card_issue(
             **{f"utm_{key}": (utm.get(key) or "")[:100] for key in UTM_KEYS},
         )
         _save_with_unique_serial(card)
-        user = actor if actor is not None and actor.is_authenticated else None
+        user = user_or_none(actor)
         delta = rules.issue_delta(program.rule_set())
         LedgerEntry.objects.create(
             merchant_id=card.merchant_id,

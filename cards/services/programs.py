@@ -27,10 +27,10 @@ from cards.models import (
     Tier,
     Validity,
 )
-from cards.services.ledger import Actor
 from loyalty import clock
+from loyalty.actors import Actor
+from loyalty.audit import audit_record
 from loyalty.models import AuditAction, Merchant
-from loyalty.services import audit_record
 
 # ---------------------------------------------------------------------------------------------
 # Programs: creating, editing and archiving card templates and their rules (settings)

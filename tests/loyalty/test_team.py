@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from loyalty import clock, services
+from loyalty.audit import audit_record
 from loyalty.models import AuditAction, AuditEvent, Invitation, Membership, Role
 from tests.factories import MembershipFactory, UserFactory
 
@@ -411,7 +412,7 @@ def test_the_audit_log_is_paginated_with_a_fixed_number_of_queries(
     owner_client: Client, merchant, owner, django_assert_max_num_queries
 ) -> None:
     for index in range(120):
-        services.audit_record(
+        audit_record(
             merchant=merchant, actor=owner, action=AuditAction.PROGRAM_UPDATED, summary=f"e{index}"
         )
     with django_assert_max_num_queries(7):
