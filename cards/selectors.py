@@ -174,29 +174,6 @@ def card_referral_url(card: Card) -> str:
 
 
 @dataclass(frozen=True)
-class LastMessage:
-    body: str
-    sent_at: datetime.datetime
-
-
-def pushes_last_message_for(card: Card) -> LastMessage | None:
-    """The last push message that reached one of this card's devices, for its card page.
-
-    Read defensively through the push feature's own selector: the card page must keep working
-    whatever state that feature is in.
-    """
-    try:
-        from pushes.selectors import last_message_for
-    except ImportError:
-        return None
-    message = last_message_for(card)
-    if message is None:
-        return None
-    sent_at = getattr(message, "delivered_at", None) or message.send_at
-    return LastMessage(body=message.body, sent_at=sent_at)
-
-
-@dataclass(frozen=True)
 class HistoryLine:
     """One ledger entry told to the customer: what happened and what it did to the card."""
 

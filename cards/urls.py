@@ -50,7 +50,6 @@ public_urlpatterns += [
     path("join/<slug:join_token>/theme.css", public.join_theme, name="join_theme"),
     path("r/<slug:referral_token>/", public.referral, name="referral"),
     path("c/<slug:install_token>/", public.card_page, name="card"),
-    path("c/<slug:install_token>/feedback/", public.card_feedback, name="card_feedback"),
     path("c/<slug:install_token>/installed/", public.card_installed, name="card_installed"),
     path(
         "c/<slug:install_token>/manifest.webmanifest",

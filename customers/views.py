@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards.models import CustomField
-from cards.views.profile import is_manager, profile_context, streaming_csv
+from cards.profile import profile_context
 from customers import selectors, services, tasks
 from customers.forms import (
     CustomerAddForm,
@@ -26,6 +25,14 @@ from customers.forms import (
     custom_values,
 )
 from customers.models import Customer, Segment
+from loyalty.csv_export import streaming_csv
+from loyalty.http import (
+    MerchantRequest,
+    add_service_errors,
+    is_manager,
+    redirect_for,
+    wants_partial,
+)
 from loyalty.models import Merchant
 from loyalty.tenancy import manager_required, merchant_required, owner_required
 
@@ -37,38 +44,15 @@ def _render(
     return render(request, template, context, status=status)
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
-
-
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
-    """A redirect that htmx follows as a full page load."""
-    if _is_htmx(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
-
-
-def add_service_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form fields it names."""
-    if hasattr(error, "error_dict"):
-        for field, field_messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, field_messages)
-    else:
-        form.add_error(None, error.messages)
-
-
 # ---------------------------------------------------------------------------------------------
 # The list
 
 
 @merchant_required
 @require_GET
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: MerchantRequest) -> HttpResponse:
     """Newest activity first; ``?q=`` searches (live with htmx, plain GET without)."""
-    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    merchant: Merchant = request.merchant
     form = CustomerFilterForm(request.GET, merchant=merchant)
     query, filters = form.query, form.filters()
     page = None
@@ -88,7 +72,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "filtered": bool(query) or not filters.is_empty,
         "params": params.urlencode(),
     }
-    template = "customers/list.html#results" if _is_htmx(request) else "customers/list.html"
+    template = "customers/list.html#results" if wants_partial(request) else "customers/list.html"
     return _render(request, template, context)
 
 
@@ -151,11 +135,11 @@ def _customer_csv_rows(
         )
 
 
-@merchant_required  # type: ignore[arg-type]  # a streamed response is fine here
+@merchant_required
 @require_GET
-def customer_export(request: HttpRequest) -> StreamingHttpResponse:
+def customer_export(request: MerchantRequest) -> StreamingHttpResponse:
     """Every customer matching the search and filters, streamed (no row cap)."""
-    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    merchant: Merchant = request.merchant
     form = CustomerFilterForm(request.GET, merchant=merchant)
     customers = selectors.customer_export_rows(
         merchant=merchant, q=form.query, filters=form.filters()
@@ -171,9 +155,9 @@ def customer_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @merchant_required
 @require_http_methods(["GET", "POST"])
-def customer_add(request: HttpRequest) -> HttpResponse:
+def customer_add(request: MerchantRequest) -> HttpResponse:
     """Register a customer and issue a card; the new card's profile opens."""
-    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    merchant: Merchant = request.merchant
     form = CustomerAddForm(request.POST or None, merchant=merchant)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -192,22 +176,22 @@ def customer_add(request: HttpRequest) -> HttpResponse:
             add_service_errors(form, error)
         else:
             messages.success(request, f"{card.holder_name} is registered with card {card.serial}.")
-            return _redirect(request, reverse("cards:profile", args=[card.serial]))
+            return redirect_for(request, reverse("cards:profile", args=[card.serial]))
     if request.method == "GET":
-        template = "customers/add.html#dialog" if _is_htmx(request) else "customers/add.html"
+        template = "customers/add.html#dialog" if wants_partial(request) else "customers/add.html"
         return _render(request, template, {"form": form})
     # A failed submit from the dialog swaps only its form, so the open dialog stays put.
-    if _is_htmx(request):
+    if wants_partial(request):
         return _render(request, "customers/add.html#form", {"form": form, "in_dialog": True}, 422)
     return _render(request, "customers/add.html", {"form": form}, status=422)
 
 
 @merchant_required
 @require_GET
-def customer_add_fields(request: HttpRequest) -> HttpResponse:
+def customer_add_fields(request: MerchantRequest) -> HttpResponse:
     """The chosen program's custom fields, swapped into the form when the program changes."""
     form = CustomerAddForm(
-        merchant=request.merchant,  # type: ignore[attr-defined]
+        merchant=request.merchant,
         initial={"program": request.GET.get("program")},
     )
     return _render(request, "customers/add.html#custom_fields", {"form": form})
@@ -219,11 +203,11 @@ def customer_add_fields(request: HttpRequest) -> HttpResponse:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def customer_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_remove(request: MerchantRequest, pk: int) -> HttpResponse:
     """Erase the personal data of a customer whose cards are all deleted (confirm first)."""
     customer = get_object_or_404(
         Customer.objects.prefetch_related("cards"),
-        merchant=request.merchant,  # type: ignore[attr-defined]
+        merchant=request.merchant,
         pk=pk,
     )
     cards = list(customer.cards.all())
@@ -242,7 +226,7 @@ def customer_remove(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"customer": customer, "cards": cards, "back": back}
     live = [card for card in cards if not card.is_deleted]
     context["live_cards"] = live
-    template = "customers/remove.html#dialog" if _is_htmx(request) else "customers/remove.html"
+    template = "customers/remove.html#dialog" if wants_partial(request) else "customers/remove.html"
     return _render(request, template, context)
 
 
@@ -252,7 +236,7 @@ def customer_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @merchant_required
 @require_http_methods(["GET", "POST"])
-def information(request: HttpRequest, serial: str) -> HttpResponse:
+def information(request: MerchantRequest, serial: str) -> HttpResponse:
     """View and edit personal details; the name printed on the card stays as issued."""
     context = profile_context(request, serial, "information")
     customer: Customer | None = context["customer"]
@@ -290,12 +274,12 @@ def information(request: HttpRequest, serial: str) -> HttpResponse:
 
 @merchant_required
 @require_GET
-def segments(request: HttpRequest) -> HttpResponse:
+def segments(request: MerchantRequest) -> HttpResponse:
     """The RFM grid with how many customers sit in each cell, and who moved lately.
 
     The thresholds are edited in Settings (owners and admins), which records who changed them.
     """
-    merchant: Merchant = request.merchant  # type: ignore[attr-defined]
+    merchant: Merchant = request.merchant
     counts = selectors.segment_counts(merchant=merchant)
     context = {
         "grid": _grid(merchant, counts),
@@ -336,9 +320,9 @@ def _grid(merchant: Merchant, counts: dict[str, int]) -> dict[str, Any]:
 
 @owner_required
 @require_POST
-def segments_recompute(request: HttpRequest) -> HttpResponse:
+def segments_recompute(request: MerchantRequest) -> HttpResponse:
     """Queue this merchant's recompute now (the same task the nightly run uses)."""
-    merchant_id = request.merchant.pk  # type: ignore[attr-defined]
+    merchant_id = request.merchant.pk
     transaction.on_commit(lambda: tasks.recompute_merchant_segments.delay(merchant_id))
     messages.success(
         request, "Segments are being recomputed; refresh the page in a moment to see them."

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
+from loyalty.http import MerchantRequest, TenantRequest
 from loyalty.models import MANAGER_ROLES, Membership, Merchant
 
 SESSION_KEY = "merchant_id"
 
-View = Callable[..., HttpResponse]
+# Any response: pages, redirects and streamed CSV downloads alike.
+View = Callable[..., HttpResponseBase]
 
 
 class MerchantMiddleware:
@@ -32,8 +35,9 @@ class MerchantMiddleware:
         membership = None
         if request.user.is_authenticated:
             membership = _current_membership(request)
-        request.membership = membership  # type: ignore[attr-defined]
-        request.merchant = membership.merchant if membership else None  # type: ignore[attr-defined]
+        tenant = cast(TenantRequest, request)
+        tenant.membership = membership
+        tenant.merchant = membership.merchant if membership else None
         if membership is None:
             return self.get_response(request)
         # Dates on the dashboard are the shop's dates, whatever the server's time zone.
@@ -56,7 +60,7 @@ def merchant_required(view: View) -> View:
     """Login plus a membership; the view can rely on ``request.merchant``."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if getattr(request, "merchant", None) is None:
@@ -71,8 +75,8 @@ def manager_required(view: View) -> View:
 
     @merchant_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.membership.role not in MANAGER_ROLES:  # type: ignore[attr-defined]
+    def wrapper(request: MerchantRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.membership.role not in MANAGER_ROLES:
             raise PermissionDenied("Only owners and admins can do this.")
         return view(request, *args, **kwargs)
 
@@ -82,8 +86,8 @@ def manager_required(view: View) -> View:
 def owner_required(view: View) -> View:
     @merchant_required
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.membership.role != "owner":  # type: ignore[attr-defined]
+    def wrapper(request: MerchantRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.membership.role != "owner":
             raise PermissionDenied("Only owners can do this.")
         return view(request, *args, **kwargs)
 

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from cards.urls import public_urlpatterns
+from cards.urls import public_urlpatterns as card_public_urlpatterns
+from feedback.urls import public_urlpatterns as feedback_public_urlpatterns
 from loyalty import views
 
 urlpatterns = [
@@ -18,7 +19,8 @@ urlpatterns = [
     # The Send push tab at /cards/<serial>/push/ and the card page's /c/<token>/push/subscribe/.
     path("cards/", include("pushes.urls")),
     path("", include("pushes.public_urls")),
-    path("", include((public_urlpatterns, "public"))),
+    # What customers see without logging in (namespace "public"): join pages and the card.
+    path("", include((card_public_urlpatterns + feedback_public_urlpatterns, "public"))),
     path("settings/", include("loyalty.settings_urls")),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),

@@ -17,6 +17,7 @@ from customers.models import Segment
 from customers.selectors import segment_counts_for_bands
 from loyalty import selectors, services
 from loyalty.forms import AcceptInvitationForm, InviteForm, RoleForm, SegmentBandsForm
+from loyalty.http import MerchantRequest, add_service_errors
 from loyalty.models import MANAGER_ROLES, Invitation, Membership, Merchant, Role
 from loyalty.services import SegmentBands
 from loyalty.tenancy import manager_required, merchant_required, owner_required, switch_merchant
@@ -25,13 +26,13 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 @merchant_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: MerchantRequest) -> HttpResponse:
     return redirect("customers:list")
 
 
 @login_required
 @require_POST
-def merchant_switch(request: HttpRequest) -> HttpResponse:
+def merchant_switch(request: MerchantRequest) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.select_related("merchant"),
         user=request.user,
@@ -58,15 +59,15 @@ INVALID = 422
 
 @manager_required
 @require_GET
-def settings_home(request: HttpRequest) -> HttpResponse:
+def settings_home(request: MerchantRequest) -> HttpResponse:
     return render(request, "loyalty/settings/home.html", {"nav": "settings", "section": "home"})
 
 
 def _team_page(
-    request: HttpRequest, invite_form: InviteForm | None = None, status: int = 200
+    request: MerchantRequest, invite_form: InviteForm | None = None, status: int = 200
 ) -> HttpResponse:
-    merchant = request.merchant  # type: ignore[attr-defined]
-    is_owner = request.membership.role == Role.OWNER  # type: ignore[attr-defined]
+    merchant = request.merchant
+    is_owner = request.membership.role == Role.OWNER
     members = list(selectors.team_members(merchant=merchant))
     invitations = list(selectors.pending_invitations(merchant=merchant))
     for invitation in invitations:
@@ -89,50 +90,42 @@ def _team_page(
 
 @manager_required
 @require_GET
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: MerchantRequest) -> HttpResponse:
     return _team_page(request)
 
 
 @manager_required
 @require_POST
-def team_invite(request: HttpRequest) -> HttpResponse:
-    is_owner = request.membership.role == Role.OWNER  # type: ignore[attr-defined]
+def team_invite(request: MerchantRequest) -> HttpResponse:
+    is_owner = request.membership.role == Role.OWNER
     form = InviteForm(request.POST, can_grant_owner=is_owner)
     if form.is_valid():
         try:
             invitation = services.invitation_create(
-                merchant=request.merchant,  # type: ignore[attr-defined]
+                merchant=request.merchant,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 actor=request.user,
             )
         except ValidationError as error:
-            _form_errors(form, error)
+            add_service_errors(form, error)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("settings:team")
     return _team_page(request, form, status=INVALID)
 
 
-def _form_errors(form: Any, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field_name, field_messages in error.message_dict.items():
-            form.add_error(field_name if field_name in form.fields else None, field_messages)
-    else:
-        form.add_error(None, error.messages)
-
-
-def _invitation(request: HttpRequest, pk: int) -> Invitation:
+def _invitation(request: MerchantRequest, pk: int) -> Invitation:
     return get_object_or_404(
         Invitation.objects.select_related("merchant"),
-        merchant=request.merchant,  # type: ignore[attr-defined]
+        merchant=request.merchant,
         pk=pk,
     )
 
 
 @manager_required
 @require_POST
-def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_resend(request: MerchantRequest, pk: int) -> HttpResponse:
     invitation = _invitation(request, pk)
     try:
         services.invitation_resend(invitation=invitation, actor=request.user)
@@ -145,7 +138,7 @@ def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
 
 @manager_required
 @require_POST
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: MerchantRequest, pk: int) -> HttpResponse:
     invitation = _invitation(request, pk)
     try:
         services.invitation_revoke(invitation=invitation, actor=request.user)
@@ -156,24 +149,24 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("settings:team")
 
 
-def _member(request: HttpRequest, pk: int) -> Membership:
+def _member(request: MerchantRequest, pk: int) -> Membership:
     return get_object_or_404(
         Membership.objects.select_related("user", "merchant"),
-        merchant=request.merchant,  # type: ignore[attr-defined]
+        merchant=request.merchant,
         pk=pk,
     )
 
 
-def _after_team_change(request: HttpRequest) -> HttpResponse:
+def _after_team_change(request: MerchantRequest) -> HttpResponse:
     """Back to the team page, unless the change took away this user's own access to it."""
-    own = request.membership  # type: ignore[attr-defined]
+    own = request.membership
     still_manager = Membership.objects.filter(pk=own.pk, role__in=MANAGER_ROLES).exists()
     return redirect("settings:team" if still_manager else "home")
 
 
 @manager_required
 @require_POST
-def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+def member_role(request: MerchantRequest, pk: int) -> HttpResponse:
     membership = _member(request, pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -194,7 +187,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 
 @manager_required
 @require_POST
-def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def member_remove(request: MerchantRequest, pk: int) -> HttpResponse:
     membership = _member(request, pk)
     try:
         services.membership_remove(membership=membership, actor=request.user)
@@ -207,9 +200,9 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @owner_required
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: MerchantRequest) -> HttpResponse:
     page = selectors.audit_page(
-        merchant=request.merchant,  # type: ignore[attr-defined]
+        merchant=request.merchant,
         number=request.GET.get("page"),
     )
     return render(
@@ -235,7 +228,7 @@ def _bands_or_errors(form: SegmentBandsForm) -> SegmentBands | None:
     try:
         return services.segment_bands_clean(**form.raw_bands())
     except ValidationError as error:
-        _form_errors(form, error)
+        add_service_errors(form, error)
         return None
 
 
@@ -274,8 +267,8 @@ def _preview(merchant: Merchant, bands: SegmentBands | None) -> dict[str, Any]:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def segment_settings(request: HttpRequest) -> HttpResponse:
-    merchant = request.merchant  # type: ignore[attr-defined]
+def segment_settings(request: MerchantRequest) -> HttpResponse:
+    merchant = request.merchant
     current = SegmentBands.of(merchant)
     if request.method == "POST":
         form = SegmentBandsForm(request.POST)
@@ -300,11 +293,11 @@ def segment_settings(request: HttpRequest) -> HttpResponse:
 
 @manager_required
 @require_POST
-def segment_preview(request: HttpRequest) -> HttpResponse:
+def segment_preview(request: MerchantRequest) -> HttpResponse:
     """The preview grid alone, for htmx while the thresholds are typed; nothing is saved."""
     form = SegmentBandsForm(request.POST)
     bands = _bands_or_errors(form)
-    context = {"form": form, **_preview(request.merchant, bands)}  # type: ignore[attr-defined]
+    context = {"form": form, **_preview(request.merchant, bands)}
     return render(request, "loyalty/settings/segments.html#preview", context)
 
 
@@ -341,7 +334,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             except services.InvitationInvalid as invalid:
                 return _invalid_invitation(request, invalid.reason)
             except ValidationError as error:
-                _form_errors(form, error)
+                add_service_errors(form, error)
             else:
                 login(request, membership.user, backend=MODEL_BACKEND)
                 switch_merchant(request, membership.merchant)

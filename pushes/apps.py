@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class PushesConfig(AppConfig):
     name = "pushes"
     verbose_name = "Push notifications"
+
+    def ready(self) -> None:
+        # Late imports: views and the registry they fill need the app registry to be ready.
+        from cards.card_page import CARD_PAGE_PARTS
+        from pushes import views
+
+        CARD_PAGE_PARTS.register(views.card_page_part)

@@ -1,4 +1,5 @@
-"""The Send push tab of a customer's profile, and the card page's subscription endpoint.
+"""The Send push tab of a customer's profile, and the card page's part: its last message and
+the subscription endpoint.
 
 Dashboard views are thin: resolve the card through ``request.merchant`` (via
 ``profile_context``), bind a form, call one service, then redirect (POST) or render. Times
@@ -7,7 +8,9 @@ show in the merchant's time zone.
 
 from __future__ import annotations
 
+import datetime
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -20,9 +23,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards.models import Card
+from cards.profile import profile_context
 from cards.selectors import card_by_install_token, card_get
-from cards.views.profile import profile_context
 from loyalty import ratelimit
+from loyalty.http import MerchantRequest
 from loyalty.ratelimit import Limit
 from loyalty.tenancy import merchant_required
 from pushes import selectors, services, vapid
@@ -47,7 +51,7 @@ def _list_context(card: Card) -> dict[str, Any]:
 
 @merchant_required
 @require_http_methods(["GET", "POST"])
-def tab(request: HttpRequest, serial: str) -> HttpResponse:
+def tab(request: MerchantRequest, serial: str) -> HttpResponse:
     """Pick one of the customer's cards, type a message, send it now or schedule it."""
     context = profile_context(request, serial, "push")
     card: Card = context["card"]
@@ -60,7 +64,7 @@ def tab(request: HttpRequest, serial: str) -> HttpResponse:
     form = SendForm(
         request.POST or None,
         options=options,
-        tz=request.merchant.tz,  # type: ignore[attr-defined]
+        tz=request.merchant.tz,
         initial={"card": default.card.serial if default else None},
     )
     if request.method == "POST" and form.is_valid():
@@ -86,25 +90,25 @@ def tab(request: HttpRequest, serial: str) -> HttpResponse:
     return render(request, "pushes/tab.html", context, status=422 if form.errors else 200)
 
 
-def _sent_notice(message: PushMessage, request: HttpRequest) -> str:
+def _sent_notice(message: PushMessage, request: MerchantRequest) -> str:
     if not message.scheduled:
         return f"Sending the message to card {message.card.serial}."
-    local = timezone.localtime(message.send_at, request.merchant.tz)  # type: ignore[attr-defined]
+    local = timezone.localtime(message.send_at, request.merchant.tz)
     return f"Message scheduled for {local:%b %-d, %Y, %H:%M} ({local.tzinfo})."
 
 
 @merchant_required
 @require_GET
-def message_list(request: HttpRequest, serial: str) -> HttpResponse:
+def message_list(request: MerchantRequest, serial: str) -> HttpResponse:
     """The message list alone; the tab re-fetches it while messages are scheduled or sending."""
-    card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
+    card = card_get(merchant=request.merchant, serial=serial)
     context = {"card": card, **_list_context(card)}
     return render(request, "pushes/tab.html#message_list", context)
 
 
 @merchant_required
 @require_http_methods(["GET", "POST"])
-def message_edit(request: HttpRequest, serial: str, message_id: int) -> HttpResponse:
+def message_edit(request: MerchantRequest, serial: str, message_id: int) -> HttpResponse:
     context = profile_context(request, serial, "push")
     message = selectors.message_get(card=context["card"], message_id=message_id)
     if not message.is_editable:
@@ -113,7 +117,7 @@ def message_edit(request: HttpRequest, serial: str, message_id: int) -> HttpResp
             f"This message is {message.get_status_display().lower()}; it can no longer be changed.",
         )
         return redirect("pushes:tab", serial)
-    tz = request.merchant.tz  # type: ignore[attr-defined]
+    tz = request.merchant.tz
     initial = {"body": message.body}
     if message.scheduled:
         initial["send_at"] = local_input_value(message.send_at, tz)
@@ -137,8 +141,8 @@ def message_edit(request: HttpRequest, serial: str, message_id: int) -> HttpResp
 
 @merchant_required
 @require_POST
-def message_cancel(request: HttpRequest, serial: str, message_id: int) -> HttpResponse:
-    card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
+def message_cancel(request: MerchantRequest, serial: str, message_id: int) -> HttpResponse:
+    card = card_get(merchant=request.merchant, serial=serial)
     message = selectors.message_get(card=card, message_id=message_id)
     try:
         services.message_cancel(message=message, actor=request.user)
@@ -196,3 +200,26 @@ def _subscription_json(request: HttpRequest) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The card page's part (registered in PushesConfig.ready): the last message and the
+# "turn on notifications" control.
+
+PUSH_SNIPPET = "pushes/card_push.html"
+
+
+@dataclass(frozen=True)
+class LastMessage:
+    body: str
+    sent_at: datetime.datetime
+
+
+def card_page_part(card: Card) -> dict[str, Any]:
+    message = selectors.last_message_for(card)
+    last = None
+    if message is not None:
+        last = LastMessage(
+            body=message.body, sent_at=getattr(message, "delivered_at", None) or message.send_at
+        )
+    return {"last_message": last, "push_snippet": PUSH_SNIPPET}

@@ -22,7 +22,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import prefetch_related_objects
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -34,6 +34,7 @@ from cards.models import Card, ProgramKind
 from cards.rules import Balances, Delta, LedgerError
 from cards.selectors import card_get
 from cards.templatetags.ledger_format import percent
+from loyalty.http import MerchantRequest
 from loyalty.tenancy import merchant_required
 
 RuleSet = Any  # rules.StampRules | rules.CashbackRules
@@ -437,8 +438,8 @@ def dialog_action(card: Card, name: str) -> DialogAction:
 # Views
 
 
-def _load(request: HttpRequest, serial: str, name: str) -> tuple[Card, DialogAction]:
-    card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
+def _load(request: MerchantRequest, serial: str, name: str) -> tuple[Card, DialogAction]:
+    card = card_get(merchant=request.merchant, serial=serial)
     action = dialog_action(card, name)
     if card.program.is_cashback:
         # The rules need the tiers: one query here rather than one per use.
@@ -508,7 +509,7 @@ def _context(card: Card, action: DialogAction, form: LedgerDialogForm) -> dict[s
 
 
 def _render(
-    request: HttpRequest,
+    request: MerchantRequest,
     card: Card,
     action: DialogAction,
     form: LedgerDialogForm,
@@ -516,7 +517,7 @@ def _render(
     status: int = 200,
 ) -> HttpResponse:
     context = _context(card, action, form)
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         context["as_page"] = True
         return render(request, "cards/dialogs/page.html", context, status=status)
     # A failed Apply swaps only the form, so the open dialog stays where it is.
@@ -525,7 +526,7 @@ def _render(
 
 
 def _apply(
-    request: HttpRequest, card: Card, action: DialogAction, form: LedgerDialogForm
+    request: MerchantRequest, card: Card, action: DialogAction, form: LedgerDialogForm
 ) -> services.LedgerResult | None:
     """The service's result, or None after putting its refusal on the form."""
     try:
@@ -545,11 +546,11 @@ def _apply(
 
 
 def _success(
-    request: HttpRequest, card: Card, action: DialogAction, result: services.LedgerResult
+    request: MerchantRequest, card: Card, action: DialogAction, result: services.LedgerResult
 ) -> HttpResponse:
     deltas = [entry.delta() for entry in result.entries]
     message = f"{action.title}: {action.describe(deltas, None, card.program.rule_set())}."
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         response = HttpResponse(status=204)
         return trigger_client_event(response, "ledger-changed", {"message": message})
     messages.success(request, message)
@@ -558,7 +559,7 @@ def _success(
 
 @merchant_required
 @require_http_methods(["GET", "POST"])
-def dialog(request: HttpRequest, serial: str, action: str) -> HttpResponse:
+def dialog(request: MerchantRequest, serial: str, action: str) -> HttpResponse:
     """A plus/minus dialog: GET renders it with a fresh idempotency key, POST applies it."""
     card, spec = _load(request, serial, action)
     if request.method == "GET":
@@ -573,7 +574,7 @@ def dialog(request: HttpRequest, serial: str, action: str) -> HttpResponse:
 
 @merchant_required
 @require_POST
-def dialog_preview(request: HttpRequest, serial: str, action: str) -> HttpResponse:
+def dialog_preview(request: MerchantRequest, serial: str, action: str) -> HttpResponse:
     """The live preview of a dialog as it is typed: computed, never written."""
     card, spec = _load(request, serial, action)
     context = {

@@ -1,14 +1,13 @@
-"""The customer's profile seen through one card: the frame every tab shares, the Profile tab
-(metrics, lifecycle, links, custom fields), and the card's transaction history.
+"""The Profile tab of a card's profile (metrics, lifecycle, links, custom fields) and the card's
+transaction history.
 
-Every tab view calls ``profile_context(request, serial, tab)`` and renders a template extending
-``cards/profile_base.html``; the context is built in a fixed number of queries whatever the
-length of the card's history, and the history itself is one page at a time.
+The frame every tab shares is ``cards.profile.profile_context``; the context is built in a fixed
+number of queries whatever the length of the card's history, and the history itself is one page
+at a time.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,8 +17,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db.models import prefetch_related_objects
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -28,95 +26,28 @@ from django.views.decorators.http import require_GET, require_http_methods
 from cards import rules, services
 from cards.forms import ExpirationForm
 from cards.models import Card, LedgerEntry, Source
+from cards.profile import PROFILE_PARTS, profile_context
 from cards.selectors import (
     card_get,
     card_history,
     card_install_url,
-    card_metrics,
     card_referral_url,
 )
 from customers.forms import custom_field_display
-from feedback.selectors import customer_rating
-from loyalty.models import MANAGER_ROLES
+from loyalty.csv_export import streaming_csv
+from loyalty.http import MerchantRequest, redirect_for, wants_partial
 from loyalty.tenancy import manager_required, merchant_required
 
 HISTORY_PAGE_SIZE = 25
 
-# (key, label, URL name) of the profile's tabs, in order.
-TABS = (
-    ("profile", "Profile", "cards:profile"),
-    ("push", "Send push", "pushes:tab"),
-    ("information", "Information", "customers:information"),
-    ("feedback", "Feedback", "feedback:tab"),
-)
 
-
-@dataclass(frozen=True)
-class Tab:
-    key: str
-    label: str
-    url: str
-
-
-@dataclass(frozen=True)
-class CardChoice:
-    card: Card
-    url: str
-    current: bool
-
-
-def is_manager(request: HttpRequest) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and membership.role in MANAGER_ROLES
-
-
-def profile_context(request: HttpRequest, serial: str, tab: str) -> dict[str, Any]:
-    """The frame of every profile tab: the card, its customer, their cards, the tabs, metrics.
-
-    Fixed queries: the card (with program, customer, merchant), the program's tiers on
-    cashback cards, and the customer's cards. Another merchant's serial is a 404.
-    """
-    card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
-    if card.program.is_cashback:
-        prefetch_related_objects([card.program], "tiers")
-    customer = card.customer
-    others = [card]
-    if customer is not None:
-        others = list(
-            Card.objects.filter(customer=customer)
-            .select_related("program")
-            .order_by("issued_at", "id")
-        )
-    tab_url_name = dict((key, name) for key, _, name in TABS).get(tab, "cards:profile")
-    choices = []
-    for other in others:
-        if other.pk == card.pk:
-            other = card  # the instance with everything loaded
-        other.merchant = card.merchant  # same merchant; avoids a query per card for is_expired
-        url = reverse(tab_url_name, args=[other.serial])
-        choices.append(CardChoice(card=other, url=url, current=other.pk == card.pk))
-    return {
-        "nav": "customers",
-        "card": card,
-        "customer": customer,
-        "customer_cards": choices,
-        "tab": tab,
-        "tabs": [Tab(key, label, reverse(name, args=[card.serial])) for key, label, name in TABS],
-        "metrics": card_metrics(card),
-        "can_change_balances": not card.is_deleted and not card.is_expired,
-        "can_manage": is_manager(request),
-    }
-
-
-def _metrics_context(request: HttpRequest, context: dict[str, Any]) -> dict[str, Any]:
-    """What the Profile tab adds: rating, links, custom fields (two more queries)."""
+def _metrics_context(request: MerchantRequest, context: dict[str, Any]) -> dict[str, Any]:
+    """What the Profile tab adds: links, custom fields, the parts of apps above (the rating)."""
     card: Card = context["card"]
     customer = context["customer"]
-    rating, rating_count = customer_rating(customer) if customer is not None else (None, 0)
     all_deleted = all(choice.card.is_deleted for choice in context["customer_cards"])
     context.update(
-        feedback_rating=rating,
-        feedback_count=rating_count,
+        PROFILE_PARTS.context(card),
         install_url=card_install_url(card),
         referral_url=card_referral_url(card),
         custom_fields=custom_field_display(card.program, customer),
@@ -125,18 +56,13 @@ def _metrics_context(request: HttpRequest, context: dict[str, Any]) -> dict[str,
     return context
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request  # type: ignore[union-attr]
-
-
 # ---------------------------------------------------------------------------------------------
 # The Profile tab
 
 
 @merchant_required
 @require_GET
-def profile(request: HttpRequest, serial: str) -> HttpResponse:
+def profile(request: MerchantRequest, serial: str) -> HttpResponse:
     context = _metrics_context(request, profile_context(request, serial, "profile"))
     context["history"] = _history_page(context["card"], 1)
     return render(request, "cards/profile.html", context)
@@ -144,7 +70,7 @@ def profile(request: HttpRequest, serial: str) -> HttpResponse:
 
 @merchant_required
 @require_GET
-def metrics(request: HttpRequest, serial: str) -> HttpResponse:
+def metrics(request: MerchantRequest, serial: str) -> HttpResponse:
     """The metrics block alone, re-fetched by the page after every ledger change."""
     context = _metrics_context(request, profile_context(request, serial, "profile"))
     return render(request, "cards/profile.html#metrics", context)
@@ -156,7 +82,7 @@ def metrics(request: HttpRequest, serial: str) -> HttpResponse:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def delete(request: HttpRequest, serial: str) -> HttpResponse:
+def delete(request: MerchantRequest, serial: str) -> HttpResponse:
     """Confirm, then delete. GET asks (a dialog with htmx, a page without); POST deletes."""
     context = profile_context(request, serial, "profile")
     card: Card = context["card"]
@@ -167,13 +93,15 @@ def delete(request: HttpRequest, serial: str) -> HttpResponse:
                 request, f"Card {card.serial} was deleted. It no longer works anywhere."
             )
         return redirect("cards:profile", serial=card.serial)
-    template = "cards/card_delete.html#dialog" if _is_htmx(request) else "cards/card_delete.html"
+    template = (
+        "cards/card_delete.html#dialog" if wants_partial(request) else "cards/card_delete.html"
+    )
     return render(request, template, context)
 
 
 @merchant_required
 @require_http_methods(["GET", "POST"])
-def expiration(request: HttpRequest, serial: str) -> HttpResponse:
+def expiration(request: MerchantRequest, serial: str) -> HttpResponse:
     """Edit the expiration date: with htmx, the metrics block with the date picker open."""
     context = _metrics_context(request, profile_context(request, serial, "profile"))
     card: Card = context["card"]
@@ -194,7 +122,7 @@ def expiration(request: HttpRequest, serial: str) -> HttpResponse:
     if not form.is_valid():
         return _expiration_response(request, context, form, status=422)
     notice = _expiration_notice(card)
-    if not _is_htmx(request):
+    if not wants_partial(request):
         messages.success(request, notice)
         return redirect("cards:profile", serial=card.serial)
     context.update(
@@ -221,20 +149,16 @@ def _day(value: datetime.date) -> str:
 
 
 def _expiration_response(
-    request: HttpRequest, context: dict[str, Any], form: ExpirationForm, status: int = 200
+    request: MerchantRequest, context: dict[str, Any], form: ExpirationForm, status: int = 200
 ) -> HttpResponse:
     context["expiration_form"] = form
-    if _is_htmx(request):
+    if wants_partial(request):
         return render(request, "cards/profile.html#metrics", context, status=status)
     return render(request, "cards/expiration.html", context, status=status)
 
 
-def _back_to_profile(request: HttpRequest, card: Card) -> HttpResponse:
-    response: HttpResponse = redirect("cards:profile", serial=card.serial)
-    if _is_htmx(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("cards:profile", args=[card.serial])
-    return response
+def _back_to_profile(request: MerchantRequest, card: Card) -> HttpResponse:
+    return redirect_for(request, reverse("cards:profile", args=[card.serial]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,48 +238,17 @@ def _history_page(card: Card, number: Any) -> Page:
 
 @merchant_required
 @require_GET
-def history(request: HttpRequest, serial: str) -> HttpResponse:
+def history(request: MerchantRequest, serial: str) -> HttpResponse:
     """The history block (htmx) or the history as its own page (without JavaScript)."""
     context = profile_context(request, serial, "profile")
     context["history"] = _history_page(context["card"], request.GET.get("page"))
-    if _is_htmx(request):
+    if wants_partial(request):
         return render(request, "cards/profile.html#history", context)
     return render(request, "cards/history.html", context)
 
 
 # ---------------------------------------------------------------------------------------------
 # CSV
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: Any) -> str:
-    """A cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for streaming with csv.writer."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_stream(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow([csv_safe(cell) for cell in row])
-
-
-def streaming_csv(rows: Iterable[Iterable[Any]], filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_stream(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 HISTORY_CSV_HEADER = (
@@ -403,9 +296,9 @@ def _history_csv_rows(card: Card, tz: datetime.tzinfo) -> Iterator[tuple[Any, ..
         )
 
 
-@merchant_required  # type: ignore[arg-type]  # a streamed response is fine here
+@merchant_required
 @require_GET
-def history_csv(request: HttpRequest, serial: str) -> StreamingHttpResponse:
-    card = card_get(merchant=request.merchant, serial=serial)  # type: ignore[attr-defined]
-    rows = _history_csv_rows(card, request.merchant.tz)  # type: ignore[attr-defined]
+def history_csv(request: MerchantRequest, serial: str) -> StreamingHttpResponse:
+    card = card_get(merchant=request.merchant, serial=serial)
+    rows = _history_csv_rows(card, request.merchant.tz)
     return streaming_csv(rows, f"card-{card.serial}-history.csv")

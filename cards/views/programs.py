@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.forms import BaseFormSet, Form
+from django.forms import BaseFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,22 +27,10 @@ from cards.forms import (
 from cards.models import CustomField, Program
 from cards.selectors import program_for_settings, program_join_url, program_settings_list
 from customers.services import customer_register
+from loyalty.http import MerchantRequest, service_errors_on_fields
 from loyalty.tenancy import manager_required
 
 INVALID = 422
-
-
-def _apply_errors(error: ValidationError, form: Form) -> list[str]:
-    """Put a service's errors on the form's fields; returns those that belong to no field."""
-    others: list[str] = []
-    if not hasattr(error, "error_dict"):
-        return list(error.messages)
-    for field_name, messages_ in error.message_dict.items():
-        if field_name in form.fields and field_name not in form.errors:
-            form.add_error(field_name, messages_)
-        elif field_name not in form.fields:
-            others.extend(messages_)
-    return others
 
 
 def _edit_url(program: Program, anchor: str = "") -> str:
@@ -52,8 +40,8 @@ def _edit_url(program: Program, anchor: str = "") -> str:
 
 @manager_required
 @require_GET
-def program_list(request: HttpRequest) -> HttpResponse:
-    programs = list(program_settings_list(merchant=request.merchant))  # type: ignore[attr-defined]
+def program_list(request: MerchantRequest) -> HttpResponse:
+    programs = list(program_settings_list(merchant=request.merchant))
     return render(
         request,
         "cards/programs/list.html",
@@ -63,7 +51,7 @@ def program_list(request: HttpRequest) -> HttpResponse:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def program_create(request: HttpRequest) -> HttpResponse:
+def program_create(request: MerchantRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
     tier_errors: list[str] = []
     if request.method == "POST":
@@ -73,13 +61,13 @@ def program_create(request: HttpRequest) -> HttpResponse:
         if forms_valid:
             try:
                 program = services.program_create(
-                    merchant=request.merchant,  # type: ignore[attr-defined]
+                    merchant=request.merchant,
                     spec=form.spec(tier_specs(tiers)),
                     actor=request.user,
                     logo=form.cleaned_data.get("logo"),
                 )
             except ValidationError as error:
-                tier_errors = _apply_errors(error, form)
+                tier_errors = service_errors_on_fields(form, error)
             else:
                 messages.success(request, f"{program.name} is ready to issue cards.")
                 return redirect(_edit_url(program))
@@ -122,8 +110,8 @@ def _edit_context(program: Program) -> dict[str, Any]:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def program_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+def program_edit(request: MerchantRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)
     context = _edit_context(program)
     tier_errors: list[str] = []
     if request.method == "POST":
@@ -144,7 +132,7 @@ def program_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     remove_logo=form.cleaned_data.get("remove_logo", False),
                 )
             except ValidationError as error:
-                tier_errors = _apply_errors(error, form)
+                tier_errors = service_errors_on_fields(form, error)
             else:
                 messages.success(
                     request, f"Saved. The new rules of {program.name} apply to later entries only."
@@ -163,9 +151,9 @@ LOGO_TYPES = {"png": "image/png", "jpg": "image/jpeg", "gif": "image/gif", "webp
 
 @manager_required
 @require_GET
-def program_logo(request: HttpRequest, pk: int) -> HttpResponse:
+def program_logo(request: MerchantRequest, pk: int) -> HttpResponse:
     """The uploaded logo, for the settings page (served by the app: no media server needed)."""
-    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+    program = program_for_settings(merchant=request.merchant, pk=pk)
     extension = (program.logo.name or "").rpartition(".")[2].lower()
     if not program.logo or extension not in LOGO_TYPES:
         raise Http404("This program has no logo.")
@@ -177,8 +165,8 @@ def program_logo(request: HttpRequest, pk: int) -> HttpResponse:
 
 @manager_required
 @require_POST
-def program_archive(request: HttpRequest, pk: int) -> HttpResponse:
-    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+def program_archive(request: MerchantRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)
     services.program_archive(program=program, actor=request.user)
     messages.success(
         request, f"{program.name} is archived: it issues no new cards; existing cards still work."
@@ -188,8 +176,8 @@ def program_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @manager_required
 @require_POST
-def program_restore(request: HttpRequest, pk: int) -> HttpResponse:
-    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+def program_restore(request: MerchantRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)
     try:
         services.program_restore(program=program, actor=request.user)
     except ValidationError as error:
@@ -203,10 +191,10 @@ def program_restore(request: HttpRequest, pk: int) -> HttpResponse:
 # The join form's custom fields
 
 
-def _field(request: HttpRequest, pk: int, field_pk: int) -> CustomField:
+def _field(request: MerchantRequest, pk: int, field_pk: int) -> CustomField:
     return get_object_or_404(
         CustomField.objects.select_related("program__merchant"),
-        program__merchant=request.merchant,  # type: ignore[attr-defined]
+        program__merchant=request.merchant,
         program_id=pk,
         pk=field_pk,
     )
@@ -214,8 +202,8 @@ def _field(request: HttpRequest, pk: int, field_pk: int) -> CustomField:
 
 @manager_required
 @require_POST
-def custom_field_create(request: HttpRequest, pk: int) -> HttpResponse:
-    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+def custom_field_create(request: MerchantRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)
     form = CustomFieldForm(request.POST)
     others: list[str] = []
     if form.is_valid():
@@ -229,7 +217,7 @@ def custom_field_create(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user,
             )
         except ValidationError as error:
-            others = _apply_errors(error, form)
+            others = service_errors_on_fields(form, error)
         else:
             messages.success(request, f"Added {field.label} to the join form.")
             return redirect(_edit_url(program, "join-form"))
@@ -243,7 +231,7 @@ def custom_field_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def custom_field_edit(request: HttpRequest, pk: int, field_pk: int) -> HttpResponse:
+def custom_field_edit(request: MerchantRequest, pk: int, field_pk: int) -> HttpResponse:
     field = _field(request, pk, field_pk)
     initial = CustomFieldForm.initial_for(field)
     others: list[str] = []
@@ -259,7 +247,7 @@ def custom_field_edit(request: HttpRequest, pk: int, field_pk: int) -> HttpRespo
                     actor=request.user,
                 )
             except ValidationError as error:
-                others = _apply_errors(error, form)
+                others = service_errors_on_fields(form, error)
             else:
                 messages.success(request, f"Saved the field {field.label}.")
                 return redirect(_edit_url(field.program, "join-form"))
@@ -281,7 +269,7 @@ def custom_field_edit(request: HttpRequest, pk: int, field_pk: int) -> HttpRespo
 
 @manager_required
 @require_POST
-def custom_field_delete(request: HttpRequest, pk: int, field_pk: int) -> HttpResponse:
+def custom_field_delete(request: MerchantRequest, pk: int, field_pk: int) -> HttpResponse:
     field = _field(request, pk, field_pk)
     services.custom_field_delete(field=field, actor=request.user)
     messages.success(request, f"Removed {field.label} from the join form.")
@@ -290,7 +278,7 @@ def custom_field_delete(request: HttpRequest, pk: int, field_pk: int) -> HttpRes
 
 @manager_required
 @require_POST
-def custom_field_move(request: HttpRequest, pk: int, field_pk: int) -> HttpResponse:
+def custom_field_move(request: MerchantRequest, pk: int, field_pk: int) -> HttpResponse:
     field = _field(request, pk, field_pk)
     try:
         services.custom_field_move(
@@ -307,20 +295,20 @@ def custom_field_move(request: HttpRequest, pk: int, field_pk: int) -> HttpRespo
 
 @manager_required
 @require_http_methods(["GET", "POST"])
-def program_issue_card(request: HttpRequest, pk: int) -> HttpResponse:
-    program = program_for_settings(merchant=request.merchant, pk=pk)  # type: ignore[attr-defined]
+def program_issue_card(request: MerchantRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)
     others: list[str] = []
     form = IssueCardForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             card = customer_register(
-                merchant=request.merchant,  # type: ignore[attr-defined]
+                merchant=request.merchant,
                 program=program,
                 actor=request.user,
                 **form.cleaned_data,
             )
         except ValidationError as error:
-            others = _apply_errors(error, form)
+            others = service_errors_on_fields(form, error)
         else:
             messages.success(
                 request,

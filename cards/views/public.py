@@ -9,35 +9,25 @@ per address and per card.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 import segno
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards import pwa
+from cards.card_page import gone, public, render_card_page, too_many
 from cards.forms import JoinForm
 from cards.models import Card, Device, Program
 from cards.selectors import (
     card_by_install_token,
     card_by_referral_token,
-    card_install_url,
-    card_public_history,
-    card_referral_url,
     program_by_join_token,
     program_join_url,
-    pushes_last_message_for,
 )
 from cards.services import (
     UTM_KEYS,
@@ -48,10 +38,8 @@ from cards.services import (
     card_mark_installed,
     card_send_link,
 )
-from feedback.forms import FeedbackForm
-from feedback.selectors import card_feedback_for_visit
-from feedback.services import feedback_leave
-from loyalty import clock, ratelimit
+from loyalty import ratelimit
+from loyalty.http import add_service_errors
 from loyalty.ratelimit import Limit
 
 # Generous for a shop whose customers all join over its wifi; tight for a script.
@@ -60,35 +48,7 @@ JOIN_PER_IP = Limit("join-ip", limit=20, window=600)
 JOIN_PER_REFERRER = Limit("join-referrer", limit=10, window=3600)
 # The email behind a duplicate join is someone's inbox: never a mail cannon.
 LINK_EMAIL_PER_CARD = Limit("link-email-card", limit=3, window=3600)
-FEEDBACK_PER_IP = Limit("feedback-ip", limit=20, window=600)
-FEEDBACK_PER_CARD = Limit("feedback-card", limit=5, window=600)
 INSTALLED_PER_CARD = Limit("installed-card", limit=30, window=600)
-PUSH_SNIPPET = "pushes/card_push.html"
-
-View = Callable[..., HttpResponse]
-
-
-def public(view: View) -> View:
-    """No caching anywhere (the pages carry a personal token) and no search-engine indexing."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response["X-Robots-Tag"] = "noindex, nofollow"
-        return response
-
-    return never_cache(wrapper)
-
-
-def _too_many(request: HttpRequest, window: int) -> HttpResponse:
-    response = render(request, "cards/public/too_many.html", status=429)
-    response["Retry-After"] = str(window)
-    return response
-
-
-def _gone(request: HttpRequest) -> HttpResponse:
-    """A deleted card: it says so and offers nothing else."""
-    return render(request, "cards/public/card_gone.html", status=410)
 
 
 def _live_card(install_token: str) -> Card:
@@ -133,7 +93,7 @@ def join(request: HttpRequest, join_token: str) -> HttpResponse:
         if referrer is not None:
             checks.append((JOIN_PER_REFERRER, str(referrer.pk)))
         if not ratelimit.allowed(*checks):
-            return _too_many(request, JOIN_PER_IP.window)
+            return too_many(request, JOIN_PER_IP.window)
         form = JoinForm(request.POST, program=program)
         if form.is_valid():
             try:
@@ -141,7 +101,7 @@ def join(request: HttpRequest, join_token: str) -> HttpResponse:
                     program=program, utm=utm, referrer=referrer, **form.service_inputs()
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_service_errors(form, error)
             else:
                 return _joined(request, program, result)
     else:
@@ -156,14 +116,6 @@ def join(request: HttpRequest, join_token: str) -> HttpResponse:
     }
     status = 422 if form.is_bound else 200
     return render(request, "cards/public/join.html", context, status=status)
-
-
-def _add_errors(form: JoinForm, error: ValidationError) -> None:
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages)
 
 
 def _joined(request: HttpRequest, program: Program, result: JoinResult) -> HttpResponse:
@@ -225,87 +177,13 @@ def referral(request: HttpRequest, referral_token: str) -> HttpResponse:
 # The card
 
 
-def _serial_qr(card: Card) -> SafeString:
-    # Our own markup around the serial's digits: nothing a customer typed.
-    svg = segno.make(card.serial, error="m").svg_inline(
-        scale=5, border=2, title=f"Card {card.serial}"
-    )
-    return mark_safe(svg)  # noqa: S308
-
-
-def _card_context(card: Card, feedback_form: FeedbackForm) -> dict[str, Any]:
-    program = card.program
-    rated = card_feedback_for_visit(card=card)
-    expired = card.is_expired
-    return {
-        "card": card,
-        "program": program,
-        "merchant_name": card.merchant.name,
-        "expired": expired,
-        "slots": [n < card.stamps_balance for n in range(program.stamps_per_reward)],
-        "serial_qr": _serial_qr(card),
-        "last_message": pushes_last_message_for(card),
-        "history": card_public_history(card=card),
-        "rated": rated,
-        "can_rate": not expired and card.total_visits >= 1 and rated is None,
-        "feedback_form": feedback_form,
-        "referral_url": card_referral_url(card),
-        "install_url": card_install_url(card),
-        "rendered_at": clock.now(),
-        "push_snippet": _push_snippet(),
-    }
-
-
-def _push_snippet() -> str | None:
-    """The push feature's part of the card page (its "turn on notifications" control), when
-    that feature provides one; the card page never depends on it."""
-    try:
-        get_template(PUSH_SNIPPET)
-    except TemplateDoesNotExist:
-        return None
-    return PUSH_SNIPPET
-
-
-def _render_card(
-    request: HttpRequest, card: Card, feedback_form: FeedbackForm, status: int = 200
-) -> HttpResponse:
-    with timezone.override(card.merchant.tz):  # dates as the shop sees them
-        return render(
-            request, "cards/public/card.html", _card_context(card, feedback_form), status=status
-        )
-
-
 @public
 @require_GET
 def card_page(request: HttpRequest, install_token: str) -> HttpResponse:
     card = card_by_install_token(install_token)
     if card.is_deleted:
-        return _gone(request)
-    return _render_card(request, card, FeedbackForm())
-
-
-@public
-@require_POST
-def card_feedback(request: HttpRequest, install_token: str) -> HttpResponse:
-    card = card_by_install_token(install_token)
-    if card.is_deleted:
-        return _gone(request)
-    if not ratelimit.allowed(
-        (FEEDBACK_PER_IP, ratelimit.client_ip(request)), (FEEDBACK_PER_CARD, str(card.pk))
-    ):
-        return _too_many(request, FEEDBACK_PER_CARD.window)
-    form = FeedbackForm(request.POST)
-    if form.is_valid():
-        try:
-            feedback_leave(
-                card=card, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"]
-            )
-        except ValidationError as error:
-            for field, messages in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
-        else:
-            return redirect(reverse("public:card", args=[card.install_token]) + "#feedback")
-    return _render_card(request, card, form, status=422)
+        return gone(request)
+    return render_card_page(request, card)
 
 
 @public

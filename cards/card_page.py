@@ -1,0 +1,85 @@
+"""The customer's card page (a PWA), for the public views of any app that adds to it.
+
+Apps above cards add their part through ``CARD_PAGE_PARTS`` (feedback: the rating form; pushes:
+the last message and the "turn on notifications" control); a view that re-renders the page
+with its own bound form passes it as an override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import segno
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.cache import never_cache
+
+from cards.models import Card
+from cards.selectors import card_install_url, card_public_history, card_referral_url
+from loyalty import clock
+from loyalty.parts import PageParts
+
+# What apps above cards show on the card page; each part takes the card.
+CARD_PAGE_PARTS: PageParts[Card] = PageParts("card page")
+
+View = Callable[..., HttpResponse]
+
+
+def public(view: View) -> View:
+    """No caching anywhere (the pages carry a personal token) and no search-engine indexing."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response
+
+    return never_cache(wrapper)
+
+
+def too_many(request: HttpRequest, window: int) -> HttpResponse:
+    response = render(request, "cards/public/too_many.html", status=429)
+    response["Retry-After"] = str(window)
+    return response
+
+
+def gone(request: HttpRequest) -> HttpResponse:
+    """A deleted card: it says so and offers nothing else."""
+    return render(request, "cards/public/card_gone.html", status=410)
+
+
+def _serial_qr(card: Card) -> SafeString:
+    # Our own markup around the serial's digits: nothing a customer typed.
+    svg = segno.make(card.serial, error="m").svg_inline(
+        scale=5, border=2, title=f"Card {card.serial}"
+    )
+    return mark_safe(svg)  # noqa: S308
+
+
+def card_page_context(card: Card) -> dict[str, Any]:
+    program = card.program
+    return {
+        "card": card,
+        "program": program,
+        "merchant_name": card.merchant.name,
+        "expired": card.is_expired,
+        "slots": [n < card.stamps_balance for n in range(program.stamps_per_reward)],
+        "serial_qr": _serial_qr(card),
+        "history": card_public_history(card=card),
+        "referral_url": card_referral_url(card),
+        "install_url": card_install_url(card),
+        "rendered_at": clock.now(),
+        **CARD_PAGE_PARTS.context(card),
+    }
+
+
+def render_card_page(
+    request: HttpRequest, card: Card, *, status: int = 200, **overrides: Any
+) -> HttpResponse:
+    with timezone.override(card.merchant.tz):  # dates as the shop sees them
+        context = card_page_context(card) | overrides
+        return render(request, "cards/public/card.html", context, status=status)

@@ -1,0 +1,84 @@
+"""The frame every tab of a card's profile shares, for the views of any app that adds a tab.
+
+``profile_context(request, serial, tab)`` loads the card (through ``request.merchant``, so
+another merchant's serial is a 404), its customer and their other cards, the tabs and the
+metrics in a fixed number of queries; each tab's view adds its own part and renders a template
+extending ``cards/profile_base.html``. Apps above cards add to the Profile tab through
+``PROFILE_PARTS`` (feedback adds the rating).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import prefetch_related_objects
+from django.urls import reverse
+
+from cards.models import Card
+from cards.selectors import card_get, card_metrics
+from loyalty.http import MerchantRequest, is_manager
+from loyalty.parts import PageParts
+
+# (key, label, URL name) of the profile's tabs, in order.
+TABS = (
+    ("profile", "Profile", "cards:profile"),
+    ("push", "Send push", "pushes:tab"),
+    ("information", "Information", "customers:information"),
+    ("feedback", "Feedback", "feedback:tab"),
+)
+
+# What apps above cards show on the Profile tab; each part takes the card.
+PROFILE_PARTS: PageParts[Card] = PageParts("profile")
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CardChoice:
+    card: Card
+    url: str
+    current: bool
+
+
+def profile_context(request: MerchantRequest, serial: str, tab: str) -> dict[str, Any]:
+    """The frame of every profile tab: the card, its customer, their cards, the tabs, metrics.
+
+    Fixed queries: the card (with program, customer, merchant), the program's tiers on
+    cashback cards, and the customer's cards. Another merchant's serial is a 404.
+    """
+    card = card_get(merchant=request.merchant, serial=serial)
+    if card.program.is_cashback:
+        prefetch_related_objects([card.program], "tiers")
+    customer = card.customer
+    others = [card]
+    if customer is not None:
+        others = list(
+            Card.objects.filter(customer=customer)
+            .select_related("program")
+            .order_by("issued_at", "id")
+        )
+    tab_url_name = dict((key, name) for key, _, name in TABS).get(tab, "cards:profile")
+    choices = []
+    for other in others:
+        if other.pk == card.pk:
+            other = card  # the instance with everything loaded
+        other.merchant = card.merchant  # same merchant; avoids a query per card for is_expired
+        url = reverse(tab_url_name, args=[other.serial])
+        choices.append(CardChoice(card=other, url=url, current=other.pk == card.pk))
+    return {
+        "nav": "customers",
+        "card": card,
+        "customer": customer,
+        "customer_cards": choices,
+        "tab": tab,
+        "tabs": [Tab(key, label, reverse(name, args=[card.serial])) for key, label, name in TABS],
+        "metrics": card_metrics(card),
+        "can_change_balances": not card.is_deleted and not card.is_expired,
+        "can_manage": is_manager(request),
+    }
