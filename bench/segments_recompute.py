@@ -6,7 +6,7 @@
 Creates a scratch database next to DATABASE_URL's (``<name>_crmbench``; dropped at the end
 unless ``--keep``; ``--reuse`` keeps a previous ``--keep`` run's data, e.g. the search
 benchmark's), loads one merchant with N customers whose visits are spread over 200 days
-(bench/crm_data.py), then times ``customers.services.segments_recompute`` three times:
+(bench/crm_data.py), then times ``customers.segments.segments_recompute`` three times:
 
 1. the first run, when every customer still has the default segment (most of them move):
    what happens once, when a merchant's customers are imported or the thresholds change a lot;
@@ -45,7 +45,7 @@ def main() -> None:
     try:
         crm_data.setup_django(scratch)
         from customers.models import Customer, SegmentChange
-        from customers.services import segments_recompute
+        from customers.segments import segments_recompute
 
         merchant = crm_data.load(args.customers)
         # Start from the state of a merchant never recomputed, whatever an earlier run did.

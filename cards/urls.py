@@ -6,21 +6,12 @@ customer-facing pages mounted at the site root; ``settings_urlpatterns`` at /set
 
 from django.urls import path
 
+from cards.views import dialogs, profile, programs, public
+
 app_name = "cards"
 
-# Dashboard: /cards/<serial>/...
-urlpatterns: list = []
-
-# Customer-facing: join pages and the card itself.
-public_urlpatterns: list = []
-
-# Settings: /settings/programs/...
-settings_urlpatterns: list = []
-
 # The profile of a card: the Profile tab, its metrics and history blocks, lifecycle, CSV.
-from cards.views import profile  # noqa: E402
-
-urlpatterns += [
+urlpatterns = [
     path("<str:serial>/", profile.profile, name="profile"),
     path("<str:serial>/metrics/", profile.metrics, name="metrics"),
     path("<str:serial>/history/", profile.history, name="history"),
@@ -30,8 +21,6 @@ urlpatterns += [
 ]
 
 # Plus/minus dialogs on the profile.
-from cards.views import dialogs  # noqa: E402
-
 urlpatterns += [
     path("<str:serial>/dialogs/<str:action>/", dialogs.dialog, name="dialog"),
     path(
@@ -42,9 +31,7 @@ urlpatterns += [
 ]
 
 # What customers see (namespace "public", mounted at the site root by loyalty/urls.py).
-from cards.views import public  # noqa: E402
-
-public_urlpatterns += [
+public_urlpatterns = [
     path("join/<slug:join_token>/", public.join, name="join"),
     path("join/<slug:join_token>/qr.svg", public.join_qr, name="join_qr"),
     path("join/<slug:join_token>/theme.css", public.join_theme, name="join_theme"),
@@ -63,9 +50,7 @@ public_urlpatterns += [
 ]
 
 # Settings: programs, their rules and join forms (namespace "settings", owners and admins).
-from cards.views import programs  # noqa: E402
-
-settings_urlpatterns += [
+settings_urlpatterns = [
     path("", programs.program_list, name="programs"),
     path("new/", programs.program_create, name="program_create"),
     path("<int:pk>/", programs.program_edit, name="program_edit"),

@@ -204,3 +204,35 @@ class CustomerFilterForm(forms.Form):
             segment=self._value("segment") or "",
             device=self._value("device") or "",
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Segment thresholds (Settings)
+
+
+def _band_field(label: str, unit: str) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        error_messages={
+            "required": "Enter a number.",
+            "invalid": f"Enter a whole number of {unit}.",
+        },
+        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+    )
+
+
+class SegmentBandsForm(forms.Form):
+    """The grid's thresholds. The service checks they increase (so the preview can too)."""
+
+    recency_band_1 = _band_field("Recent: up to (days)", "days")
+    recency_band_2 = _band_field("Then up to (days)", "days")
+    recency_band_3 = _band_field("Then up to (days), Lost after", "days")
+    frequency_band_1 = _band_field("Few visits: up to", "visits")
+    frequency_band_2 = _band_field("Some visits: up to, many after", "visits")
+
+    def raw_bands(self) -> dict[str, tuple[Any, ...]]:
+        data = self.cleaned_data
+        return {
+            "recency": tuple(data.get(f"recency_band_{i}") for i in (1, 2, 3)),
+            "frequency": tuple(data.get(f"frequency_band_{i}") for i in (1, 2)),
+        }

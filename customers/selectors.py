@@ -1,4 +1,4 @@
-"""Reads for the CRM: the customers list, its filters, the search and the segment overview.
+"""Reads for the CRM: the customers list, its filters and the search.
 
 The search is raw SQL on purpose: each branch is written so that PostgreSQL answers it from one
 of the indexes of migration ``customers.0002_search_indexes`` (the expressions must match them
@@ -8,38 +8,26 @@ the merchant's CRM.
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
-    Case,
-    CharField,
-    Count,
     Exists,
     OuterRef,
     Prefetch,
-    Q,
     QuerySet,
-    Value,
-    When,
 )
 from django.db.models.expressions import RawSQL
-from django.utils import timezone
 
 from cards.models import Card, Device, Program
-from customers.models import Customer, Segment, SegmentChange
+from customers.models import Customer
 from customers.services import normalize_phone
-from loyalty import clock
 from loyalty.models import Merchant
-
-if TYPE_CHECKING:
-    from loyalty.services import SegmentBands
 
 SEARCH_LIMIT = 25
 PAGE_SIZE = 50
@@ -382,78 +370,3 @@ def program_choices(*, merchant: Merchant) -> QuerySet[Program]:
 
 def device_choices() -> list[tuple[str, str]]:
     return [(NO_DEVICE, "Not installed")] + [(d.value, d.label) for d in Device if d.value]
-
-
-def segment_counts(*, merchant: Merchant) -> dict[str, int]:
-    """Customers per segment (every segment present, zero where empty)."""
-    counts = dict.fromkeys(Segment.values, 0)
-    rows = (
-        Customer.objects.filter(merchant=merchant)
-        .values("segment")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        counts[row["segment"]] = row["n"]
-    return counts
-
-
-def segment_moves(*, merchant: Merchant, limit: int = 50) -> QuerySet[SegmentChange]:
-    """The latest segment changes, newest first (who moved, from where, to where)."""
-    return (
-        SegmentChange.objects.filter(merchant=merchant)
-        .select_related("customer")
-        .order_by("-changed_at", "-id")[:limit]
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Segment preview: how many customers each cell would hold under candidate thresholds
-
-
-def _grid_cell(bands: SegmentBands, merchant: Merchant, now: datetime.datetime) -> Case:
-    """The segment a customer falls in under ``bands``, as a SQL CASE.
-
-    The same grid as ``customers.services.segments_recompute``: recency counts calendar days in
-    the merchant's time zone, so "at most N days ago" means "on or after local midnight N days
-    before today".
-    """
-    today = timezone.localdate(now, timezone=merchant.tz)
-    since = [
-        datetime.datetime.combine(
-            today - datetime.timedelta(days=days), datetime.time.min, tzinfo=merchant.tz
-        )
-        for days in bands.recency
-    ]
-    few, some = bands.frequency
-    rows = (
-        (since[0], (Segment.BEGINNERS, Segment.GROWING, Segment.CHAMPIONS)),
-        (since[1], (Segment.DOUBTFUL, Segment.MEDIUM, Segment.LOYAL)),
-        (since[2], (Segment.SLEEPING, Segment.AT_RISK, Segment.NEEDS_ATTENTION)),
-    )
-    never = Q(total_visits__lte=0) | Q(last_visit_at__isnull=True)
-    whens = [When(never, then=Value(Segment.NO_VISITS))]
-    for start, (low, middle, high) in rows:
-        whens += [
-            When(last_visit_at__gte=start, total_visits__lte=few, then=Value(low)),
-            When(last_visit_at__gte=start, total_visits__lte=some, then=Value(middle)),
-            When(last_visit_at__gte=start, then=Value(high)),
-        ]
-    return Case(*whens, default=Value(Segment.LOST), output_field=CharField())
-
-
-def segment_counts_for_bands(
-    *, merchant: Merchant, bands: SegmentBands, now: datetime.datetime | None = None
-) -> dict[str, int]:
-    """Customers per segment if the grid had ``bands`` (one aggregate query, nothing saved)."""
-    counts = dict.fromkeys(Segment.values, 0)
-    rows = (
-        Customer.objects.filter(merchant=merchant)
-        .annotate(cell=_grid_cell(bands, merchant, now or clock.now()))
-        .values("cell")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        counts[row["cell"]] = row["n"]
-    return counts

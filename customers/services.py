@@ -1,4 +1,5 @@
-"""Writes to the CRM: registering customers, editing them, removing their personal data."""
+"""Writes to the CRM: registering customers, editing them, removing their personal data, and
+the segment thresholds."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from cards.models import Card, CardStatus, Program, Source
 from cards.services import card_issue
 from customers.models import Customer
-from loyalty import clock
-from loyalty.models import Merchant
+from customers.segments import SegmentBands, segment_bands_clean, segments_recompute
+from customers.tasks import recompute_merchant_segments
+from loyalty.actors import Actor
+from loyalty.audit import audit_record
+from loyalty.models import AuditAction, Merchant
 
 
 def normalize_phone(raw: str, *, region: str) -> str:
@@ -162,110 +166,49 @@ def customer_register(
 
 
 # ---------------------------------------------------------------------------------------------
-# RFM segments
+# Segment thresholds
 
-SEGMENT_BAND_FIELDS = (
-    "recency_band_1",
-    "recency_band_2",
-    "recency_band_3",
-    "frequency_band_1",
-    "frequency_band_2",
-)
-
-# A customer's cell of the grid from the aggregates the ledger keeps on the customer row.
-# Recency counts calendar days in the merchant's time zone (the Settings preview,
-# ``customers.selectors.segment_counts_for_bands``, counts the same way; a test holds them equal).
-SEGMENT_CASE_SQL = """
-CASE
-    WHEN c.total_visits <= 0 OR c.last_visit_at IS NULL THEN 'no_visits'
-    WHEN d.days <= %(r1)s THEN CASE WHEN c.total_visits <= %(f1)s THEN 'beginners'
-        WHEN c.total_visits <= %(f2)s THEN 'growing' ELSE 'champions' END
-    WHEN d.days <= %(r2)s THEN CASE WHEN c.total_visits <= %(f1)s THEN 'doubtful'
-        WHEN c.total_visits <= %(f2)s THEN 'medium' ELSE 'loyal' END
-    WHEN d.days <= %(r3)s THEN CASE WHEN c.total_visits <= %(f1)s THEN 'sleeping'
-        WHEN c.total_visits <= %(f2)s THEN 'at_risk' ELSE 'needs_attention' END
-    ELSE 'lost'
-END
-"""
-SEGMENT_FROM_SQL = """
-FROM customers_customer c
-CROSS JOIN LATERAL (
-    SELECT (%(now)s AT TIME ZONE %(tz)s)::date
-         - (c.last_visit_at AT TIME ZONE %(tz)s)::date AS days
-) d
-WHERE c.merchant_id = %(merchant)s
-"""
-
-# One statement per merchant: compute every customer's segment, update only the customers
-# whose segment changed, and record each move.
-_RECOMPUTE_SQL = f"""
-WITH computed AS (
-    SELECT c.id, c.segment AS old_segment, {SEGMENT_CASE_SQL} AS new_segment
-    {SEGMENT_FROM_SQL}
-),
-moved AS (
-    UPDATE customers_customer t
-    SET segment = computed.new_segment, segment_changed_at = %(now)s
-    FROM computed
-    WHERE t.id = computed.id AND computed.new_segment <> computed.old_segment
-    RETURNING t.id, computed.old_segment, computed.new_segment
-)
-INSERT INTO customers_segmentchange (merchant_id, customer_id, changed_at, from_segment, to_segment)
-SELECT %(merchant)s, moved.id, %(now)s, moved.old_segment, moved.new_segment FROM moved
-"""  # noqa: S608 (constants only; values are parameters)
+# Up to this many customers the new segments are computed in the request, so the merchant sees
+# the result at once; a larger merchant's recompute (tens of seconds at a million customers)
+# goes to the Celery worker instead of holding a web request.
+INLINE_SEGMENT_RECOMPUTE_LIMIT = 50_000
 
 
-def segment_sql_params(
-    *,
-    merchant: Merchant,
-    now: datetime.datetime,
-    recency: tuple[int, int, int],
-    frequency: tuple[int, int],
-) -> dict[str, Any]:
-    return {
-        "merchant": merchant.pk,
-        "now": now,
-        "tz": merchant.time_zone,
-        "r1": recency[0],
-        "r2": recency[1],
-        "r3": recency[2],
-        "f1": frequency[0],
-        "f2": frequency[1],
-    }
+def segment_bands_update(*, merchant: Merchant, bands: SegmentBands, actor: Actor) -> int | None:
+    """Save new thresholds, record who changed them, and move every customer to their new cell.
 
-
-def segments_recompute(*, merchant: Merchant, now: datetime.datetime | None = None) -> int:
-    """Recompute every customer's segment of ``merchant``; returns how many moved."""
-    params = segment_sql_params(
-        merchant=merchant,
-        now=now or clock.now(),
-        recency=(merchant.recency_band_1, merchant.recency_band_2, merchant.recency_band_3),
-        frequency=(merchant.frequency_band_1, merchant.frequency_band_2),
-    )
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_RECOMPUTE_SQL, params)
-        return cursor.rowcount
-
-
-def merchant_set_segment_bands(*, merchant: Merchant, **bands: int) -> Merchant:
-    """Edit the RFM thresholds (days of recency, numbers of visits); they must increase."""
-    unknown = set(bands) - set(SEGMENT_BAND_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown segment bands: {sorted(unknown)}")
-    values = {name: bands.get(name, getattr(merchant, name)) for name in SEGMENT_BAND_FIELDS}
-    errors: dict[str, str] = {}
-    for name, value in values.items():
-        if value is None or value < 1 or value > 3650:
-            errors[name] = "Enter a whole number between 1 and 3650."
-    if not errors:
-        if not values["recency_band_1"] < values["recency_band_2"] < values["recency_band_3"]:
-            errors["recency_band_2"] = "Each recency band must end later than the one before."
-        if not values["frequency_band_1"] < values["frequency_band_2"]:
-            errors["frequency_band_2"] = "The second visits band must be higher than the first."
-    if errors:
-        raise ValidationError(errors)
+    Returns how many customers changed segment (each move is kept), or None when the merchant
+    is large enough that the recompute was queued for the worker.
+    """
+    bands = segment_bands_clean(recency=bands.recency, frequency=bands.frequency)
+    previous = SegmentBands.of(merchant)
+    if previous == bands:
+        return 0
     with transaction.atomic():
-        for name, value in values.items():
+        for name, value in bands.fields().items():
             setattr(merchant, name, value)
-        merchant.save(update_fields=list(SEGMENT_BAND_FIELDS))
-    return merchant
+        merchant.save(update_fields=list(bands.fields()))
+        audit_record(
+            merchant=merchant,
+            actor=actor,
+            action=AuditAction.SEGMENTS_CHANGED,
+            summary=(
+                "Changed the segment thresholds: recency "
+                f"{_bands_text(previous.recency)} to {_bands_text(bands.recency)} days, "
+                f"frequency {_bands_text(previous.frequency)} to "
+                f"{_bands_text(bands.frequency)} visits"
+            ),
+            details={
+                "from": {"recency": previous.recency, "frequency": previous.frequency},
+                "to": {"recency": bands.recency, "frequency": bands.frequency},
+            },
+        )
+        if Customer.objects.filter(merchant=merchant).count() > INLINE_SEGMENT_RECOMPUTE_LIMIT:
+            merchant_id = merchant.pk
+            transaction.on_commit(lambda: recompute_merchant_segments.delay(merchant_id))
+            return None
+        return segments_recompute(merchant=merchant)
+
+
+def _bands_text(values: tuple[int, ...]) -> str:
+    return "/".join(str(v) for v in values)

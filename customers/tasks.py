@@ -1,10 +1,10 @@
-"""Celery tasks: thin wrappers; the work lives in ``customers.services``."""
+"""Celery tasks: thin wrappers; the work lives in ``customers.segments``."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from customers import services
+from customers.segments import segments_recompute
 from loyalty.models import Merchant
 
 
@@ -24,4 +24,4 @@ def recompute_merchant_segments(merchant_id: int) -> int:
     merchant = Merchant.objects.filter(pk=merchant_id).first()
     if merchant is None:
         return 0
-    return services.segments_recompute(merchant=merchant)
+    return segments_recompute(merchant=merchant)

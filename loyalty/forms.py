@@ -1,4 +1,4 @@
-"""Forms of the settings: the team and the segment thresholds. They parse; services decide."""
+"""Forms of the settings: the team and invitations. They parse; services decide."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 
 from loyalty.models import Role
-from loyalty.services import SegmentBands
 
 
 class InviteForm(forms.Form):
@@ -69,41 +68,3 @@ class AcceptInvitationForm(forms.Form):
         if first and second and first != second:
             self.add_error("password2", "The two passwords differ; type the same one twice.")
         return data
-
-
-def _band_field(label: str, unit: str) -> forms.IntegerField:
-    return forms.IntegerField(
-        label=label,
-        error_messages={
-            "required": "Enter a number.",
-            "invalid": f"Enter a whole number of {unit}.",
-        },
-        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
-    )
-
-
-class SegmentBandsForm(forms.Form):
-    """The grid's thresholds. The service checks they increase (so the preview can too)."""
-
-    recency_band_1 = _band_field("Recent: up to (days)", "days")
-    recency_band_2 = _band_field("Then up to (days)", "days")
-    recency_band_3 = _band_field("Then up to (days), Lost after", "days")
-    frequency_band_1 = _band_field("Few visits: up to", "visits")
-    frequency_band_2 = _band_field("Some visits: up to, many after", "visits")
-
-    @classmethod
-    def initial_for(cls, bands: SegmentBands) -> dict[str, int]:
-        return {
-            "recency_band_1": bands.recency[0],
-            "recency_band_2": bands.recency[1],
-            "recency_band_3": bands.recency[2],
-            "frequency_band_1": bands.frequency[0],
-            "frequency_band_2": bands.frequency[1],
-        }
-
-    def raw_bands(self) -> dict[str, tuple[Any, ...]]:
-        data = self.cleaned_data
-        return {
-            "recency": tuple(data.get(f"recency_band_{i}") for i in (1, 2, 3)),
-            "frequency": tuple(data.get(f"frequency_band_{i}") for i in (1, 2)),
-        }

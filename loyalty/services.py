@@ -1,7 +1,8 @@
-"""Writes to the tenancy: the team (invitations, roles, removal), segment thresholds, audit log.
+"""Writes to the tenancy: the team (invitations, roles, removal).
 
-Every change a manager makes in the settings goes through a function here (or in
-``cards.services`` for programs) that also writes an ``AuditEvent``, in the same transaction.
+Every change a manager makes in the settings goes through a service (here for the team; in
+``cards.services`` for programs, in ``customers.services`` for segment thresholds) that also
+writes an ``AuditEvent`` through ``loyalty.audit``, in the same transaction.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -372,137 +372,3 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
             summary=f"Removed {locked.user.get_username()} ({_role_label(locked.role)})",
             details={"user_id": locked.user_id, "role": locked.role},
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Segment thresholds
-
-
-@dataclass(frozen=True)
-class SegmentBands:
-    """The RFM grid: recency bands (days since the last visit) and frequency bands (visits).
-
-    ``recency=(30, 60, 90)`` means 0-30, 31-60 and 61-90 days, then Lost; ``frequency=(3, 7)``
-    means 0-3, 4-7 and 8+ visits.
-    """
-
-    recency: tuple[int, int, int]
-    frequency: tuple[int, int]
-
-    @classmethod
-    def of(cls, merchant: Merchant) -> SegmentBands:
-        return cls(
-            recency=(merchant.recency_band_1, merchant.recency_band_2, merchant.recency_band_3),
-            frequency=(merchant.frequency_band_1, merchant.frequency_band_2),
-        )
-
-
-MAX_RECENCY_DAYS = 3650
-MAX_FREQUENCY_VISITS = 3650
-
-
-def segment_bands_clean(*, recency: tuple[Any, ...], frequency: tuple[Any, ...]) -> SegmentBands:
-    """Whole numbers, each band ending after the one before it; every error at once."""
-    errors: dict[str, list[str]] = {}
-    days = _whole_numbers(recency, "recency_band", "days", 1, MAX_RECENCY_DAYS, errors)
-    visits = _whole_numbers(frequency, "frequency_band", "visits", 1, MAX_FREQUENCY_VISITS, errors)
-    _increasing(days, "recency_band", "days", errors)
-    _increasing(visits, "frequency_band", "visits", errors)
-    if errors:
-        raise ValidationError(errors)
-    return SegmentBands(recency=tuple(days), frequency=tuple(visits))  # type: ignore[arg-type]
-
-
-def _whole_numbers(
-    raw: tuple[Any, ...],
-    prefix: str,
-    unit: str,
-    low: int,
-    high: int,
-    errors: dict[str, list[str]],
-) -> list[int | None]:
-    values: list[int | None] = []
-    for index, value in enumerate(raw, start=1):
-        name = f"{prefix}_{index}"
-        if value is None or value == "":
-            errors[name] = ["Enter a number."]
-            values.append(None)
-            continue
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            errors[name] = [f"Enter a whole number of {unit}."]
-            values.append(None)
-            continue
-        if not low <= number <= high:
-            errors[name] = [f"Enter between {low} and {high:,} {unit}."]
-            values.append(None)
-            continue
-        values.append(number)
-    return values
-
-
-def _increasing(
-    values: list[int | None], prefix: str, unit: str, errors: dict[str, list[str]]
-) -> None:
-    for index in range(1, len(values)):
-        before, current = values[index - 1], values[index]
-        if before is not None and current is not None and current <= before:
-            errors.setdefault(f"{prefix}_{index + 1}", []).append(
-                f"Must be more than the band before it ({before} {unit}): bands must increase."
-            )
-
-
-# Up to this many customers the new segments are computed in the request, so the merchant sees
-# the result at once; a larger merchant's recompute (tens of seconds at a million customers)
-# goes to the Celery worker instead of holding a web request.
-INLINE_SEGMENT_RECOMPUTE_LIMIT = 50_000
-
-
-def segment_bands_update(*, merchant: Merchant, bands: SegmentBands, actor: Actor) -> int | None:
-    """Save new thresholds and move every customer to their new segment.
-
-    Returns how many customers changed segment (each move is kept by the CRM), or None when
-    the merchant is large enough that the recompute was queued for the worker.
-    """
-    # The CRM's services import the cards services, which import this module.
-    from customers.models import Customer
-    from customers.services import merchant_set_segment_bands, segments_recompute
-    from customers.tasks import recompute_merchant_segments
-
-    previous = SegmentBands.of(merchant)
-    if previous == bands:
-        return 0
-    with transaction.atomic():
-        merchant_set_segment_bands(
-            merchant=merchant,
-            recency_band_1=bands.recency[0],
-            recency_band_2=bands.recency[1],
-            recency_band_3=bands.recency[2],
-            frequency_band_1=bands.frequency[0],
-            frequency_band_2=bands.frequency[1],
-        )
-        audit_record(
-            merchant=merchant,
-            actor=actor,
-            action=AuditAction.SEGMENTS_CHANGED,
-            summary=(
-                "Changed the segment thresholds: recency "
-                f"{_bands_text(previous.recency)} to {_bands_text(bands.recency)} days, "
-                f"frequency {_bands_text(previous.frequency)} to "
-                f"{_bands_text(bands.frequency)} visits"
-            ),
-            details={
-                "from": {"recency": previous.recency, "frequency": previous.frequency},
-                "to": {"recency": bands.recency, "frequency": bands.frequency},
-            },
-        )
-        if Customer.objects.filter(merchant=merchant).count() > INLINE_SEGMENT_RECOMPUTE_LIMIT:
-            merchant_id = merchant.pk
-            transaction.on_commit(lambda: recompute_merchant_segments.delay(merchant_id))
-            return None
-        return segments_recompute(merchant=merchant)
-
-
-def _bands_text(values: tuple[int, ...]) -> str:
-    return "/".join(str(v) for v in values)

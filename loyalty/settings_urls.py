@@ -1,8 +1,12 @@
-"""The settings, mounted at /settings/ (namespace "settings"); owners and admins only."""
+"""The settings, mounted at /settings/ (namespace "settings"); owners and admins only.
+
+Part of the project's wiring, like ``loyalty.urls``: it gathers each app's settings pages.
+"""
 
 from django.urls import include, path
 
 from cards.urls import settings_urlpatterns as program_urlpatterns
+from customers.urls import settings_urlpatterns as segment_urlpatterns
 from loyalty import views
 
 app_name = "settings"
@@ -17,6 +21,5 @@ urlpatterns = [
     path("team/members/<int:pk>/role/", views.member_role, name="member_role"),
     path("team/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path("audit/", views.audit_log, name="audit"),
-    path("segments/", views.segment_settings, name="segments"),
-    path("segments/preview/", views.segment_preview, name="segments_preview"),
+    path("", include(segment_urlpatterns)),
 ]

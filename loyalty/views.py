@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
@@ -13,13 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customers.models import Segment
-from customers.selectors import segment_counts_for_bands
 from loyalty import selectors, services
-from loyalty.forms import AcceptInvitationForm, InviteForm, RoleForm, SegmentBandsForm
+from loyalty.forms import AcceptInvitationForm, InviteForm, RoleForm
 from loyalty.http import MerchantRequest, add_service_errors
-from loyalty.models import MANAGER_ROLES, Invitation, Membership, Merchant, Role
-from loyalty.services import SegmentBands
+from loyalty.models import MANAGER_ROLES, Invitation, Membership, Role
 from loyalty.tenancy import manager_required, merchant_required, owner_required, switch_merchant
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -51,7 +45,7 @@ def no_membership(request: HttpRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# Settings (owners and admins): overview, team, audit log, segment thresholds
+# Settings (owners and admins): overview, team, audit log
 
 
 INVALID = 422
@@ -210,95 +204,6 @@ def audit_log(request: MerchantRequest) -> HttpResponse:
         "loyalty/settings/audit.html",
         {"page": page, "nav": "settings", "section": "audit"},
     )
-
-
-# Segment thresholds ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GridRow:
-    label: str
-    cells: list[tuple[str, str, int, int]]  # (segment key, label, count now, count then)
-
-
-def _bands_or_errors(form: SegmentBandsForm) -> SegmentBands | None:
-    """The bands typed, or None with the errors on the form."""
-    if not form.is_valid():
-        return None
-    try:
-        return services.segment_bands_clean(**form.raw_bands())
-    except ValidationError as error:
-        add_service_errors(form, error)
-        return None
-
-
-def _preview(merchant: Merchant, bands: SegmentBands | None) -> dict[str, Any]:
-    """Counts per segment now and under ``bands`` (two aggregate queries)."""
-    if bands is None:
-        return {"preview_valid": False}
-    current = SegmentBands.of(merchant)
-    now_counts = segment_counts_for_bands(merchant=merchant, bands=current)
-    counts = segment_counts_for_bands(merchant=merchant, bands=bands)
-    r1, r2, r3 = bands.recency
-    f1, f2 = bands.frequency
-    recency_labels = (f"0-{r1} days", f"{r1 + 1}-{r2} days", f"{r2 + 1}-{r3} days")
-    grid_keys = (
-        (Segment.BEGINNERS, Segment.GROWING, Segment.CHAMPIONS),
-        (Segment.DOUBTFUL, Segment.MEDIUM, Segment.LOYAL),
-        (Segment.SLEEPING, Segment.AT_RISK, Segment.NEEDS_ATTENTION),
-    )
-
-    def cell(key: str) -> tuple[str, str, int, int]:
-        return (key, Segment(key).label, now_counts[key], counts[key])
-
-    return {
-        "preview_valid": True,
-        "frequency_labels": (f"0-{f1} visits", f"{f1 + 1}-{f2} visits", f"{f2 + 1}+ visits"),
-        "grid": [
-            GridRow(label=label, cells=[cell(key) for key in keys])
-            for label, keys in zip(recency_labels, grid_keys, strict=True)
-        ],
-        "outside": [cell(Segment.NO_VISITS), cell(Segment.LOST)],
-        "lost_after": r3,
-        "changed": bands != current,
-        "total": sum(counts.values()),
-    }
-
-
-@manager_required
-@require_http_methods(["GET", "POST"])
-def segment_settings(request: MerchantRequest) -> HttpResponse:
-    merchant = request.merchant
-    current = SegmentBands.of(merchant)
-    if request.method == "POST":
-        form = SegmentBandsForm(request.POST)
-        bands = _bands_or_errors(form)
-        if bands is not None and "save" in request.POST:
-            moved = services.segment_bands_update(
-                merchant=merchant, bands=bands, actor=request.user
-            )
-            if moved is None:
-                summary = "customers are being moved to their new segments now."
-            else:
-                summary = f"{moved} customer{'s' if moved != 1 else ''} changed segment."
-            messages.success(request, f"Saved the segment thresholds; {summary}")
-            return redirect("settings:segments")
-        status = 200 if bands is not None else INVALID
-    else:
-        form = SegmentBandsForm(initial=SegmentBandsForm.initial_for(current))
-        bands, status = current, 200
-    context = {"form": form, "nav": "settings", "section": "segments", **_preview(merchant, bands)}
-    return render(request, "loyalty/settings/segments.html", context, status=status)
-
-
-@manager_required
-@require_POST
-def segment_preview(request: MerchantRequest) -> HttpResponse:
-    """The preview grid alone, for htmx while the thresholds are typed; nothing is saved."""
-    form = SegmentBandsForm(request.POST)
-    bands = _bands_or_errors(form)
-    context = {"form": form, **_preview(request.merchant, bands)}
-    return render(request, "loyalty/settings/segments.html#preview", context)
 
 
 # Accepting an invitation (no login needed: the link itself is the proof) ---------------------

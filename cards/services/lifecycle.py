@@ -27,6 +27,7 @@ from cards.models import (
     new_serial,
 )
 from cards.rules import LedgerError
+from cards.selectors import card_install_url
 from cards.services.ledger import card_credit_referral, card_credit_welcome_bonus
 from customers.models import Customer
 from loyalty import clock
@@ -299,8 +300,6 @@ def card_send_link(*, card: Card, reason: str) -> bool:
     False when there is no address (the customer then asks at the counter). Plain text through
     Django's email framework: the console in development, the outbox in tests.
     """
-    from cards.selectors import card_install_url
-
     customer = card.customer
     if customer is None or not customer.email:
         return False

@@ -17,7 +17,8 @@ from django.urls import reverse
 
 from customers import tasks
 from customers.models import Customer, Segment, SegmentChange
-from customers.services import merchant_set_segment_bands, segments_recompute
+from customers.segments import SegmentBands, segments_recompute
+from customers.services import segment_bands_update
 from loyalty.celery import app as celery_app
 from loyalty.models import Merchant
 from tests.factories import CustomerFactory, MerchantFactory
@@ -63,13 +64,8 @@ def test_default_grid(merchant: Merchant, days_ago: int | None, visits: int, exp
 
 
 def test_merchants_thresholds_move_the_grid(merchant: Merchant) -> None:
-    merchant_set_segment_bands(
-        merchant=merchant,
-        recency_band_1=7,
-        recency_band_2=14,
-        recency_band_3=28,
-        frequency_band_1=1,
-        frequency_band_2=2,
+    segment_bands_update(
+        merchant=merchant, bands=SegmentBands(recency=(7, 14, 28), frequency=(1, 2)), actor=None
     )
     cases = {
         visited(merchant, days_ago=7, visits=1): Segment.BEGINNERS,
@@ -140,8 +136,13 @@ def test_recompute_is_one_statement_and_touches_only_its_merchant(
     ],
 )
 def test_thresholds_must_increase(merchant: Merchant, bands: dict[str, int]) -> None:
+    fields = {**SegmentBands.of(merchant).fields(), **bands}
+    typed = SegmentBands(
+        recency=(fields["recency_band_1"], fields["recency_band_2"], fields["recency_band_3"]),
+        frequency=(fields["frequency_band_1"], fields["frequency_band_2"]),
+    )
     with pytest.raises(ValidationError):
-        merchant_set_segment_bands(merchant=merchant, **bands)
+        segment_bands_update(merchant=merchant, bands=typed, actor=None)
     merchant.refresh_from_db()
     assert (merchant.recency_band_1, merchant.recency_band_3, merchant.frequency_band_2) == (
         30,

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from customers.services import segments_recompute
+from customers.segments import segments_recompute
 from loyalty.models import Merchant
 
 

@@ -21,7 +21,8 @@ from cards import services as card_services
 from cards.models import Program, ProgramKind, Tier
 from cards.rules import LedgerError
 from customers.models import Customer
-from customers.services import customer_create, segments_recompute
+from customers.segments import segments_recompute
+from customers.services import customer_create
 from loyalty.clock import frozen_at
 from loyalty.models import Membership, Merchant, Role
 

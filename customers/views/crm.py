@@ -1,5 +1,5 @@
 """The CRM: the customers list with its search, filters and CSV export, walk-in registration,
-the profile's Information tab, removing a customer, and the RFM segments."""
+the profile's Information tab, and removing a customer."""
 
 from __future__ import annotations
 
@@ -8,33 +8,31 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cards.models import CustomField
 from cards.profile import profile_context
-from customers import selectors, services, tasks
+from customers import selectors, services
 from customers.forms import (
     CustomerAddForm,
     CustomerFilterForm,
     CustomerInformationForm,
     custom_values,
 )
-from customers.models import Customer, Segment
+from customers.models import Customer
 from loyalty.csv_export import streaming_csv
 from loyalty.http import (
     MerchantRequest,
     add_service_errors,
-    is_manager,
     redirect_for,
     wants_partial,
 )
 from loyalty.models import Merchant
-from loyalty.tenancy import manager_required, merchant_required, owner_required
+from loyalty.tenancy import manager_required, merchant_required
 
 
 def _render(
@@ -266,66 +264,3 @@ def information(request: MerchantRequest, serial: str) -> HttpResponse:
         status = 422
     context["form"] = form
     return _render(request, "customers/information.html", context, status=status)
-
-
-# ---------------------------------------------------------------------------------------------
-# Segments
-
-
-@merchant_required
-@require_GET
-def segments(request: MerchantRequest) -> HttpResponse:
-    """The RFM grid with how many customers sit in each cell, and who moved lately.
-
-    The thresholds are edited in Settings (owners and admins), which records who changed them.
-    """
-    merchant: Merchant = request.merchant
-    counts = selectors.segment_counts(merchant=merchant)
-    context = {
-        "grid": _grid(merchant, counts),
-        "no_visits": counts[Segment.NO_VISITS],
-        "lost": counts[Segment.LOST],
-        "moves": list(selectors.segment_moves(merchant=merchant)),
-        "thresholds_url": _optional_url("settings:segments") if is_manager(request) else None,
-    }
-    return _render(request, "customers/segments.html", context)
-
-
-def _optional_url(name: str) -> str | None:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return None
-
-
-GRID = (
-    (Segment.BEGINNERS, Segment.GROWING, Segment.CHAMPIONS),
-    (Segment.DOUBTFUL, Segment.MEDIUM, Segment.LOYAL),
-    (Segment.SLEEPING, Segment.AT_RISK, Segment.NEEDS_ATTENTION),
-)
-
-
-def _grid(merchant: Merchant, counts: dict[str, int]) -> dict[str, Any]:
-    """The grid's labels from the merchant's thresholds, and the count in each cell."""
-    r1, r2, r3 = merchant.recency_band_1, merchant.recency_band_2, merchant.recency_band_3
-    f1, f2 = merchant.frequency_band_1, merchant.frequency_band_2
-    recency = [f"0\u2013{r1} days", f"{r1 + 1}\u2013{r2} days", f"{r2 + 1}\u2013{r3} days"]
-    frequency = [f"1\u2013{f1} visits", f"{f1 + 1}\u2013{f2} visits", f"{f2 + 1}+ visits"]
-    rows = [
-        (label, [(segment, segment.label, counts[segment]) for segment in row])
-        for label, row in zip(recency, GRID, strict=True)
-    ]
-    return {"frequency": frequency, "rows": rows, "lost_after": r3}
-
-
-@owner_required
-@require_POST
-def segments_recompute(request: MerchantRequest) -> HttpResponse:
-    """Queue this merchant's recompute now (the same task the nightly run uses)."""
-    merchant_id = request.merchant.pk
-    transaction.on_commit(lambda: tasks.recompute_merchant_segments.delay(merchant_id))
-    messages.success(
-        request, "Segments are being recomputed; refresh the page in a moment to see them."
-    )
-    back = "customers:segments" if request.POST.get("next") == "segments" else "customers:list"
-    return redirect(back)

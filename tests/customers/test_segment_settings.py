@@ -11,12 +11,16 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from customers import services as customer_services
 from customers.models import Customer, Segment, SegmentChange
-from customers.selectors import segment_counts, segment_counts_for_bands
-from customers.services import segments_recompute
+from customers.segments import (
+    SegmentBands,
+    segment_counts,
+    segment_counts_for_bands,
+    segments_recompute,
+)
 from loyalty import clock
 from loyalty.models import AuditAction, AuditEvent, Merchant
-from loyalty.services import SegmentBands
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -188,9 +192,7 @@ def test_a_large_merchants_recompute_goes_to_the_worker(
     monkeypatch,
     django_capture_on_commit_callbacks,
 ) -> None:
-    from loyalty import services as loyalty_services
-
-    monkeypatch.setattr(loyalty_services, "INLINE_SEGMENT_RECOMPUTE_LIMIT", 0)
+    monkeypatch.setattr(customer_services, "INLINE_SEGMENT_RECOMPUTE_LIMIT", 0)
     segments_recompute(merchant=merchant, now=NOW)
     earlier = set(SegmentChange.objects.values_list("pk", flat=True))
     with django_capture_on_commit_callbacks() as callbacks:
