@@ -1,14 +1,95 @@
-"""Forms of the cards app. Forms parse and present; the rules and services decide."""
+"""Forms of the cards app. Forms parse and present; the rules and services decide.
+
+``custom_fields_for`` and ``custom_values`` turn a program's custom fields (``CustomField``) into
+Django form fields and back into the strings stored on ``Customer.custom_fields``; the CRM's
+registration forms and the public join page use them.
+"""
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 
 from cards.models import CustomField, FieldType, Mechanism, Program, ProgramKind, Validity
-from cards.services import ProgramSpec, TierSpec
+from cards.services import UTM_KEYS, ProgramSpec, TierSpec
+
+CUSTOM_PREFIX = "custom_"
+TEXT_MAX_LENGTH = 200
+
+
+def custom_field_name(key: str) -> str:
+    """The form field name of a custom field (prefixed so it never shadows ``email`` & co)."""
+    return f"{CUSTOM_PREFIX}{key}"
+
+
+def _choice_pairs(raw: Any) -> list[tuple[str, str]]:
+    pairs = []
+    for item in raw or []:
+        if isinstance(item, dict):
+            value = str(item.get("value", item.get("label", "")))
+            pairs.append((value, str(item.get("label", value))))
+        else:
+            pairs.append((str(item), str(item)))
+    return [(value, label) for value, label in pairs if value]
+
+
+def _form_field(field: CustomField) -> forms.Field:
+    common: dict[str, Any] = {"label": field.label, "required": field.required}
+    if field.field_type == FieldType.NUMBER:
+        return forms.DecimalField(max_digits=15, decimal_places=4, **common)
+    if field.field_type == FieldType.DATE:
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if field.field_type == FieldType.CHOICE:
+        choices = [("", "---------"), *_choice_pairs(field.choices)]
+        return forms.ChoiceField(choices=choices, **common)
+    return forms.CharField(max_length=TEXT_MAX_LENGTH, strip=True, **common)
+
+
+def _program_fields(program: Program) -> list[CustomField]:
+    # Use a prefetched list when the caller has one; otherwise one query.
+    return sorted(program.custom_fields.all(), key=lambda f: (f.position, f.pk))
+
+
+def custom_fields_for(program: Program) -> dict[str, forms.Field]:
+    """Form fields for the program's custom fields, in order, named ``custom_<key>``."""
+    return {custom_field_name(f.key): _form_field(f) for f in _program_fields(program)}
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def custom_values(cleaned_data: dict[str, Any], program: Program) -> dict[str, str]:
+    """The answers as JSON-storable strings keyed by ``CustomField.key``; blanks are left out."""
+    values = {}
+    for field in _program_fields(program):
+        text = _as_text(cleaned_data.get(custom_field_name(field.key)))
+        if text:
+            values[field.key] = text
+    return values
+
+
+def custom_field_display(program: Program, answers: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, answer) for each of the program's custom fields, for the profile."""
+    return [(f.label, str(answers.get(f.key, ""))) for f in _program_fields(program)]
+
+
+def utm_from(data: Any) -> dict[str, str]:
+    """The ``utm_*`` parameters a join link carried, each cut to what a card stores."""
+    return {
+        key: value[:100] for key in UTM_KEYS if (value := str(data.get(f"utm_{key}", "")).strip())
+    }
+
 
 # ---------------------------------------------------------------------------------------------
 # Plus/minus dialogs on the profile
@@ -353,65 +434,3 @@ class CustomFieldForm(forms.Form):
 
     def choice_list(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data.get("choices", "").splitlines()]
-
-
-class IssueCardForm(forms.Form):
-    """A new customer at the counter, who gets a card of this program."""
-
-    first_name = forms.CharField(
-        max_length=80, error_messages={"required": "Enter the customer's first name."}
-    )
-    last_name = forms.CharField(max_length=80, required=False)
-    email = forms.EmailField(
-        required=False, error_messages={"invalid": "Enter a valid email address."}
-    )
-    phone = forms.CharField(max_length=32, required=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# The public join page
-
-
-class JoinForm(forms.Form):
-    """A program's public join form: the person, then the program's custom fields.
-
-    The email is required: it is how a customer gets their card's link back on another phone.
-    """
-
-    first_name = forms.CharField(
-        max_length=80, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
-    )
-    last_name = forms.CharField(
-        max_length=80,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
-    )
-    email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
-    )
-    phone = forms.CharField(
-        max_length=40,
-        required=False,
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
-    )
-
-    def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
-        from customers.forms import custom_fields_for  # customers.forms imports cards
-
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
-        self.program = program
-        self.fields.update(custom_fields_for(program))
-
-    def service_inputs(self) -> dict[str, Any]:
-        """The keyword arguments of ``cards.services.card_join`` this form provides."""
-        from customers.forms import custom_values
-
-        data = self.cleaned_data
-        return {
-            "first_name": data["first_name"],
-            "last_name": data.get("last_name", ""),
-            "email": data["email"],
-            "phone": data.get("phone", ""),
-            "custom_fields": custom_values(data, self.program),
-        }

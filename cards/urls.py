@@ -32,7 +32,6 @@ urlpatterns += [
 
 # What customers see (namespace "public", mounted at the site root by loyalty/urls.py).
 public_urlpatterns = [
-    path("join/<slug:join_token>/", public.join, name="join"),
     path("join/<slug:join_token>/qr.svg", public.join_qr, name="join_qr"),
     path("join/<slug:join_token>/theme.css", public.join_theme, name="join_theme"),
     path("r/<slug:referral_token>/", public.referral, name="referral"),
@@ -57,7 +56,6 @@ settings_urlpatterns = [
     path("<int:pk>/archive/", programs.program_archive, name="program_archive"),
     path("<int:pk>/restore/", programs.program_restore, name="program_restore"),
     path("<int:pk>/logo/", programs.program_logo, name="program_logo"),
-    path("<int:pk>/issue/", programs.program_issue_card, name="program_issue_card"),
     path("<int:pk>/fields/", programs.custom_field_create, name="custom_field_create"),
     path("<int:pk>/fields/<int:field_pk>/", programs.custom_field_edit, name="custom_field_edit"),
     path(

@@ -1,25 +1,36 @@
-"""Writes to the CRM: registering customers, editing them, removing their personal data, and
-the segment thresholds."""
+"""Writes to the CRM: registering customers (at the counter and through a program's join page,
+each issuing a card), editing them, removing their personal data, and the segment thresholds.
+
+These flows sit above card issuing (``cards.services``), which they call; the ledger reports
+each change back through ``cards.signals.ledger_recorded`` (see ``customer_record_activity``).
+"""
 
 from __future__ import annotations
 
 import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 
 from cards.models import Card, CardStatus, Program, Source
-from cards.services import card_issue
+from cards.rules import LedgerError
+from cards.services import card_credit_referral, card_credit_welcome_bonus, card_issue
 from customers.models import Customer
 from customers.segments import SegmentBands, segment_bands_clean, segments_recompute
 from customers.tasks import recompute_merchant_segments
 from loyalty.actors import Actor
 from loyalty.audit import audit_record
 from loyalty.models import AuditAction, Merchant
+
+logger = logging.getLogger(__name__)
 
 
 def normalize_phone(raw: str, *, region: str) -> str:
@@ -122,6 +133,19 @@ def customer_update(
     return customer
 
 
+def customer_record_activity(*, customer_id: int, visits: int, at: datetime.datetime) -> None:
+    """Keep the customer's aggregates (for sorting and segments) in step with their ledger.
+
+    Called for every ledger write of one of the customer's cards, inside its transaction.
+    """
+    updates: dict[str, Any] = {"last_activity_at": at}
+    if visits:
+        updates["total_visits"] = Greatest(F("total_visits") + visits, 0)
+    if visits > 0:
+        updates["last_visit_at"] = at
+    Customer.objects.filter(pk=customer_id).update(**updates)
+
+
 def customer_remove(*, customer: Customer) -> None:
     """Erase a customer whose cards are all deleted; the ledger stays, detached and anonymous."""
     with transaction.atomic():
@@ -141,7 +165,7 @@ def customer_register(
     *,
     merchant: Merchant,
     program: Program,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor,
     first_name: str,
     last_name: str = "",
     email: str = "",
@@ -163,6 +187,149 @@ def customer_register(
             custom_fields=custom_fields,
         )
         return card_issue(program=program, customer=customer, actor=actor, source=Source.DASHBOARD)
+
+
+# ---------------------------------------------------------------------------------------------
+# Joining from a program's public page: a new or known customer gets a card
+
+
+class JoinOutcome(models.TextChoices):
+    ISSUED = "issued", "A new customer, shown their card at once"
+    ISSUED_TO_EXISTING = "issued_to_existing", "A known customer; the link goes to their email"
+    DUPLICATE = "duplicate", "Already holds a card of this program: nothing new"
+    # Known by phone only, with no email on file to send a link to: the staff issue it.
+    ASK_AT_COUNTER = "ask_at_counter", "Known by phone only: the staff issue it at the counter"
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    card: Card | None  # the new card, or for a duplicate the card already held
+    outcome: str
+
+
+def customer_join(
+    *,
+    program: Program,
+    first_name: str,
+    last_name: str = "",
+    email: str = "",
+    phone: str = "",
+    custom_fields: dict[str, Any] | None = None,
+    utm: dict[str, str] | None = None,
+    referrer: Card | None = None,
+) -> JoinResult:
+    """A customer fills in a program's join form.
+
+    An email or phone that already holds a live card of the program gets no second card (the
+    caller offers to send its link). A known customer without one gets a card, on their CRM
+    record, untouched by what was typed, whose link goes to the email on file (or, with none on
+    file, the staff issue it at the counter). The welcome bonus and the referrer's bonus go only to
+    someone who never had a card of this program; the referrer must hold a card of the same
+    program and be someone else.
+    """
+    merchant = program.merchant
+    email = (email or "").strip()
+    phone = normalize_phone(phone, region=merchant.country)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _join(
+                    program=program,
+                    first_name=first_name,
+                    last_name=last_name,
+                    email=email,
+                    phone=phone,
+                    custom_fields=custom_fields or {},
+                    utm=utm or {},
+                    referrer=referrer,
+                    create=customer_create,
+                )
+        except ValidationError as error:
+            # Two first joins with one new email at once: the loser finds the winner's card.
+            taken = "email" in getattr(error, "error_dict", {})
+            if not (taken and attempt == 0 and email):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _join(
+    *,
+    program: Program,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    custom_fields: dict[str, Any],
+    utm: dict[str, str],
+    referrer: Card | None,
+    create: Callable[..., Customer],
+) -> JoinResult:
+    matches = _matching_customers(program.merchant_id, email=email, phone=phone)
+    held = (
+        Card.objects.filter(program=program, customer__in=[c.pk for c in matches])
+        .exclude(status=CardStatus.DELETED)
+        .select_related("customer", "program", "merchant")
+        .order_by("issued_at", "id")
+        .first()
+    )
+    if held is not None:
+        return JoinResult(card=held, outcome=JoinOutcome.DUPLICATE)
+    by_email = [c for c in matches if email and c.email.lower() == email.lower()]
+    # Emails are unique per merchant, phones are not: the email's owner comes first.
+    customer = (by_email or matches)[0] if matches else None
+    if customer is not None and not customer.email:
+        # Showing a card here would tell whoever typed a phone number its owner's name.
+        return JoinResult(card=None, outcome=JoinOutcome.ASK_AT_COUNTER)
+    outcome = JoinOutcome.ISSUED_TO_EXISTING
+    newcomer = (
+        customer is None or not Card.objects.filter(program=program, customer=customer).exists()
+    )
+    if customer is None:
+        customer = create(
+            merchant=program.merchant,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            phone=phone,
+            custom_fields=custom_fields,
+        )
+        outcome = JoinOutcome.ISSUED
+    credit_referrer = (
+        referrer is not None
+        and newcomer
+        and not referrer.is_deleted
+        and referrer.program_id == program.pk
+        and referrer.customer_id != customer.pk
+    )
+    card = card_issue(
+        program=program,
+        customer=customer,
+        actor=None,
+        source=Source.CARD_PAGE,
+        utm=utm,
+        referred_by=referrer if credit_referrer else None,
+    )
+    if newcomer:
+        card_credit_welcome_bonus(card=card)
+    if credit_referrer:
+        assert referrer is not None
+        try:
+            card_credit_referral(referrer=referrer, new_card=card)
+        except LedgerError:  # e.g. the referrer's card expired meanwhile: the join still stands
+            logger.warning("Referral bonus refused for card %s", card.pk, exc_info=True)
+    return JoinResult(card=card, outcome=outcome)
+
+
+def _matching_customers(merchant_id: int, *, email: str, phone: str) -> list[Customer]:
+    """Customers with this email or phone, locked so two joins of one person queue up."""
+    match = Q(pk__in=[])
+    if email:
+        match |= Q(email__iexact=email)
+    if phone:
+        match |= Q(phone=phone)
+    return list(
+        Customer.objects.select_for_update().filter(match, merchant_id=merchant_id).order_by("id")
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """URLs of the CRM, mounted at the site root: the customers list at /customers/ and the
 profile's Information tab next to the other tabs at /cards/<serial>/information/;
-``settings_urlpatterns`` are the segment thresholds at /settings/segments/."""
+``settings_urlpatterns`` (namespace "settings") issue a card from a program's settings and set
+the segment thresholds; ``public_urlpatterns`` (namespace "public") are the join pages."""
 
 from django.urls import path
 
-from customers.views import crm, segments
+from customers.views import crm, join, segments
 
 app_name = "customers"
 
@@ -21,6 +22,12 @@ urlpatterns = [
 
 # Namespace "settings" (see loyalty/settings_urls.py).
 settings_urlpatterns = [
+    path("programs/<int:pk>/issue/", crm.program_issue_card, name="program_issue_card"),
     path("segments/", segments.segment_settings, name="segments"),
     path("segments/preview/", segments.segment_preview, name="segments_preview"),
+]
+
+# What customers see without logging in (namespace "public", see loyalty/urls.py).
+public_urlpatterns = [
+    path("join/<slug:join_token>/", join.join, name="join"),
 ]

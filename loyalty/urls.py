@@ -1,10 +1,21 @@
+"""The project's URLs: every app's pages, mounted where merchants and customers find them.
+
+With ``settings_urls``, ``settings``, ``celery`` and ``wsgi`` this module is the project's
+wiring: it may import every app, while loyalty's own app modules import none (see the README).
+"""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from cards.urls import public_urlpatterns as card_public_urlpatterns
+from customers.urls import public_urlpatterns as join_urlpatterns
 from feedback.urls import public_urlpatterns as feedback_public_urlpatterns
 from loyalty import views
+
+# What customers see without logging in (namespace "public"): the join pages, the card and its
+# rating form, gathered from the apps that own them.
+public_urlpatterns = card_public_urlpatterns + join_urlpatterns + feedback_public_urlpatterns
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,7 +31,12 @@ urlpatterns = [
     path("cards/", include("pushes.urls")),
     path("", include("pushes.public_urls")),
     # What customers see without logging in (namespace "public"): join pages and the card.
-    path("", include((card_public_urlpatterns + feedback_public_urlpatterns, "public"))),
+    path(
+        "",
+        include(
+            (card_public_urlpatterns + join_urlpatterns + feedback_public_urlpatterns, "public")
+        ),
+    ),
     path("settings/", include("loyalty.settings_urls")),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),

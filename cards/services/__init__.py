@@ -1,7 +1,7 @@
 """Every write to a card and a program: the only code that changes balances.
 
 - ``ledger``: every balance change, through one locked, validated, idempotent path.
-- ``lifecycle``: issuing, joining, installing, expiring and deleting cards.
+- ``lifecycle``: issuing, installing, expiring and deleting cards, and emailing their link.
 - ``programs``: programs and their rules, tiers and join-form questions (settings).
 
 Callers import from ``cards.services``; the split is an implementation detail.
@@ -26,12 +26,10 @@ from cards.services.ledger import (
 )
 from cards.services.lifecycle import (
     UTM_KEYS,
-    JoinOutcome,
-    JoinResult,
+    Holder,
     LinkReason,
     card_delete,
     card_issue,
-    card_join,
     card_mark_installed,
     card_send_link,
     card_set_expiration,
@@ -73,8 +71,7 @@ __all__ = [
     "MAX_VALID_DAYS",
     "RESERVED_FIELD_KEYS",
     "UTM_KEYS",
-    "JoinOutcome",
-    "JoinResult",
+    "Holder",
     "LedgerResult",
     "LinkReason",
     "ProgramErrors",
@@ -89,7 +86,6 @@ __all__ = [
     "card_credit_welcome_bonus",
     "card_delete",
     "card_issue",
-    "card_join",
     "card_mark_installed",
     "card_redeem_rewards",
     "card_remove_points",

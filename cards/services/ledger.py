@@ -9,7 +9,6 @@ update is lost; a double click (same key) changes things once.
 
 from __future__ import annotations
 
-import datetime
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,8 +17,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
 
 from cards import rules
 from cards.models import (
@@ -29,7 +26,7 @@ from cards.models import (
     Source,
 )
 from cards.rules import Delta, Kind, LedgerError
-from customers.models import Customer
+from cards.signals import ledger_recorded
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
 
@@ -169,19 +166,8 @@ def _write(
     for name in dates:
         setattr(card, name, now)
     card.save(update_fields=[*BALANCE_FIELDS, *dates])
-    _touch_customer(card, visits=sum(d.visits for d in deltas), now=now)
+    ledger_recorded.send(sender=Card, card=card, visits=sum(d.visits for d in deltas), at=now)
     return entries
-
-
-def _touch_customer(card: Card, *, visits: int, now: datetime.datetime) -> None:
-    if card.customer_id is None:
-        return
-    updates: dict[str, Any] = {"last_activity_at": now}
-    if visits:
-        updates["total_visits"] = Greatest(F("total_visits") + visits, 0)
-    if visits > 0:
-        updates["last_visit_at"] = now
-    Customer.objects.filter(pk=card.customer_id).update(**updates)
 
 
 def _copy_balances(source: Card, target: Card) -> None:

@@ -1,17 +1,13 @@
-"""A card's life: issuing, joining from the public page, installing, expiring, deleting."""
+"""A card's life: issuing, installing, expiring, deleting, and emailing its link."""
 
 from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -28,8 +24,6 @@ from cards.models import (
 )
 from cards.rules import LedgerError
 from cards.selectors import card_install_url
-from cards.services.ledger import card_credit_referral, card_credit_welcome_bonus
-from customers.models import Customer
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
 
@@ -41,10 +35,20 @@ UTM_KEYS = ("source", "medium", "campaign", "term", "content")
 # Lifecycle
 
 
+class Holder(Protocol):
+    """Whom a card is issued to: a CRM customer (cards never import the CRM, see the README)."""
+
+    pk: Any
+    merchant_id: Any
+
+    @property
+    def full_name(self) -> str: ...
+
+
 def card_issue(
     *,
     program: Program,
-    customer: Customer,
+    customer: Holder,
     actor: Actor,
     source: str = Source.DASHBOARD,
     utm: dict[str, str] | None = None,
@@ -62,7 +66,7 @@ def card_issue(
         card = Card(
             merchant_id=program.merchant_id,
             program=program,
-            customer=customer,
+            customer_id=customer.pk,
             holder_name=customer.full_name,
             issued_at=issued_at,
             expires_on=program.expiration_for(
@@ -145,148 +149,7 @@ def card_mark_installed(*, card: Card, device: str) -> Card:
 
 
 # ---------------------------------------------------------------------------------------------
-# Joining from the program's public page
-
-
-class JoinOutcome:
-    ISSUED = "issued"  # a new customer, shown their card at once
-    ISSUED_TO_EXISTING = "issued_to_existing"  # a known customer; the link goes to their email
-    DUPLICATE = "duplicate"  # already holds a card of this program: nothing new
-    # Known by phone only, with no email on file to send a link to: the staff issue it.
-    ASK_AT_COUNTER = "ask_at_counter"
-
-
-@dataclass(frozen=True)
-class JoinResult:
-    card: Card | None  # the new card, or for a duplicate the card already held
-    outcome: str
-
-
-def card_join(
-    *,
-    program: Program,
-    first_name: str,
-    last_name: str = "",
-    email: str = "",
-    phone: str = "",
-    custom_fields: dict[str, Any] | None = None,
-    utm: dict[str, str] | None = None,
-    referrer: Card | None = None,
-) -> JoinResult:
-    """A customer fills in a program's join form.
-
-    An email or phone that already holds a live card of the program gets no second card (the
-    caller offers to send its link). A known customer without one gets a card, on their CRM
-    record, untouched by what was typed, whose link goes to the email on file (or, with none on
-    file, the staff issue it at the counter). The welcome bonus and the referrer's bonus go only to
-    someone who never had a card of this program; the referrer must hold a card of the same
-    program and be someone else.
-    """
-    from customers.services import customer_create, normalize_phone  # customers -> cards
-
-    merchant = program.merchant
-    email = (email or "").strip()
-    phone = normalize_phone(phone, region=merchant.country)
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _join(
-                    program=program,
-                    first_name=first_name,
-                    last_name=last_name,
-                    email=email,
-                    phone=phone,
-                    custom_fields=custom_fields or {},
-                    utm=utm or {},
-                    referrer=referrer,
-                    create=customer_create,
-                )
-        except ValidationError as error:
-            # Two first joins with one new email at once: the loser finds the winner's card.
-            taken = "email" in getattr(error, "error_dict", {})
-            if not (taken and attempt == 0 and email):
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _join(
-    *,
-    program: Program,
-    first_name: str,
-    last_name: str,
-    email: str,
-    phone: str,
-    custom_fields: dict[str, Any],
-    utm: dict[str, str],
-    referrer: Card | None,
-    create: Callable[..., Customer],
-) -> JoinResult:
-    matches = _matching_customers(program.merchant_id, email=email, phone=phone)
-    held = (
-        Card.objects.filter(program=program, customer__in=[c.pk for c in matches])
-        .exclude(status=CardStatus.DELETED)
-        .select_related("customer", "program", "merchant")
-        .order_by("issued_at", "id")
-        .first()
-    )
-    if held is not None:
-        return JoinResult(card=held, outcome=JoinOutcome.DUPLICATE)
-    by_email = [c for c in matches if email and c.email.lower() == email.lower()]
-    # Emails are unique per merchant, phones are not: the email's owner comes first.
-    customer = (by_email or matches)[0] if matches else None
-    if customer is not None and not customer.email:
-        # Showing a card here would tell whoever typed a phone number its owner's name.
-        return JoinResult(card=None, outcome=JoinOutcome.ASK_AT_COUNTER)
-    outcome = JoinOutcome.ISSUED_TO_EXISTING
-    newcomer = (
-        customer is None or not Card.objects.filter(program=program, customer=customer).exists()
-    )
-    if customer is None:
-        customer = create(
-            merchant=program.merchant,
-            first_name=first_name,
-            last_name=last_name,
-            email=email,
-            phone=phone,
-            custom_fields=custom_fields,
-        )
-        outcome = JoinOutcome.ISSUED
-    credit_referrer = (
-        referrer is not None
-        and newcomer
-        and not referrer.is_deleted
-        and referrer.program_id == program.pk
-        and referrer.customer_id != customer.pk
-    )
-    card = card_issue(
-        program=program,
-        customer=customer,
-        actor=None,
-        source=Source.CARD_PAGE,
-        utm=utm,
-        referred_by=referrer if credit_referrer else None,
-    )
-    if newcomer:
-        card_credit_welcome_bonus(card=card)
-    if credit_referrer:
-        assert referrer is not None
-        try:
-            card_credit_referral(referrer=referrer, new_card=card)
-        except LedgerError:  # e.g. the referrer's card expired meanwhile: the join still stands
-            logger.warning("Referral bonus refused for card %s", card.pk, exc_info=True)
-    return JoinResult(card=card, outcome=outcome)
-
-
-def _matching_customers(merchant_id: int, *, email: str, phone: str) -> list[Customer]:
-    """Customers with this email or phone, locked so two joins of one person queue up."""
-    match = Q(pk__in=[])
-    if email:
-        match |= Q(email__iexact=email)
-    if phone:
-        match |= Q(phone=phone)
-    return list(
-        Customer.objects.select_for_update().filter(match, merchant_id=merchant_id).order_by("id")
-    )
+# The card's link
 
 
 class LinkReason:

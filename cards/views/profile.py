@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cards import rules, services
-from cards.forms import ExpirationForm
+from cards.forms import ExpirationForm, custom_field_display
 from cards.models import Card, LedgerEntry, Source
 from cards.profile import PROFILE_PARTS, profile_context
 from cards.selectors import (
@@ -33,7 +33,6 @@ from cards.selectors import (
     card_install_url,
     card_referral_url,
 )
-from customers.forms import custom_field_display
 from loyalty.csv_export import streaming_csv
 from loyalty.http import MerchantRequest, redirect_for, wants_partial
 from loyalty.tenancy import manager_required, merchant_required
@@ -50,7 +49,9 @@ def _metrics_context(request: MerchantRequest, context: dict[str, Any]) -> dict[
         PROFILE_PARTS.context(card),
         install_url=card_install_url(card),
         referral_url=card_referral_url(card),
-        custom_fields=custom_field_display(card.program, customer),
+        custom_fields=custom_field_display(
+            card.program, customer.custom_fields if customer is not None else {}
+        ),
         can_remove_customer=context["can_manage"] and customer is not None and all_deleted,
     )
     return context

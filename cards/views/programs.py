@@ -19,14 +19,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from cards import services
 from cards.forms import (
     CustomFieldForm,
-    IssueCardForm,
     ProgramForm,
     tier_formset,
     tier_specs,
 )
 from cards.models import CustomField, Program
 from cards.selectors import program_for_settings, program_join_url, program_settings_list
-from customers.services import customer_register
 from loyalty.http import MerchantRequest, service_errors_on_fields
 from loyalty.tenancy import manager_required
 
@@ -287,37 +285,3 @@ def custom_field_move(request: MerchantRequest, pk: int, field_pk: int) -> HttpR
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     return redirect(_edit_url(field.program, "join-form"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Issuing a card of this program to a new customer
-
-
-@manager_required
-@require_http_methods(["GET", "POST"])
-def program_issue_card(request: MerchantRequest, pk: int) -> HttpResponse:
-    program = program_for_settings(merchant=request.merchant, pk=pk)
-    others: list[str] = []
-    form = IssueCardForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            card = customer_register(
-                merchant=request.merchant,
-                program=program,
-                actor=request.user,
-                **form.cleaned_data,
-            )
-        except ValidationError as error:
-            others = service_errors_on_fields(form, error)
-        else:
-            messages.success(
-                request,
-                f"Issued card {card.serial} of {program.name} to {card.holder_name}.",
-            )
-            return redirect(card.get_absolute_url())
-    return render(
-        request,
-        "cards/programs/issue.html",
-        {"program": program, "form": form, "errors": others, "nav": "settings"},
-        status=INVALID if request.method == "POST" else 200,
-    )

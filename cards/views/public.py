@@ -1,4 +1,5 @@
-"""What customers see: a program's join page, the referral link, and the card itself (a PWA).
+"""What customers see: a program's join QR code, the referral link, and the card itself (a PWA).
+The join form itself registers a customer, so it lives in the CRM (``customers.views.join``).
 
 These pages need no login. Each is reached only through an unguessable token (never a serial
 or an id), answers 404 to anything else, and reveals nothing beyond its own program or card.
@@ -9,45 +10,28 @@ per address and per card.
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import segno
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from cards import pwa
-from cards.card_page import gone, public, render_card_page, too_many
-from cards.forms import JoinForm
-from cards.models import Card, Device, Program
+from cards.card_page import gone, public, render_card_page
+from cards.forms import utm_from
+from cards.models import Card, Device
 from cards.selectors import (
     card_by_install_token,
     card_by_referral_token,
     program_by_join_token,
     program_join_url,
 )
-from cards.services import (
-    UTM_KEYS,
-    JoinOutcome,
-    JoinResult,
-    LinkReason,
-    card_join,
-    card_mark_installed,
-    card_send_link,
-)
+from cards.services import card_mark_installed
 from loyalty import ratelimit
-from loyalty.http import add_service_errors
 from loyalty.ratelimit import Limit
 
-# Generous for a shop whose customers all join over its wifi; tight for a script.
-JOIN_PER_IP = Limit("join-ip", limit=20, window=600)
-# Referral bonuses are worth farming: at most this many joins through one card's link.
-JOIN_PER_REFERRER = Limit("join-referrer", limit=10, window=3600)
-# The email behind a duplicate join is someone's inbox: never a mail cannon.
-LINK_EMAIL_PER_CARD = Limit("link-email-card", limit=3, window=3600)
 INSTALLED_PER_CARD = Limit("installed-card", limit=30, window=600)
 
 
@@ -59,85 +43,7 @@ def _live_card(install_token: str) -> Card:
 
 
 # ---------------------------------------------------------------------------------------------
-# Joining
-
-
-def _utm_from(data: Any) -> dict[str, str]:
-    return {
-        key: value[:100] for key in UTM_KEYS if (value := str(data.get(f"utm_{key}", "")).strip())
-    }
-
-
-def _referrer_for(program: Program, token: str) -> Card | None:
-    """The card whose referral link brought this visitor, if it is of this program."""
-    if not token:
-        return None
-    return (
-        Card.objects.select_related("program", "merchant")
-        .filter(referral_token=token[:40], program=program)
-        .first()
-    )
-
-
-@public
-@require_http_methods(["GET", "POST"])
-def join(request: HttpRequest, join_token: str) -> HttpResponse:
-    program = program_by_join_token(join_token)
-    if program.archived_at is not None:
-        return render(request, "cards/public/join_closed.html", {"program": program}, status=410)
-    source = request.POST if request.method == "POST" else request.GET
-    utm = _utm_from(source)
-    referrer = _referrer_for(program, str(source.get("ref", "")))
-    if request.method == "POST":
-        checks = [(JOIN_PER_IP, ratelimit.client_ip(request))]
-        if referrer is not None:
-            checks.append((JOIN_PER_REFERRER, str(referrer.pk)))
-        if not ratelimit.allowed(*checks):
-            return too_many(request, JOIN_PER_IP.window)
-        form = JoinForm(request.POST, program=program)
-        if form.is_valid():
-            try:
-                result = card_join(
-                    program=program, utm=utm, referrer=referrer, **form.service_inputs()
-                )
-            except ValidationError as error:
-                add_service_errors(form, error)
-            else:
-                return _joined(request, program, result)
-    else:
-        form = JoinForm(program=program)
-    context = {
-        "program": program,
-        "merchant_name": program.merchant.name,
-        "form": form,
-        "utm": utm,
-        "ref": referrer.referral_token if referrer else "",
-        "referred": referrer is not None,
-    }
-    status = 422 if form.is_bound else 200
-    return render(request, "cards/public/join.html", context, status=status)
-
-
-def _joined(request: HttpRequest, program: Program, result: JoinResult) -> HttpResponse:
-    """Where the form leads: the new card, or a page that says where its link went."""
-    card = result.card
-    if result.outcome == JoinOutcome.ISSUED and card is not None:
-        return redirect("public:card", card.install_token, permanent=False)
-    has_email = bool(card and card.customer and card.customer.email)
-    sent = False
-    if card is not None and has_email and ratelimit.allowed((LINK_EMAIL_PER_CARD, str(card.pk))):
-        reason = (
-            LinkReason.RESTORE if result.outcome == JoinOutcome.DUPLICATE else LinkReason.NEW_CARD
-        )
-        sent = card_send_link(card=card, reason=reason)
-    context = {
-        "program": program,
-        "merchant_name": program.merchant.name,
-        "outcome": result.outcome,
-        "has_email": has_email,
-        "sent": sent,
-    }
-    return render(request, "cards/public/join_sent.html", context)
+# A program's join link and a card's referral link
 
 
 @public
@@ -167,7 +73,7 @@ def referral(request: HttpRequest, referral_token: str) -> HttpResponse:
     card = card_by_referral_token(referral_token)
     query = {
         "ref": card.referral_token,
-        **{f"utm_{k}": v for k, v in _utm_from(request.GET).items()},
+        **{f"utm_{k}": v for k, v in utm_from(request.GET).items()},
     }
     url = reverse("public:join", args=[card.program.join_token])
     return redirect(f"{url}?{urlencode(query)}")

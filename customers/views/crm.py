@@ -1,5 +1,5 @@
-"""The CRM: the customers list with its search, filters and CSV export, walk-in registration,
-the profile's Information tab, and removing a customer."""
+"""The CRM: the customers list with its search, filters and CSV export, registration at the
+counter and from a program's settings, the profile's Information tab, and removing a customer."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cards.models import CustomField
 from cards.profile import profile_context
+from cards.selectors import program_for_settings
 from customers import selectors, services
 from customers.forms import (
     CustomerAddForm,
     CustomerFilterForm,
     CustomerInformationForm,
+    IssueCardForm,
     custom_values,
 )
 from customers.models import Customer
@@ -29,6 +31,7 @@ from loyalty.http import (
     MerchantRequest,
     add_service_errors,
     redirect_for,
+    service_errors_on_fields,
     wants_partial,
 )
 from loyalty.models import Merchant
@@ -40,6 +43,9 @@ def _render(
 ) -> HttpResponse:
     context.setdefault("nav", "customers")
     return render(request, template, context, status=status)
+
+
+INVALID = 422
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +199,40 @@ def customer_add_fields(request: MerchantRequest) -> HttpResponse:
         initial={"program": request.GET.get("program")},
     )
     return _render(request, "customers/add.html#custom_fields", {"form": form})
+
+
+# ---------------------------------------------------------------------------------------------
+# Issuing a card of this program to a new customer
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def program_issue_card(request: MerchantRequest, pk: int) -> HttpResponse:
+    program = program_for_settings(merchant=request.merchant, pk=pk)
+    others: list[str] = []
+    form = IssueCardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = services.customer_register(
+                merchant=request.merchant,
+                program=program,
+                actor=request.user,
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            others = service_errors_on_fields(form, error)
+        else:
+            messages.success(
+                request,
+                f"Issued card {card.serial} of {program.name} to {card.holder_name}.",
+            )
+            return redirect(card.get_absolute_url())
+    return render(
+        request,
+        "cards/programs/issue.html",
+        {"program": program, "form": form, "errors": others, "nav": "settings"},
+        status=INVALID if request.method == "POST" else 200,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

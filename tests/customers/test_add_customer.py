@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from cards.forms import custom_field_name, custom_fields_for, custom_values
 from cards.models import Card, CustomField, FieldType, LedgerEntry, Program
-from customers.forms import custom_field_name, custom_fields_for, custom_values
 from customers.models import Customer
 from loyalty.models import Merchant
 from tests.factories import CustomerFactory, StampProgramFactory

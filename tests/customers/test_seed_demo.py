@@ -46,7 +46,7 @@ def test_seed_demo_scales_up_without_touching_existing_customers() -> None:
 
 
 def test_the_same_seed_makes_the_same_customers_and_histories() -> None:
-    from loyalty.management.commands import seed_demo
+    from customers.management.commands import seed_demo
 
     def generate(slug: str) -> list[tuple]:
         merchant = seed_demo._merchant(slug, slug, "USD", "UTC", "US")
