@@ -18,6 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import django
+import psycopg
+from django.core.management import call_command
+from django.db import connection
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -150,8 +155,6 @@ def scratch_urls(url: str, suffix: str) -> tuple[str, str]:
 
 
 def recreate(admin_url: str, scratch_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
     name = urlsplit(scratch_url).path.lstrip("/")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -160,8 +163,6 @@ def recreate(admin_url: str, scratch_url: str, *, drop_only: bool = False) -> No
 
 
 def database_exists(admin_url: str, scratch_url: str) -> bool:
-    import psycopg
-
     name = urlsplit(scratch_url).path.lstrip("/")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
@@ -172,19 +173,13 @@ def setup_django(scratch_url: str) -> None:
     os.environ["DATABASE_URL"] = scratch_url
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     os.environ["DJANGO_SETTINGS_MODULE"] = "loyalty.settings"
-    import django
-
     django.setup()
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
 
 
 def _sql_literal_defaults(model: Any, supplied: dict[str, str]) -> tuple[list[str], list[str]]:
     """Columns and SQL expressions for an INSERT ... SELECT: ``supplied`` plus every other
     column's model default (the database has no defaults of its own)."""
-    from django.db import connection
-
     columns, expressions = [], []
     for field in model._meta.concrete_fields:
         if field.primary_key:
@@ -215,8 +210,7 @@ def _array(values: tuple[str, ...] | list[str]) -> str:
 
 def load(customers: int) -> Any:
     """Create the bench merchant with ``customers`` customers and one card each; returns it."""
-    from django.db import connection
-
+    # Project modules load only after setup_django(): models need Django's app registry.
     from cards.models import Card, Program
     from customers.models import Customer
     from loyalty.models import Merchant

@@ -27,6 +27,12 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import django
+import psycopg
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -41,8 +47,6 @@ def _scratch_database(url: str) -> tuple[str, str]:
 
 
 def _recreate(admin_url: str, scratch_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
     name = urlsplit(scratch_url).path.lstrip("/")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -54,18 +58,13 @@ def _setup_django(scratch_url: str) -> None:
     os.environ["DATABASE_URL"] = scratch_url
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
     os.environ["DJANGO_SETTINGS_MODULE"] = "loyalty.settings"
-    import django
-
     django.setup()
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
 
 
 def _create_data(count: int, service: object) -> None:
     """Cards, devices and due messages in bulk: setting the stage is not what is timed."""
-    from django.utils import timezone
-
+    # Project modules load only after _setup_django(): models need Django's app registry.
     from cards.models import Card, CardStatus, Device, Program, ProgramKind
     from loyalty.models import Merchant
     from pushes.models import PushMessage, PushSubscription
@@ -138,6 +137,7 @@ def _start_worker(processes: int, scratch_url: str) -> subprocess.Popen[bytes]:
 
 
 def _wait_worker_ready(timeout: float = 30.0) -> None:
+    # Project modules load only after _setup_django(): models need Django's app registry.
     from loyalty.celery import app
 
     deadline = time.monotonic() + timeout
@@ -149,6 +149,7 @@ def _wait_worker_ready(timeout: float = 30.0) -> None:
 
 def _run(count: int, processes: int) -> tuple[float, int]:
     """Tick until every message is claimed, then wait for every pair; (seconds, finals)."""
+    # Project modules load only after _setup_django(): models need Django's app registry.
     from pushes import services
     from pushes.models import FINAL_DELIVERY_STATUSES, Delivery, MessageStatus, PushMessage
 
@@ -179,8 +180,7 @@ def main() -> None:
     _recreate(admin_url, scratch_url)
     _setup_django(scratch_url)
 
-    from django.db import connection
-
+    # Project modules load only now: models need Django's app registry.
     from loyalty.celery import app
     from pushes import vapid
     from pushes.models import Delivery, DeliveryStatus

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.db import connection, connections, transaction
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import crm_data
@@ -37,6 +39,7 @@ SCAN_MARKERS = (
 
 def _samples(merchant: Any) -> dict[str, str]:
     """Queries a merchant types, built from real rows of the loaded data."""
+    # Project modules load only after setup_django(): models need Django's app registry.
     from cards.models import Card
     from customers.models import Customer
 
@@ -63,6 +66,7 @@ def _samples(merchant: Any) -> dict[str, str]:
 
 
 def _time(merchant: Any, q: str, runs: int) -> tuple[float, float, int]:
+    # Project modules load only after setup_django(): models need Django's app registry.
     from customers.selectors import customer_search
 
     timings = []
@@ -76,8 +80,7 @@ def _time(merchant: Any, q: str, runs: int) -> tuple[float, float, int]:
 
 def _plan(merchant: Any, q: str) -> str:
     """EXPLAIN ANALYZE of the very statement the search runs, planned as the search plans it."""
-    from django.db import connection, transaction
-
+    # Project modules load only after setup_django(): models need Django's app registry.
     from customers.selectors import NO_SEQSCAN, customer_search_statement
 
     sql, params = customer_search_statement(merchant=merchant, q=q)
@@ -128,8 +131,6 @@ def main() -> None:
         verdict = "every query uses its indexes" if not scans else f"SCANS in {scans}"
         print(f"\nindex use over all {len(samples)} queries: {verdict}")
     finally:
-        from django.db import connections
-
         connections.close_all()
         if not args.keep:
             crm_data.recreate(admin, scratch, drop_only=True)

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from django.db import connections
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import crm_data
@@ -44,6 +46,7 @@ def main() -> None:
         crm_data.recreate(admin, scratch)
     try:
         crm_data.setup_django(scratch)
+        # Project modules load only now: models need Django's app registry.
         from customers.models import Customer, SegmentChange
         from customers.segments import segments_recompute
 
@@ -66,8 +69,6 @@ def main() -> None:
         recorded = SegmentChange.objects.filter(merchant=merchant).count()
         print(f"segment changes recorded: {recorded:,}")
     finally:
-        from django.db import connections
-
         connections.close_all()
         if not args.keep:
             crm_data.recreate(admin, scratch, drop_only=True)

@@ -345,7 +345,7 @@ class LedgerEntry(models.Model):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="entries")
-    kind = models.CharField(max_length=20, choices=rules.Kind.CHOICES)
+    kind = models.CharField(max_length=20, choices=rules.Kind.choices)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.DASHBOARD)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -404,7 +404,8 @@ class LedgerEntry(models.Model):
 
     @property
     def label(self) -> str:
-        return rules.Kind.LABELS.get(self.kind, self.kind)
+        # Not Kind(kind).label: an unknown stored kind shows as itself instead of raising.
+        return self.get_kind_display()
 
     def delta(self) -> rules.Delta:
         """This entry as a ``rules.Delta``, for folding."""

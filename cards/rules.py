@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import models  # TextChoices only: nothing here queries the database
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -26,39 +27,22 @@ MAX_AMOUNT = Decimal("1000000.00")
 MAX_COUNT = 10_000
 
 
-class Kind:
-    """Ledger entry kinds; ``LABELS`` is what the history says to a merchant."""
+class Kind(models.TextChoices):
+    """Ledger entry kinds; the label is what the history says to a merchant."""
 
-    CARD_ISSUED = "card_issued"
-    PURCHASE = "purchase"
-    REFUND = "refund"
-    STAMPS_CLAWBACK = "stamps_clawback"
-    VISITS_WRITE_OFF = "visits_write_off"
-    STAMPS_ADDED = "stamps_added"
-    STAMPS_REMOVED = "stamps_removed"
-    REWARDS_ADDED = "rewards_added"
-    REWARDS_REDEEMED = "rewards_redeemed"
-    POINTS_ADDED = "points_added"
-    POINTS_REMOVED = "points_removed"
-    REFERRAL_BONUS = "referral_bonus"
-    WELCOME_BONUS = "welcome_bonus"
-
-    LABELS = {
-        CARD_ISSUED: "Card issued",
-        PURCHASE: "Purchase",
-        REFUND: "Refund of amount spent",
-        STAMPS_CLAWBACK: "Stamps redeemed",
-        VISITS_WRITE_OFF: "Visits written off",
-        STAMPS_ADDED: "Stamps added",
-        STAMPS_REMOVED: "Stamps removed",
-        REWARDS_ADDED: "Rewards added",
-        REWARDS_REDEEMED: "Reward redeemed",
-        POINTS_ADDED: "Points added",
-        POINTS_REMOVED: "Points removed",
-        REFERRAL_BONUS: "Referral bonus",
-        WELCOME_BONUS: "Welcome bonus",
-    }
-    CHOICES = list(LABELS.items())
+    CARD_ISSUED = "card_issued", "Card issued"
+    PURCHASE = "purchase", "Purchase"
+    REFUND = "refund", "Refund of amount spent"
+    STAMPS_CLAWBACK = "stamps_clawback", "Stamps redeemed"
+    VISITS_WRITE_OFF = "visits_write_off", "Visits written off"
+    STAMPS_ADDED = "stamps_added", "Stamps added"
+    STAMPS_REMOVED = "stamps_removed", "Stamps removed"
+    REWARDS_ADDED = "rewards_added", "Rewards added"
+    REWARDS_REDEEMED = "rewards_redeemed", "Reward redeemed"
+    POINTS_ADDED = "points_added", "Points added"
+    POINTS_REMOVED = "points_removed", "Points removed"
+    REFERRAL_BONUS = "referral_bonus", "Referral bonus"
+    WELCOME_BONUS = "welcome_bonus", "Welcome bonus"
 
 
 class LedgerError(ValidationError):

@@ -183,7 +183,7 @@ class HistoryLine:
 
 
 # What the customer reads; staff comments and who did it are the merchant's business.
-CUSTOMER_WORDS = {
+CUSTOMER_WORDS: dict[str, str] = {
     rules.Kind.CARD_ISSUED: "You joined",
     rules.Kind.PURCHASE: "Purchase",
     rules.Kind.REFUND: "Purchase corrected",

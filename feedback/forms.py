@@ -35,7 +35,7 @@ class FeedbackFilterForm(forms.Form):
     """The Feedback tab's filters. Invalid input falls back to "All time" rather than failing:
     these are bookmarkable GET parameters."""
 
-    period = forms.ChoiceField(choices=Period.CHOICES, required=False, widget=forms.RadioSelect)
+    period = forms.ChoiceField(choices=Period.choices, required=False, widget=forms.RadioSelect)
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     comments = forms.BooleanField(required=False, label="Only comments")

@@ -7,29 +7,20 @@ import zoneinfo
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet, TextChoices
 
 from cards.models import Card
 from customers.models import Customer
 from feedback.models import Feedback
 
 
-class Period:
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-    YEAR = "year"
-    ALL = "all"
-    CUSTOM = "custom"
-
-    CHOICES = [
-        (DAY, "Day"),
-        (WEEK, "Week"),
-        (MONTH, "Month"),
-        (YEAR, "Year"),
-        (ALL, "All time"),
-        (CUSTOM, "Period"),
-    ]
+class Period(TextChoices):
+    DAY = "day", "Day"
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+    ALL = "all", "All time"
+    CUSTOM = "custom", "Period"
 
 
 @dataclass(frozen=True)

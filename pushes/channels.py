@@ -9,7 +9,6 @@ that cannot really deliver must not exist.
 from __future__ import annotations
 
 import email.utils
-import enum
 import json
 import os
 import threading
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.db import models
 from pywebpush import WebPushException, webpush
 from urllib3.exceptions import NewConnectionError
 
@@ -28,7 +28,7 @@ from pushes.models import Channel as ChannelName
 from pushes.models import PushMessage, PushSubscription
 
 
-class Outcome(enum.StrEnum):
+class Outcome(models.TextChoices):
     DELIVERED = "delivered"
     EXPIRED = "expired"  # the subscription is gone for good (404/410)
     RETRY = "retry"  # try again later (429, 5xx, could not connect)

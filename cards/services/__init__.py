@@ -9,6 +9,15 @@ Callers import from ``cards.services``; the split is an implementation detail.
 
 from __future__ import annotations
 
+from cards.services.custom_fields import (
+    MAX_CHOICES,
+    MAX_CUSTOM_FIELDS,
+    RESERVED_FIELD_KEYS,
+    custom_field_create,
+    custom_field_delete,
+    custom_field_move,
+    custom_field_update,
+)
 from cards.services.ledger import (
     LedgerResult,
     card_add_points,
@@ -34,25 +43,16 @@ from cards.services.lifecycle import (
     card_send_link,
     card_set_expiration,
 )
+from cards.services.logos import MAX_LOGO_BYTES, contrast_ratio, logo_clean
 from cards.services.programs import (
     MAX_BONUS_STAMPS,
-    MAX_CHOICES,
-    MAX_CUSTOM_FIELDS,
-    MAX_LOGO_BYTES,
     MAX_STAMPS_PER_REWARD,
     MAX_STAMPS_PER_VISIT,
     MAX_TIERS,
     MAX_VALID_DAYS,
-    RESERVED_FIELD_KEYS,
     ProgramErrors,
     ProgramSpec,
     TierSpec,
-    contrast_ratio,
-    custom_field_create,
-    custom_field_delete,
-    custom_field_move,
-    custom_field_update,
-    logo_clean,
     program_archive,
     program_check,
     program_create,

@@ -1,31 +1,27 @@
-"""Programs (card templates) and their rules, tiers and join-form questions: the settings."""
+"""Programs (card templates) and their rules and tiers: creating, checking, editing, archiving.
+
+The logo and colour checks live in ``logos``, the join form's questions in ``custom_fields``.
+"""
 
 from __future__ import annotations
 
 import datetime
-import io
 import re
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
-from PIL import Image, UnidentifiedImageError
 
 from cards import rules
-from cards.models import (
-    CustomField,
-    FieldType,
-    Mechanism,
-    Program,
-    ProgramKind,
-    Tier,
-    Validity,
+from cards.models import Mechanism, Program, ProgramKind, Tier, Validity
+from cards.services.logos import (
+    contrast_ratio,
+    logo_clean,
+    logo_delete_on_commit,
+    logo_store,
 )
 from loyalty import clock
 from loyalty.actors import Actor
@@ -43,20 +39,7 @@ MAX_BONUS_STAMPS = 1000
 MAX_VALID_DAYS = 3650
 MAX_STAMPS_PER_VISIT = 100
 MAX_STAMPS_PER_REWARD = 100
-MAX_LOGO_BYTES = 1024 * 1024
-MAX_CUSTOM_FIELDS = 20
-MAX_CHOICES = 30
-# Keys of the join form's own questions; a custom field never takes one of these.
-RESERVED_FIELD_KEYS = frozenset(
-    {"first_name", "last_name", "name", "email", "phone", "birthday", "consent"}
-)
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-_IMAGE_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-)
 ProgramErrors = dict[str, list[str]]
 
 
@@ -219,18 +202,6 @@ def _check_validity(
             _add(errors, "valid_days", f"Enter between 1 and {MAX_VALID_DAYS} days.")
 
 
-def _relative_luminance(color: str) -> float:
-    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast_ratio(background: str, foreground: str) -> float:
-    """WCAG contrast ratio of two #rrggbb colours, from 1 (same) to 21 (black on white)."""
-    light, dark = sorted((_relative_luminance(background), _relative_luminance(foreground)))[::-1]
-    return (light + 0.05) / (dark + 0.05)
-
-
 def _check_colors(spec: ProgramSpec, errors: ProgramErrors) -> None:
     valid = True
     for field_name, label in (("background_color", "background"), ("foreground_color", "text")):
@@ -283,44 +254,6 @@ def program_check(
     _check_validity(spec, program, timezone.localdate(timezone=merchant.tz), errors)
     _check_colors(spec, errors)
     return errors
-
-
-def logo_clean(upload: Any) -> tuple[bytes, str]:
-    """The bytes and extension of an uploaded logo, or a ValidationError for ``logo``.
-
-    Accepts PNG, JPEG, GIF and WebP up to 1 MB, recognised by their content, not by the name
-    the browser sent. Never SVG: it can carry scripts.
-    """
-    size = getattr(upload, "size", None)
-    if size is not None and size > MAX_LOGO_BYTES:
-        raise ValidationError(
-            {"logo": f"The logo is {size / 1024 / 1024:.1f} MB; the limit is 1 MB."}
-        )
-    data = upload.read(MAX_LOGO_BYTES + 1)
-    if len(data) > MAX_LOGO_BYTES:
-        raise ValidationError({"logo": "The logo is larger than the 1 MB limit."})
-    if not data:
-        raise ValidationError({"logo": "The file is empty."})
-    extension = _image_extension(data)
-    if extension is None:
-        raise ValidationError({"logo": "Upload a PNG, JPEG, GIF or WebP image."})
-    return data, extension
-
-
-def _image_extension(data: bytes) -> str | None:
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        extension: str | None = "webp"
-    else:
-        extension = next((ext for sig, ext in _IMAGE_SIGNATURES if data.startswith(sig)), None)
-    if extension is None:
-        return None
-    # Decode it too: a valid header is not a valid image.
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return None
-    return extension
 
 
 _PROGRAM_FIELDS = (
@@ -409,18 +342,9 @@ def _clean_logo_into(errors: ProgramErrors, logo: Any) -> tuple[bytes, str] | No
         return None
 
 
-def _store_logo(program: Program, logo: tuple[bytes, str]) -> str:
-    """Attach a cleaned logo under a random name; returns the old file's name."""
-    data, extension = logo
-    old = program.logo.name or ""
-    program.logo.save(f"{secrets.token_hex(12)}.{extension}", ContentFile(data), save=False)
-    return old
-
-
-def _delete_file_later(program: Program, name: str) -> None:
-    if name:
-        storage = program.logo.storage
-        transaction.on_commit(lambda: storage.delete(name))
+def lock_program(program: Program) -> Program:
+    """The program's row locked until the caller's transaction ends, with its merchant."""
+    return Program.objects.select_for_update().select_related("merchant").get(pk=program.pk)
 
 
 def program_create(
@@ -433,7 +357,7 @@ def program_create(
     with transaction.atomic():
         program = Program(merchant=merchant, **_normalized(spec))
         if logo_data is not None:
-            _store_logo(program, logo_data)
+            logo_store(program=program, logo=logo_data)
         program.save()
         _save_tiers(program, _tier_rows(spec))
         audit_record(
@@ -463,7 +387,7 @@ def program_update(
     logo_data = _clean_logo_into(logo_errors, logo)
     with transaction.atomic():
         # Locked so a card issued meanwhile is seen by the "kind cannot change" check.
-        locked = Program.objects.select_for_update().select_related("merchant").get(pk=program.pk)
+        locked = lock_program(program)
         errors = program_check(merchant=locked.merchant, spec=spec, program=locked)
         errors.update(logo_errors)
         if errors:
@@ -478,7 +402,7 @@ def program_update(
             setattr(locked, name, value)
         old_logo = ""
         if logo_data is not None:
-            old_logo = _store_logo(locked, logo_data)
+            old_logo = logo_store(program=locked, logo=logo_data)
             changed.append("logo")
         elif remove_logo and locked.logo:
             old_logo = locked.logo.name or ""
@@ -489,7 +413,7 @@ def program_update(
         locked.save()
         if "tiers" in changed:
             _save_tiers(locked, new_tiers)
-        _delete_file_later(locked, old_logo)
+        logo_delete_on_commit(program=locked, name=old_logo)
         audit_record(
             merchant=locked.merchant,
             actor=actor,
@@ -511,7 +435,7 @@ def _copy_program(source: Program, target: Program) -> None:
 def program_archive(*, program: Program, actor: Actor) -> Program:
     """Stop issuing cards of this program; cards already issued keep working."""
     with transaction.atomic():
-        locked = Program.objects.select_for_update().select_related("merchant").get(pk=program.pk)
+        locked = lock_program(program)
         if locked.archived_at is not None:
             return locked
         locked.archived_at = clock.now()
@@ -529,7 +453,7 @@ def program_archive(*, program: Program, actor: Actor) -> Program:
 
 def program_restore(*, program: Program, actor: Actor) -> Program:
     with transaction.atomic():
-        locked = Program.objects.select_for_update().select_related("merchant").get(pk=program.pk)
+        locked = lock_program(program)
         if locked.archived_at is None:
             return locked
         clash = Program.objects.active().filter(
@@ -550,162 +474,3 @@ def program_restore(*, program: Program, actor: Actor) -> Program:
         )
     program.archived_at = None
     return locked
-
-
-# ---------------------------------------------------------------------------------------------
-# Custom fields of a program's join form
-
-
-def _clean_label(label: str) -> str:
-    label = (label or "").strip()
-    if not label:
-        raise ValidationError({"label": "Enter the question customers see, e.g. Favourite drink."})
-    if len(label) > 80:
-        raise ValidationError({"label": "Keep the label under 80 characters."})
-    return label
-
-
-def _clean_choices(field_type: str, choices: list[str] | None) -> list[str]:
-    if field_type != FieldType.CHOICE:
-        return []
-    options = [c.strip() for c in (choices or []) if c and c.strip()]
-    if len(options) < 2:
-        raise ValidationError({"choices": "A choice field needs at least 2 options, one per line."})
-    if len(options) > MAX_CHOICES:
-        raise ValidationError({"choices": f"Use at most {MAX_CHOICES} options."})
-    too_long = next((o for o in options if len(o) > 80), None)
-    if too_long is not None:
-        raise ValidationError(
-            {"choices": f"Keep each option under 80 characters: {too_long[:20]}…"}
-        )
-    seen: set[str] = set()
-    for option in options:
-        if option.casefold() in seen:
-            raise ValidationError({"choices": f"The option {option} appears twice."})
-        seen.add(option.casefold())
-    return options
-
-
-def _unique_key(program: Program, label: str) -> str:
-    base = (slugify(label).replace("-", "_") or "field")[:32]
-    if base in RESERVED_FIELD_KEYS:
-        base = f"{base}_extra"
-    taken = set(program.custom_fields.values_list("key", flat=True))
-    key, suffix = base, 2
-    while key in taken:
-        key = f"{base}_{suffix}"
-        suffix += 1
-    return key
-
-
-def _label_taken(program: Program, label: str, exclude_pk: int | None = None) -> bool:
-    others = program.custom_fields.filter(label__iexact=label)
-    if exclude_pk is not None:
-        others = others.exclude(pk=exclude_pk)
-    return others.exists()
-
-
-def _fields_changed(program: Program, actor: Actor, summary: str) -> None:
-    audit_record(
-        merchant=program.merchant,
-        actor=actor,
-        action=AuditAction.CUSTOM_FIELDS_CHANGED,
-        summary=summary,
-        details={"program_id": program.pk},
-    )
-
-
-def _lock_program(program: Program) -> Program:
-    return Program.objects.select_for_update().select_related("merchant").get(pk=program.pk)
-
-
-def custom_field_create(
-    *,
-    program: Program,
-    label: str,
-    field_type: str,
-    required: bool,
-    choices: list[str] | None,
-    actor: Actor,
-) -> CustomField:
-    label = _clean_label(label)
-    if field_type not in FieldType.values:
-        raise ValidationError({"field_type": "Choose text, number, date or choice."})
-    options = _clean_choices(field_type, choices)
-    with transaction.atomic():
-        locked = _lock_program(program)
-        count = locked.custom_fields.count()
-        if count >= MAX_CUSTOM_FIELDS:
-            raise ValidationError(f"A join form has at most {MAX_CUSTOM_FIELDS} custom fields.")
-        if _label_taken(locked, label):
-            raise ValidationError({"label": f"This form already asks {label}."})
-        field = CustomField.objects.create(
-            program=locked,
-            key=_unique_key(locked, label),
-            label=label,
-            field_type=field_type,
-            required=required,
-            choices=options,
-            position=count,
-        )
-        _fields_changed(locked, actor, f"Added the field {label} to the join form of {locked.name}")
-    return field
-
-
-def custom_field_update(
-    *,
-    field: CustomField,
-    label: str,
-    required: bool,
-    choices: list[str] | None,
-    actor: Actor,
-) -> CustomField:
-    """Rename, make required or not, change options. The type and the key stay: answers
-    already collected are stored under the key in that type."""
-    label = _clean_label(label)
-    options = _clean_choices(field.field_type, choices)
-    with transaction.atomic():
-        program = _lock_program(field.program)
-        if _label_taken(program, label, exclude_pk=field.pk):
-            raise ValidationError({"label": f"This form already asks {label}."})
-        field.label, field.required, field.choices = label, required, options
-        field.save(update_fields=["label", "required", "choices"])
-        _fields_changed(
-            program, actor, f"Changed the field {label} on the join form of {program.name}"
-        )
-    return field
-
-
-def custom_field_delete(*, field: CustomField, actor: Actor) -> None:
-    """Remove the question; answers customers already gave stay on their records."""
-    with transaction.atomic():
-        program = _lock_program(field.program)
-        field.delete()
-        _renumber(list(program.custom_fields.order_by("position", "pk")))
-        _fields_changed(
-            program, actor, f"Removed the field {field.label} from the join form of {program.name}"
-        )
-
-
-def custom_field_move(*, field: CustomField, direction: str, actor: Actor) -> None:
-    """Move a question one place up or down the join form."""
-    if direction not in {"up", "down"}:
-        raise ValidationError("Move a field up or down.")
-    with transaction.atomic():
-        program = _lock_program(field.program)
-        fields = list(program.custom_fields.order_by("position", "pk"))
-        index = next(i for i, f in enumerate(fields) if f.pk == field.pk)
-        other = index - 1 if direction == "up" else index + 1
-        if not 0 <= other < len(fields):
-            return
-        fields[index], fields[other] = fields[other], fields[index]
-        _renumber(fields)
-        _fields_changed(
-            program, actor, f"Moved the field {field.label} {direction} on {program.name}"
-        )
-
-
-def _renumber(fields: list[CustomField]) -> None:
-    for position, item in enumerate(fields):
-        item.position = position
-    CustomField.objects.bulk_update(fields, ["position"])

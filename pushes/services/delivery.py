@@ -1,4 +1,4 @@
-"""Every write of the pushes app: subscriptions, messages, dispatching and delivery.
+"""Delivery: the dispatcher (the beat tick) and sending one (message, device) pair.
 
 Delivery is AT MOST ONCE per (message, subscription) pair:
 
@@ -22,33 +22,25 @@ queued again by the tick, so a killed worker loses nothing it had not started.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
-import ipaddress
 import logging
 import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, CharField, Exists, F, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Coalesce, Concat, Left
 
-from cards.models import Card
 from loyalty import clock
-from loyalty.actors import Actor, user_or_none
+from loyalty.celery import app as celery_app
 from pushes import conf
 from pushes.channels import DeliveryResult, Outcome, channel_for
 from pushes.models import (
     FINAL_DELIVERY_STATUSES,
-    MESSAGE_MAX_LENGTH,
     AttemptOutcome,
     Delivery,
     DeliveryAttempt,
@@ -57,189 +49,13 @@ from pushes.models import (
     PushMessage,
     PushSubscription,
 )
+from pushes.services.subscriptions import subscription_expire
 
 logger = logging.getLogger(__name__)
 
-
-# ---------------------------------------------------------------------------------------------
-# Subscriptions (from the card page)
-
-
-def _decode_key(value: str, *, length: int, field: str) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != length or (field == "p256dh" and raw[:1] != b"\x04"):
-        raise ValidationError({field: "The browser sent an invalid push key."})
-    return raw
-
-
-def _validate_endpoint(endpoint: str) -> None:
-    parts = urlsplit(endpoint)
-    allow_http = bool(getattr(settings, "PUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG))
-    if parts.scheme not in ({"https", "http"} if allow_http else {"https"}) or not parts.hostname:
-        raise ValidationError({"endpoint": "The push endpoint must be an https URL."})
-    if len(endpoint) > 1000:
-        raise ValidationError({"endpoint": "The push endpoint is too long."})
-    if not allow_http:
-        # Push services are public hosts; never let a browser point our server at an address
-        # inside the network.
-        try:
-            address = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            return
-        if not address.is_global:
-            raise ValidationError({"endpoint": "The push endpoint must be a public host."})
-
-
-def subscription_save(
-    *,
-    card: Card,
-    endpoint: str,
-    p256dh: str,
-    auth: str,
-    user_agent: str = "",
-    old_endpoint: str = "",
-) -> PushSubscription:
-    """Store (or refresh) a device's subscription to the card's pushes.
-
-    Re-subscribing with the same endpoint updates the keys; a browser that replaced its
-    subscription sends the old endpoint, which stops receiving.
-    """
-    if card.is_deleted:
-        raise ValidationError("This card is no longer valid.")
-    endpoint = (endpoint or "").strip()
-    _validate_endpoint(endpoint)
-    _decode_key(p256dh or "", length=65, field="p256dh")
-    _decode_key(auth or "", length=16, field="auth")
-    now = clock.now()
-    with transaction.atomic():
-        if old_endpoint and old_endpoint != endpoint:
-            PushSubscription.objects.filter(
-                card=card, endpoint=old_endpoint, expired_at__isnull=True
-            ).update(expired_at=now, expired_reason="Replaced by a new subscription.")
-        subscription, _ = PushSubscription.objects.update_or_create(
-            card=card,
-            endpoint=endpoint,
-            defaults={
-                "merchant_id": card.merchant_id,
-                "p256dh": p256dh,
-                "auth": auth,
-                "user_agent": (user_agent or "")[:300],
-                "expired_at": None,
-                "expired_reason": "",
-            },
-        )
-    return subscription
-
-
-def subscription_expire(*, subscription: PushSubscription, reason: str) -> None:
-    PushSubscription.objects.filter(pk=subscription.pk, expired_at__isnull=True).update(
-        expired_at=clock.now(), expired_reason=reason[:200]
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Messages (from the Send push tab)
-
-
-def cannot_receive_reason(card: Card, active_subscriptions: int) -> str:
-    """Why a card cannot get a push, or "" when it can."""
-    if card.is_deleted:
-        return "Deleted"
-    if active_subscriptions:
-        return ""
-    if card.status == "not_installed":
-        return "Not installed"
-    return "No push permission"
-
-
-def _clean_body(body: str) -> str:
-    body = (body or "").replace("\r\n", "\n").strip()
-    if not body:
-        raise ValidationError({"body": "Type the message to send."})
-    if len(body) > MESSAGE_MAX_LENGTH:
-        raise ValidationError(
-            {"body": f"Keep the message to {MESSAGE_MAX_LENGTH} characters (it has {len(body)})."}
-        )
-    return body
-
-
-def _check_send_at(send_at: datetime.datetime | None, now: datetime.datetime) -> None:
-    if send_at is not None and send_at <= now:
-        raise ValidationError({"send_at": "Pick a time in the future, or leave it empty."})
-
-
-def _kick_dispatch() -> None:
-    """Send-now messages go out at once instead of waiting for the next beat tick."""
-    from pushes.tasks import dispatch_due_messages
-
-    dispatch_due_messages.delay()
-
-
-def message_create(
-    *, card: Card, body: str, send_at: datetime.datetime | None = None, actor: Actor
-) -> PushMessage:
-    """A message to one card, now (``send_at`` None) or at a future time."""
-    body = _clean_body(body)
-    now = clock.now()
-    _check_send_at(send_at, now)
-    with transaction.atomic():
-        locked = Card.objects.select_for_update().get(pk=card.pk)
-        active = PushSubscription.objects.filter(card=locked, expired_at__isnull=True).count()
-        reason = cannot_receive_reason(locked, active)
-        if reason:
-            raise ValidationError({"card": f"This card cannot receive pushes: {reason.lower()}."})
-        message = PushMessage.objects.create(
-            merchant_id=locked.merchant_id,
-            card=locked,
-            body=body,
-            send_at=send_at or now,
-            scheduled=send_at is not None,
-            created_by=user_or_none(actor),
-        )
-        if send_at is None:
-            transaction.on_commit(_kick_dispatch, robust=True)
-    return message
-
-
-def _lock_editable(message: PushMessage, verb: str) -> PushMessage:
-    locked = PushMessage.objects.select_for_update().get(pk=message.pk)
-    if locked.status != MessageStatus.SCHEDULED:
-        raise ValidationError(
-            f"This message is {locked.get_status_display().lower()}; it can no longer be {verb}."
-        )
-    return locked
-
-
-def message_update(
-    *, message: PushMessage, body: str, send_at: datetime.datetime | None, actor: Actor
-) -> PushMessage:
-    """Change a message until it starts sending (empty ``send_at``: send it now)."""
-    body = _clean_body(body)
-    now = clock.now()
-    _check_send_at(send_at, now)
-    with transaction.atomic():
-        locked = _lock_editable(message, "changed")
-        locked.body = body
-        locked.send_at = send_at or now
-        locked.scheduled = send_at is not None
-        locked.edited_at = now
-        locked.save(update_fields=["body", "send_at", "scheduled", "edited_at"])
-        if send_at is None:
-            transaction.on_commit(_kick_dispatch, robust=True)
-    return locked
-
-
-def message_cancel(*, message: PushMessage, actor: Actor) -> PushMessage:
-    with transaction.atomic():
-        locked = _lock_editable(message, "cancelled")
-        locked.status = MessageStatus.CANCELLED
-        locked.cancelled_at = clock.now()
-        locked.cancelled_by = user_or_none(actor)
-        locked.save(update_fields=["status", "cancelled_at", "cancelled_by"])
-    return locked
+# Queued by name: pushes.tasks imports these services, so importing the task here would be a
+# cycle.
+SEND_DELIVERY_TASK = "pushes.tasks.send_delivery"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,13 +71,11 @@ class DispatchReport:
 
 
 def _enqueue(delivery_ids: Iterable[int], countdown: float = 0) -> None:
-    from pushes.tasks import send_delivery
-
     for delivery_id in delivery_ids:
         if countdown > 0:
-            send_delivery.apply_async(args=(delivery_id,), countdown=countdown)
+            celery_app.send_task(SEND_DELIVERY_TASK, args=(delivery_id,), countdown=countdown)
         else:
-            send_delivery.apply_async(args=(delivery_id,))
+            celery_app.send_task(SEND_DELIVERY_TASK, args=(delivery_id,))
 
 
 def messages_dispatch_due(*, limit: int | None = None) -> DispatchReport:
