@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from cards import rules
+from cards.actions import kinds_written
 from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Program
 from loyalty.models import Merchant
 
@@ -69,13 +70,22 @@ def ledger_differences(
     return differences
 
 
+def foreign_entry_kinds(card: Card, entries: Iterable[LedgerEntry]) -> list[str]:
+    """Entry kinds on this card that no action of its kind writes (see ``cards.actions``)."""
+    return sorted({entry.kind for entry in entries} - kinds_written(card.program.kind))
+
+
 def cards_with_entries(
     cards: QuerySet[Card], chunk: int = 500
 ) -> Iterator[tuple[Card, list[LedgerEntry]]]:
     """Every card with its entries oldest first, a chunk of cards (two queries) at a time."""
     ids = list(cards.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), chunk):
-        batch = list(Card.objects.filter(pk__in=ids[start : start + chunk]).order_by("pk"))
+        batch = list(
+            Card.objects.filter(pk__in=ids[start : start + chunk])
+            .select_related("program")
+            .order_by("pk")
+        )
         by_card: dict[int, list[LedgerEntry]] = {card.pk: [] for card in batch}
         entries = LedgerEntry.objects.filter(card_id__in=by_card).order_by("created_at", "id")
         for entry in entries.iterator(chunk_size=5000):

@@ -1,8 +1,11 @@
 """Every write to a card and a program: the only code that changes balances.
 
-- ``ledger``: every balance change, through one locked, validated, idempotent path.
+- ``ledger``: every balance change, through one locked, validated, idempotent path
+  (``card_apply`` runs an action of the table in ``cards.actions``).
 - ``lifecycle``: issuing, installing, expiring and deleting cards, and emailing their link.
-- ``programs``: programs and their rules, tiers and join-form questions (settings).
+- ``programs``: programs and their rules and tiers (settings).
+- ``logos``: a program's logo, checked and stored.
+- ``custom_fields``: the questions of a program's join form.
 
 Callers import from ``cards.services``; the split is an implementation detail.
 """
@@ -19,11 +22,13 @@ from cards.services.custom_fields import (
     custom_field_update,
 )
 from cards.services.ledger import (
+    LedgerAction,
     LedgerResult,
     card_add_points,
     card_add_rewards,
     card_add_stamps,
     card_add_transaction_amount,
+    card_apply,
     card_check_open,
     card_credit_referral,
     card_credit_welcome_bonus,
@@ -32,6 +37,7 @@ from cards.services.ledger import (
     card_remove_stamps,
     card_subtract_transaction_amount,
     card_write_off_visits,
+    ledger_append,
 )
 from cards.services.lifecycle import (
     UTM_KEYS,
@@ -72,6 +78,7 @@ __all__ = [
     "RESERVED_FIELD_KEYS",
     "UTM_KEYS",
     "Holder",
+    "LedgerAction",
     "LedgerResult",
     "LinkReason",
     "ProgramErrors",
@@ -81,6 +88,7 @@ __all__ = [
     "card_add_rewards",
     "card_add_stamps",
     "card_add_transaction_amount",
+    "card_apply",
     "card_check_open",
     "card_credit_referral",
     "card_credit_welcome_bonus",
@@ -99,6 +107,7 @@ __all__ = [
     "custom_field_delete",
     "custom_field_move",
     "custom_field_update",
+    "ledger_append",
     "logo_clean",
     "program_archive",
     "program_check",

@@ -1,34 +1,35 @@
 """Every balance change, through one path.
 
-Balance changes all go through ``_record``: lock the card row, replay the idempotency key if it
-was seen, refuse deleted and expired cards, let the pure rule in ``cards.rules`` validate and
-compute the deltas against the *locked* values, then insert the entries and update the
-aggregates in the same transaction. Concurrent staff therefore queue on the row lock and no
-update is lost; a double click (same key) changes things once.
+Staff actions (``card_apply`` and its named entry points) and the system's bonuses all go
+through ``_record``: lock the card row, replay the idempotency key if it was seen, refuse
+deleted and expired cards, let the pure rule validate and compute the deltas against the
+*locked* values, then ``ledger_append`` inserts the entries and updates the aggregates in the
+same transaction. Concurrent staff therefore queue on the row lock and no update is lost; a
+double click (same key) changes things once. Which rule an action runs is the table in
+``cards.actions``.
 """
 
 from __future__ import annotations
 
-import logging
+import datetime
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
 
 from cards import rules
-from cards.models import (
-    BALANCE_FIELDS,
-    Card,
-    LedgerEntry,
-    Source,
-)
+from cards.actions import action_for
+from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Source
 from cards.rules import Delta, Kind, LedgerError
 from cards.signals import ledger_recorded
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
+
+MAX_KEY_LENGTH = 64
+MAX_COMMENT_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,6 @@ class LedgerResult:
     card: Card
     entries: list[LedgerEntry]
     replayed: bool = False
-
-
-logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,14 +50,14 @@ def _record(
     idempotency_key: str | None,
     comment: str,
     source: str,
-    compute: Callable[[rules.Balances, Any], list[Delta]],
+    compute: Callable[[Card], list[Delta]],
     referred_card: Card | None = None,
 ) -> LedgerResult:
     key = (idempotency_key or "").strip() or uuid.uuid4().hex
-    if len(key) > 64:
+    if len(key) > MAX_KEY_LENGTH:
         raise LedgerError("idempotency_key", "The form expired; reload the page and try again.")
     comment = (comment or "").strip()
-    if len(comment) > 500:
+    if len(comment) > MAX_COMMENT_LENGTH:
         raise LedgerError("comment", "Keep the comment under 500 characters.")
     with transaction.atomic():
         locked = (
@@ -71,10 +69,9 @@ def _record(
         if previous:
             return LedgerResult(card=locked, entries=previous, replayed=True)
         _ensure_open(locked)
-        deltas = compute(locked.balances(), locked.program.rule_set())
-        entries = _write(
-            locked,
-            deltas,
+        entries = ledger_append(
+            card=locked,
+            deltas=compute(locked),
             key=key,
             actor=actor,
             comment=comment,
@@ -105,20 +102,26 @@ def card_check_open(*, card: Card) -> None:
     _ensure_open(card)
 
 
-def _write(
+def ledger_append(
+    *,
     card: Card,
     deltas: list[Delta],
-    *,
     key: str,
     actor: Actor,
-    comment: str,
     source: str,
-    referred_card: Card | None,
+    comment: str = "",
+    at: datetime.datetime | None = None,
+    referred_card: Card | None = None,
 ) -> list[LedgerEntry]:
-    now = clock.now()
+    """Write ``deltas`` as the card's next entries and fold them into its aggregates.
+
+    The only code that writes entries. The caller holds the card's row lock (or has just
+    created the card) inside a transaction.
+    """
+    now = at or clock.now()
     user = user_or_none(actor)
-    entries = []
     balances = card.balances()
+    entries = []
     for sequence, delta in enumerate(deltas):
         balances = rules.apply(balances, delta)
         entries.append(
@@ -177,12 +180,13 @@ def _copy_balances(source: Card, target: Card) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Transaction amount (both kinds of card)
+# Staff actions
 
 
-def card_add_transaction_amount(
+def card_apply(
     *,
     card: Card,
+    action: str,
     value: Any,
     purchase_amount: Any = None,
     comment: str = "",
@@ -190,14 +194,18 @@ def card_add_transaction_amount(
     idempotency_key: str | None = None,
     source: str = Source.DASHBOARD,
 ) -> LedgerResult:
-    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
-        if isinstance(rule_set, rules.StampRules):
-            return rules.stamp_add_transaction_amount(
-                balances, rule_set, value=value, purchase_amount=purchase_amount
-            )
-        return rules.cashback_add_transaction_amount(
-            balances, rule_set, value=value, purchase_amount=purchase_amount
-        )
+    """Apply the action ``action`` of ``cards.actions`` (e.g. "stamps_add") to the card.
+
+    ``value`` and ``purchase_amount`` may be raw text: the action's rule parses them and
+    refuses bad input with a ``LedgerError`` naming the field, and nothing is written.
+    """
+    inputs: Mapping[str, Any] = {"value": value, "purchase_amount": purchase_amount}
+
+    def compute(locked: Card) -> list[Delta]:
+        spec = action_for(locked.program.kind, action)
+        if not spec.purchase and purchase_amount not in (None, ""):
+            raise TypeError(f"{spec.title} takes no purchase amount.")
+        return spec.compute(locked.balances(), locked.program.rule_set(), inputs)
 
     return _record(
         card=card,
@@ -209,222 +217,57 @@ def card_add_transaction_amount(
     )
 
 
-def card_subtract_transaction_amount(
-    *,
-    card: Card,
-    value: Any,
-    purchase_amount: Any = None,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    """The refund of amount spent (a correction of a mistyped purchase)."""
-
-    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
-        if isinstance(rule_set, rules.StampRules):
-            return rules.stamp_refund_transaction_amount(
-                balances, rule_set, value=value, purchase_amount=purchase_amount
-            )
-        return rules.cashback_subtract_transaction_amount(
-            balances, rule_set, value=value, purchase_amount=purchase_amount
-        )
-
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=compute,
-    )
+class LedgerAction(Protocol):
+    def __call__(
+        self,
+        *,
+        card: Card,
+        value: Any,
+        purchase_amount: Any = None,
+        comment: str = "",
+        actor: Actor,
+        idempotency_key: str | None = None,
+        source: str = Source.DASHBOARD,
+    ) -> LedgerResult: ...
 
 
-# ---------------------------------------------------------------------------------------------
-# Stamp cards
+def _entry_point(action: str, doc: str) -> LedgerAction:
+    """``card_apply`` with the action fixed: the names callers outside the dialogs use."""
+
+    def apply(*, card: Card, **inputs: Any) -> LedgerResult:
+        return card_apply(card=card, action=action, **inputs)
+
+    apply.__doc__ = doc
+    return apply
 
 
-def _only_for(
-    kind: type[rules.StampRules] | type[rules.CashbackRules],
-    rule: Callable[..., list[Delta]],
-    **inputs: Any,
-) -> Callable[[rules.Balances, Any], list[Delta]]:
-    """``rule`` with its inputs, refused with a clear message on the other kind of card."""
-    noun = "stamp" if kind is rules.StampRules else "cashback"
-
-    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
-        if not isinstance(rule_set, kind):
-            raise LedgerError("value", f"This action is for {noun} cards only.")
-        return rule(balances, rule_set, **inputs)
-
-    return compute
-
-
-def card_write_off_visits(
-    *,
-    card: Card,
-    value: Any,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=_only_for(rules.StampRules, rules.stamp_write_off_visits, value=value),
-    )
-
-
-def card_add_stamps(
-    *,
-    card: Card,
-    value: Any,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=_only_for(rules.StampRules, rules.stamp_add_stamps, value=value),
-    )
-
-
-def card_remove_stamps(
-    *,
-    card: Card,
-    value: Any,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=_only_for(rules.StampRules, rules.stamp_remove_stamps, value=value),
-    )
-
-
-def card_add_rewards(
-    *,
-    card: Card,
-    value: Any,
-    purchase_amount: Any,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    compute = _only_for(
-        rules.StampRules, rules.stamp_add_rewards, value=value, purchase_amount=purchase_amount
-    )
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=compute,
-    )
-
-
-def card_redeem_rewards(
-    *,
-    card: Card,
-    value: Any,
-    purchase_amount: Any,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    compute = _only_for(
-        rules.StampRules, rules.stamp_redeem_rewards, value=value, purchase_amount=purchase_amount
-    )
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=compute,
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Cashback cards
-
-
-def card_add_points(
-    *,
-    card: Card,
-    value: Any,
-    purchase_amount: Any = None,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    compute = _only_for(
-        rules.CashbackRules, rules.cashback_add_points, value=value, purchase_amount=purchase_amount
-    )
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=compute,
-    )
-
-
-def card_remove_points(
-    *,
-    card: Card,
-    value: Any,
-    purchase_amount: Any = None,
-    comment: str = "",
-    actor: Actor,
-    idempotency_key: str | None = None,
-    source: str = Source.DASHBOARD,
-) -> LedgerResult:
-    compute = _only_for(
-        rules.CashbackRules,
-        rules.cashback_remove_points,
-        value=value,
-        purchase_amount=purchase_amount,
-    )
-    return _record(
-        card=card,
-        actor=actor,
-        idempotency_key=idempotency_key,
-        comment=comment,
-        source=source,
-        compute=compute,
-    )
+card_add_transaction_amount = _entry_point(
+    "transaction_amount_add", "A purchase: earns stamps or points by the card's rules."
+)
+card_subtract_transaction_amount = _entry_point(
+    "transaction_amount_subtract", "The refund of amount spent (a correction of a purchase)."
+)
+card_write_off_visits = _entry_point("visits_write_off", "Stamp cards: take visits back.")
+card_add_stamps = _entry_point("stamps_add", "Stamp cards: full cards turn into rewards.")
+card_remove_stamps = _entry_point("stamps_subtract", "Stamp cards: at most the balance.")
+card_add_rewards = _entry_point("rewards_add", "Stamp cards: a visit, with its purchase.")
+card_redeem_rewards = _entry_point("rewards_subtract", "Stamp cards: a visit, with its purchase.")
+card_add_points = _entry_point("points_add", "Cashback cards: points by hand.")
+card_remove_points = _entry_point("points_subtract", "Cashback cards: points spent.")
 
 
 # ---------------------------------------------------------------------------------------------
 # Referral and welcome bonuses
 
 
-def _bonus_compute(amount: Decimal, kind: str) -> Callable[[rules.Balances, Any], list[Delta]]:
-    def compute(balances: rules.Balances, rule_set: Any) -> list[Delta]:
+def _bonus(amount: Decimal, kind: str) -> Callable[[Card], list[Delta]]:
+    def compute(locked: Card) -> list[Delta]:
+        rule_set = locked.program.rule_set()
         if isinstance(rule_set, rules.StampRules):
-            return rules.stamp_bonus(balances, rule_set, stamps=int(amount), kind=kind)
-        return rules.cashback_bonus(balances, rule_set, points=rules.money(amount), kind=kind)
+            return rules.stamp_bonus(locked.balances(), rule_set, stamps=int(amount), kind=kind)
+        return rules.cashback_bonus(
+            locked.balances(), rule_set, points=rules.money(amount), kind=kind
+        )
 
     return compute
 
@@ -452,7 +295,7 @@ def card_credit_referral(*, referrer: Card, new_card: Card) -> LedgerResult | No
         idempotency_key=f"referral:{new_card.pk}",
         comment=f"Referred card {new_card.serial}",
         source=Source.REFERRAL,
-        compute=_bonus_compute(bonus, Kind.REFERRAL_BONUS),
+        compute=_bonus(bonus, Kind.REFERRAL_BONUS),
         referred_card=new_card,
     )
 
@@ -467,5 +310,5 @@ def card_credit_welcome_bonus(*, card: Card) -> LedgerResult | None:
         idempotency_key=f"welcome:{card.pk}",
         comment="",
         source=Source.SYSTEM,
-        compute=_bonus_compute(bonus, Kind.WELCOME_BONUS),
+        compute=_bonus(bonus, Kind.WELCOME_BONUS),
     )

@@ -13,19 +13,18 @@ from django.utils import timezone
 
 from cards import rules
 from cards.models import (
-    BALANCE_FIELDS,
     Card,
     CardStatus,
     Device,
-    LedgerEntry,
     Program,
     Source,
     new_serial,
 )
 from cards.rules import LedgerError
 from cards.selectors import card_install_url
+from cards.services.ledger import ledger_append
 from loyalty import clock
-from loyalty.actors import Actor, user_or_none
+from loyalty.actors import Actor
 
 logger = logging.getLogger(__name__)
 UTM_KEYS = ("source", "medium", "campaign", "term", "content")
@@ -76,24 +75,15 @@ def card_issue(
             **{f"utm_{key}": (utm.get(key) or "")[:100] for key in UTM_KEYS},
         )
         _save_with_unique_serial(card)
-        user = user_or_none(actor)
-        delta = rules.issue_delta(program.rule_set())
-        LedgerEntry.objects.create(
-            merchant_id=card.merchant_id,
+        # The first entry takes the same write path as every later one.
+        ledger_append(
             card=card,
-            kind=delta.kind,
+            deltas=[rules.issue_delta(program.rule_set())],
+            key=f"issue:{card.pk}",
+            actor=actor,
             source=source,
-            actor_id=user.pk if user is not None else None,
-            created_at=issued_at,
-            operation_key=f"issue:{card.pk}",
-            tier_name=delta.tier.name if delta.tier else "",
-            tier_threshold=delta.tier.threshold if delta.tier else None,
-            tier_percentage=delta.tier.percentage if delta.tier else None,
+            at=issued_at,
         )
-        balances = rules.apply(card.balances(), delta)
-        for name in BALANCE_FIELDS:
-            setattr(card, name, getattr(balances, name))
-        card.save(update_fields=list(BALANCE_FIELDS))
     return card
 
 

@@ -9,7 +9,9 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 
 from cards import services
-from cards.models import Card, LedgerEntry
+from cards.models import Card, LedgerEntry, Source
+from cards.rules import Kind
+from loyalty import clock
 
 pytestmark = pytest.mark.django_db
 
@@ -54,3 +56,24 @@ def test_verify_ledger_reports_a_drifted_aggregate(stamp_card: Card, staff, caps
     out = capsys.readouterr().out
     assert f"card {stamp_card.serial}: stamps_balance is 5, the ledger says 4" in out
     assert "ltv is 1.00, the ledger says 0.00" in out
+
+
+def test_verify_ledger_reports_an_entry_no_action_of_the_cards_kind_writes(
+    cashback_card: Card, capsys
+) -> None:
+    # Appending is what the database allows; a stamps entry has no place on a cashback card.
+    LedgerEntry.objects.create(
+        merchant_id=cashback_card.merchant_id,
+        card=cashback_card,
+        kind=Kind.STAMPS_ADDED,
+        source=Source.SYSTEM,
+        created_at=clock.now(),
+        operation_key="stray",
+    )
+    with pytest.raises(CommandError, match="1 of 1 cards disagree"):
+        call_command("verify_ledger")
+    out = capsys.readouterr().out
+    assert (
+        f"card {cashback_card.serial}: holds stamps_added entries, "
+        "which no action of a cashback card writes"
+    ) in out

@@ -1,4 +1,5 @@
-"""Recompute every card from its ledger and report any aggregate that disagrees."""
+"""Recompute every card from its ledger and report any aggregate that disagrees, and any entry
+that no action of the card's kind could have written."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cards.models import Card
-from cards.selectors import cards_with_entries, ledger_differences
+from cards.selectors import cards_with_entries, foreign_entry_kinds, ledger_differences
 
 
 class Command(BaseCommand):
@@ -24,12 +25,18 @@ class Command(BaseCommand):
         for card, entries in cards_with_entries(cards):
             checked += 1
             differences = ledger_differences(card, entries)
-            if differences:
+            foreign = foreign_entry_kinds(card, entries)
+            if differences or foreign:
                 broken += 1
-                for name, stored, expected in differences:
-                    self.stdout.write(
-                        f"card {card.serial}: {name} is {stored}, the ledger says {expected}"
-                    )
+            for name, stored, expected in differences:
+                self.stdout.write(
+                    f"card {card.serial}: {name} is {stored}, the ledger says {expected}"
+                )
+            for kind in foreign:
+                self.stdout.write(
+                    f"card {card.serial}: holds {kind} entries, "
+                    f"which no action of a {card.program.kind} card writes"
+                )
         if broken:
             raise CommandError(f"{broken} of {checked} cards disagree with their ledger.")
         self.stdout.write(self.style.SUCCESS(f"{checked} cards match their ledger."))

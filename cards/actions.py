@@ -1,0 +1,234 @@
+"""The ledger's actions: one table of what staff can do to a card's balances.
+
+Each ``Action`` ties a card kind and an action name (the dialog's URL) to the pure rule in
+``cards.rules`` that validates the input and computes the deltas, to what the merchant reads
+(title, field labels, the preview's wording from ``cards.wording``) and to whether the dialog
+asks for a purchase amount. The services apply actions through this table
+(``cards.services.card_apply``), the dialogs and their live previews render from it, and
+``verify_ledger`` checks that a card only holds the entry kinds its actions can write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from cards import rules, wording
+from cards.models import Card, ProgramKind
+from cards.rules import Balances, Delta, Kind, LedgerError
+from cards.wording import Describe
+
+
+class PurchaseField(models.TextChoices):
+    """Whether an action's dialog asks for the purchase amount (the rule checks the value)."""
+
+    NONE = "", "No purchase amount"
+    OPTIONAL = "optional", "Optional"
+    REQUIRED = "required", "Required (0 when nothing was bought)"
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    kind: ProgramKind
+    title: str
+    rule: Callable[..., list[Delta]]
+    # The entry kinds the rule writes (verify_ledger checks cards hold no others).
+    writes: frozenset[str]
+    describe: Describe
+    balances: Callable[[Card], Sequence[str]]
+    value_label: str
+    value_is_count: bool
+    purchase: PurchaseField = PurchaseField.NONE
+    purchase_help: str = ""
+    # Stamp programs only: the mechanisms whose dialogs offer this action (empty: every one).
+    mechanisms: frozenset[str] = frozenset()
+
+    def offered_on(self, card: Card) -> bool:
+        """Whether the card's profile offers this action's dialog."""
+        program = card.program
+        if program.kind != self.kind:
+            return False
+        return not self.mechanisms or program.mechanism in self.mechanisms
+
+    def inputs(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The rule's inputs from a form or a service call: the purchase only where asked."""
+        inputs = {"value": data.get("value")}
+        if self.purchase:
+            inputs["purchase_amount"] = data.get("purchase_amount")
+        return inputs
+
+    def compute(self, balances: Balances, rule_set: Any, data: Mapping[str, Any]) -> list[Delta]:
+        """The deltas this action makes from ``balances``; a ``LedgerError`` for bad input."""
+        return self.rule(balances, rule_set, **self.inputs(data))
+
+
+PURCHASE_EQUALS_VALUE = "Optional. If you fill it in, it must equal the value."
+REWARD_PURCHASE = "Required; enter 0 if nothing was bought."
+STAMP, CASHBACK = ProgramKind.STAMP, ProgramKind.CASHBACK
+
+_TABLE = (
+    Action(
+        name="transaction_amount_add",
+        kind=STAMP,
+        title="Add transaction amount",
+        rule=rules.stamp_add_transaction_amount,
+        writes=frozenset({Kind.PURCHASE}),
+        describe=wording.describe_stamp_purchase,
+        balances=wording.stamp_purchase_lines,
+        value_label="Value",
+        value_is_count=False,
+        purchase=PurchaseField.OPTIONAL,
+        purchase_help=PURCHASE_EQUALS_VALUE,
+    ),
+    Action(
+        name="transaction_amount_subtract",
+        kind=STAMP,
+        title="Refund of amount spent",
+        rule=rules.stamp_refund_transaction_amount,
+        writes=frozenset({Kind.REFUND, Kind.STAMPS_CLAWBACK}),
+        describe=wording.describe_stamp_refund,
+        balances=wording.stamp_refund_lines,
+        value_label="Value",
+        value_is_count=False,
+        purchase=PurchaseField.OPTIONAL,
+        purchase_help=PURCHASE_EQUALS_VALUE,
+        mechanisms=frozenset({"spend"}),
+    ),
+    Action(
+        name="visits_write_off",
+        kind=STAMP,
+        title="Write off visits",
+        rule=rules.stamp_write_off_visits,
+        writes=frozenset({Kind.VISITS_WRITE_OFF}),
+        describe=wording.describe_visits_write_off,
+        balances=wording.visits_lines,
+        value_label="Number of visits",
+        value_is_count=True,
+        mechanisms=frozenset({"visit"}),
+    ),
+    Action(
+        name="stamps_add",
+        kind=STAMP,
+        title="Add stamps",
+        rule=rules.stamp_add_stamps,
+        writes=frozenset({Kind.STAMPS_ADDED}),
+        describe=wording.describe_stamps_added,
+        balances=wording.stamps_added_lines,
+        value_label="Number of stamps",
+        value_is_count=True,
+    ),
+    Action(
+        name="stamps_subtract",
+        kind=STAMP,
+        title="Remove stamps",
+        rule=rules.stamp_remove_stamps,
+        writes=frozenset({Kind.STAMPS_REMOVED}),
+        describe=wording.describe_stamps_removed,
+        balances=wording.stamps_lines,
+        value_label="Number of stamps",
+        value_is_count=True,
+    ),
+    Action(
+        name="rewards_add",
+        kind=STAMP,
+        title="Add rewards",
+        rule=rules.stamp_add_rewards,
+        writes=frozenset({Kind.REWARDS_ADDED}),
+        describe=wording.describe_rewards_added,
+        balances=wording.rewards_lines,
+        value_label="Number of rewards",
+        value_is_count=True,
+        purchase=PurchaseField.REQUIRED,
+        purchase_help=REWARD_PURCHASE,
+    ),
+    Action(
+        name="rewards_subtract",
+        kind=STAMP,
+        title="Redeem rewards",
+        rule=rules.stamp_redeem_rewards,
+        writes=frozenset({Kind.REWARDS_REDEEMED}),
+        describe=wording.describe_rewards_redeemed,
+        balances=wording.rewards_lines,
+        value_label="Number of rewards",
+        value_is_count=True,
+        purchase=PurchaseField.REQUIRED,
+        purchase_help=REWARD_PURCHASE,
+    ),
+    Action(
+        name="points_add",
+        kind=CASHBACK,
+        title="Add points",
+        rule=rules.cashback_add_points,
+        writes=frozenset({Kind.POINTS_ADDED}),
+        describe=wording.describe_points_added,
+        balances=wording.points_lines,
+        value_label="Value (points)",
+        value_is_count=False,
+        purchase=PurchaseField.OPTIONAL,
+        purchase_help="Optional. Adds to LTV; does not change the transaction amount.",
+    ),
+    Action(
+        name="points_subtract",
+        kind=CASHBACK,
+        title="Remove points",
+        rule=rules.cashback_remove_points,
+        writes=frozenset({Kind.POINTS_REMOVED}),
+        describe=wording.describe_points_removed,
+        balances=wording.points_lines,
+        value_label="Value (points)",
+        value_is_count=False,
+        purchase=PurchaseField.OPTIONAL,
+        purchase_help="Optional. Kept on the entry; changes neither transaction amount nor LTV.",
+    ),
+    Action(
+        name="transaction_amount_add",
+        kind=CASHBACK,
+        title="Increase transaction amount",
+        rule=rules.cashback_add_transaction_amount,
+        writes=frozenset({Kind.PURCHASE}),
+        describe=wording.describe_cashback_purchase,
+        balances=wording.cashback_purchase_lines,
+        value_label="Value",
+        value_is_count=False,
+        purchase=PurchaseField.OPTIONAL,
+        purchase_help=PURCHASE_EQUALS_VALUE,
+    ),
+    Action(
+        name="transaction_amount_subtract",
+        kind=CASHBACK,
+        title="Decrease transaction amount",
+        rule=rules.cashback_subtract_transaction_amount,
+        writes=frozenset({Kind.REFUND}),
+        describe=wording.describe_cashback_refund,
+        balances=wording.cashback_purchase_lines,
+        value_label="Value",
+        value_is_count=False,
+        purchase=PurchaseField.OPTIONAL,
+        purchase_help=PURCHASE_EQUALS_VALUE,
+    ),
+)
+
+ACTIONS: dict[tuple[str, str], Action] = {(action.kind, action.name): action for action in _TABLE}
+
+# Entries no staff action writes: every card's first entry and the system's bonuses.
+SYSTEM_KINDS = frozenset({Kind.CARD_ISSUED, Kind.REFERRAL_BONUS, Kind.WELCOME_BONUS})
+
+
+def action_for(kind: str, name: str) -> Action:
+    """The action ``name`` of a card of ``kind``; a merchant-readable refusal on the other kind."""
+    action = ACTIONS.get((kind, name))
+    if action is not None:
+        return action
+    kinds = [k for k, n in ACTIONS if n == name]
+    if not kinds:
+        raise KeyError(f"No ledger action {name!r}.")
+    raise LedgerError("value", f"This action is for {' and '.join(kinds)} cards only.")
+
+
+def kinds_written(kind: str) -> frozenset[str]:
+    """Every entry kind a card of ``kind`` can hold."""
+    return SYSTEM_KINDS.union(*(a.writes for (k, _), a in ACTIONS.items() if k == kind))
