@@ -1,9 +1,7 @@
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from cards.models import Card, CustomField, LedgerEntry, Program, Tier
+from loyalty.admin import RecordAdmin
 
 
 class TierInline(admin.TabularInline):
@@ -40,19 +38,10 @@ class CardAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(RecordAdmin):
     """The ledger is append-only: the admin can look, not touch."""
 
     list_display = ["created_at", "card", "kind", "source", "actor", "amount_delta"]
     list_filter = ["kind", "source", "merchant"]
     search_fields = ["card__serial", "operation_key"]
     raw_id_fields = ["card", "referred_card", "actor"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

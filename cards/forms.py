@@ -16,6 +16,7 @@ from django import forms
 
 from cards.models import CustomField, FieldType, Mechanism, Program, ProgramKind, Validity
 from cards.services import UTM_KEYS, ProgramSpec, TierSpec
+from cards.services.programs import PROGRAM_FIELDS
 
 CUSTOM_PREFIX = "custom_"
 TEXT_MAX_LENGTH = 200
@@ -296,7 +297,7 @@ class ProgramForm(forms.Form):
                 "background_color": "#5b3a29",
                 "foreground_color": "#ffffff",
             }
-        initial = {name: getattr(program, name) for name in PROGRAM_FORM_FIELDS}
+        initial = {name: getattr(program, name) for name in PROGRAM_FIELDS}
         if program.is_stamp:
             for name in ("referral_bonus", "welcome_bonus"):
                 initial[name] = int(initial[name])
@@ -320,23 +321,6 @@ class ProgramForm(forms.Form):
             background_color=data.get("background_color") or "",
             foreground_color=data.get("foreground_color") or "",
         )
-
-
-PROGRAM_FORM_FIELDS = (
-    "name",
-    "kind",
-    "mechanism",
-    "spend_per_stamp",
-    "stamps_per_visit",
-    "stamps_per_reward",
-    "referral_bonus",
-    "welcome_bonus",
-    "validity",
-    "valid_until",
-    "valid_days",
-    "background_color",
-    "foreground_color",
-)
 
 
 class TierForm(forms.Form):

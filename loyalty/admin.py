@@ -6,6 +6,19 @@ from django.http import HttpRequest
 from loyalty.models import AuditEvent, Invitation, Membership, Merchant
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """For records (the audit log, the ledger): the admin can read them, never write them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -45,18 +58,9 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RecordAdmin):
     """The audit log is a record: the admin can read it, not write it."""
 
     list_display = ["created_at", "merchant", "actor_name", "action", "summary"]
     list_filter = ["action", "merchant"]
     search_fields = ["summary", "actor_name"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

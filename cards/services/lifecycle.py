@@ -7,7 +7,7 @@ import logging
 from typing import Any, Protocol
 
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -142,9 +142,11 @@ def card_mark_installed(*, card: Card, device: str) -> Card:
 # The card's link
 
 
-class LinkReason:
-    RESTORE = "restore"
-    NEW_CARD = "new_card"
+class LinkReason(models.TextChoices):
+    """Why a card's link is emailed (the email's wording follows)."""
+
+    RESTORE = "restore", "The customer asked for their card again"
+    NEW_CARD = "new_card", "A new card on a known customer's record"
 
 
 def card_send_link(*, card: Card, reason: str) -> bool:

@@ -256,7 +256,8 @@ def program_check(
     return errors
 
 
-_PROGRAM_FIELDS = (
+# The program's columns a merchant sets (the settings form shows each).
+PROGRAM_FIELDS = (
     "name",
     "kind",
     "mechanism",
@@ -393,7 +394,7 @@ def program_update(
         if errors:
             raise ValidationError(errors)
         values = _normalized(spec)
-        changed = [name for name in _PROGRAM_FIELDS if getattr(locked, name) != values[name]]
+        changed = [name for name in PROGRAM_FIELDS if getattr(locked, name) != values[name]]
         old_tiers = _tiers_of(locked)
         new_tiers = _tier_rows(spec)
         if old_tiers != new_tiers:
