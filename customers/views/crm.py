@@ -37,15 +37,14 @@ from loyalty.http import (
 from loyalty.models import Merchant
 from loyalty.tenancy import manager_required, merchant_required
 
+INVALID = 422
+
 
 def _render(
     request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     context.setdefault("nav", "customers")
     return render(request, template, context, status=status)
-
-
-INVALID = 422
 
 
 # ---------------------------------------------------------------------------------------------
