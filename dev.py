@@ -6,11 +6,13 @@
     python3 dev.py manage ARGS...       any manage.py command
     python3 dev.py bench NAME [args]    a benchmark script of bench/
     python3 dev.py lint                 ruff check, ruff format --check, mypy
+    python3 dev.py mutate [module]      mutation testing of the ledger arithmetic (slow)
 
 Every command first makes sure the tool chain is ready: a pinned uv in .tools/uv-env and the
-locked dependencies in .venv (both skipped when already up to date). run, test and manage then
-start embedded PostgreSQL and Valkey (data in .data/) unless DATABASE_URL / REDIS_URL are set,
-and stop them again on exit.
+locked dependencies in .venv (both skipped when already up to date). run, test, manage and mutate
+then start embedded PostgreSQL and Valkey (data in .data/) unless DATABASE_URL / REDIS_URL are
+set, and stop them again on exit. mutate also installs the `mutate` dependency group (mutmut, not
+part of the default groups) and leaves its work in mutants/.
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ def ensure_synced() -> None:
     with contextlib.suppress(OSError):
         if PYTHON.exists() and stamp.read_text().strip() == digest.hexdigest():
             return
+    subprocess.run([UV, "sync", "--locked"], cwd=ROOT, env=uv_env(), check=True)
+    stamp.write_text(digest.hexdigest() + "\n")
+
+
+def uv_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("VIRTUAL_ENV", None)  # an activated venv elsewhere would only make uv warn
     env.update(
@@ -95,8 +102,7 @@ def ensure_synced() -> None:
         UV_PYTHON=sys.executable,
         UV_PROJECT_ENVIRONMENT=str(VENV),
     )
-    subprocess.run([UV, "sync", "--locked"], cwd=ROOT, env=env, check=True)
-    stamp.write_text(digest.hexdigest() + "\n")
+    return env
 
 
 def bootstrap() -> None:
@@ -381,12 +387,60 @@ def cmd_lint(args: list[str]) -> int:
     return 0
 
 
+def cmd_mutate(args: list[str]) -> int:
+    """mutmut on the modules of [tool.mutmut] only_mutate, or on the one module named."""
+    import tomllib  # here, so that Python 3.10 still gets bootstrap()'s clear message
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    modules = config["only_mutate"]
+    if len(args) > 1 or (args and args[0] not in modules):
+        raise SystemExit(f"dev.py mutate [MODULE]; MODULE is one of: {', '.join(modules)}")
+    bootstrap()
+    # Synced by hand: never part of `dev`, so CI and `uv sync --locked` leave mutmut out.
+    subprocess.run(
+        [UV, "sync", "--locked", "--group", "mutate"], cwd=ROOT, env=uv_env(), check=True
+    )
+    # mutmut names a mutant after its module: cards.rules.x_parse_amount__mutmut_1.
+    prefixes = [m.removesuffix(".py").replace("/", ".") + "." for m in args or modules]
+    mutmut = str(VENV / "bin" / "mutmut")
+    with servers() as urls:
+        if not os.environ.get("REDIS_URL"):
+            urls["REDIS_URL"] = urls["REDIS_URL"].rsplit("/", 1)[0] + "/1"  # as in `test`
+        env = child_env(urls)
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # the test settings of pyproject.toml
+        env.pop("DEBUG", None)
+        code = run_foreground([mutmut, "run", *(p + "*" for p in prefixes if args)], env)
+        if code:
+            return code
+        listing = subprocess.run(
+            [mutmut, "results", "--all", "true"],
+            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    statuses: dict[str, dict[str, str]] = {prefix: {} for prefix in prefixes}
+    for line in listing.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        for prefix in prefixes:
+            if name.startswith(prefix):
+                statuses[prefix][name] = status
+    for found in statuses.values():
+        for name, status in found.items():
+            if status != "killed":
+                print(f"    {name}: {status}")
+    for prefix, found in statuses.items():
+        killed = sum(status == "killed" for status in found.values())
+        score = f"{100 * killed / len(found):.1f} %" if found else "-"
+        print(f"{prefix.rstrip('.')}: {killed} of {len(found)} mutants killed ({score})")
+    print("Inspect one with: .venv/bin/mutmut show NAME (or .venv/bin/mutmut browse)")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "test": cmd_test,
     "manage": cmd_manage,
     "bench": cmd_bench,
     "lint": cmd_lint,
+    "mutate": cmd_mutate,
 }
 
 

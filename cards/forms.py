@@ -119,14 +119,14 @@ class LedgerDialogForm(forms.Form):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         value_label: str,
         value_is_count: bool,
         purchase: str,
         purchase_help: str = "",
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         value = self.fields["value"]
         value.label = value_label
         value.widget.attrs.update(

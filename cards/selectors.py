@@ -119,7 +119,9 @@ def card_metrics(card: Card) -> dict[str, object]:
             referral_stamps=card.referral_stamps,
         )
         return metrics
-    tiers = card.program.rule_set().tiers  # type: ignore[union-attr]
+    rule_set = card.program.rule_set()
+    assert isinstance(rule_set, rules.CashbackRules)  # the stamp branch returned above
+    tiers = rule_set.tiers
     tier = rules.current_tier(tiers, card.balances())
     upcoming = rules.next_tier(tiers, tier.threshold)
     to_next = rules.to_next_tier(tiers, card.balances())
