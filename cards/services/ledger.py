@@ -48,9 +48,9 @@ def _record(
     card: Card,
     actor: Actor,
     idempotency_key: str | None,
-    comment: str,
     source: str,
     compute: Callable[[Card], list[Delta]],
+    comment: str = "",
     referred_card: Card | None = None,
 ) -> LedgerResult:
     key = (idempotency_key or "").strip() or uuid.uuid4().hex
@@ -129,7 +129,7 @@ def ledger_append(
                 merchant_id=card.merchant_id,
                 card=card,
                 kind=delta.kind,
-                source=Source.REFERRAL if delta.is_referral else source,
+                source=source,
                 actor_id=user.pk if user is not None else None,
                 created_at=now,
                 operation_key=key,
@@ -308,7 +308,6 @@ def card_credit_welcome_bonus(*, card: Card) -> LedgerResult | None:
         card=card,
         actor=None,
         idempotency_key=f"welcome:{card.pk}",
-        comment="",
         source=Source.SYSTEM,
         compute=_bonus(bonus, Kind.WELCOME_BONUS),
     )

@@ -42,6 +42,22 @@ def test_a_purchase_amount_on_an_action_without_one_is_a_programming_error(
         services.card_add_stamps(card=stamp_card, value=1, purchase_amount="5", actor=staff)
 
 
+def test_an_empty_purchase_amount_is_no_purchase_amount(stamp_card: Card, staff) -> None:
+    result = services.card_add_stamps(card=stamp_card, value=1, purchase_amount="", actor=staff)
+    assert result.entries[0].purchase_amount is None
+
+
+def test_a_balance_change_runs_a_fixed_number_of_queries(
+    stamp_card: Card, staff, django_assert_num_queries
+) -> None:
+    for _ in range(30):
+        services.card_add_stamps(card=stamp_card, value=1, actor=staff)
+    # Lock the card with its program and merchant, look up the key, insert the entries, update
+    # the card and its customer; plus the transaction's savepoint and its release.
+    with django_assert_num_queries(7):
+        services.card_add_stamps(card=stamp_card, value=1, actor=staff)
+
+
 def test_the_kinds_a_card_can_hold_follow_from_its_actions() -> None:
     stamp, cashback = kinds_written(ProgramKind.STAMP), kinds_written(ProgramKind.CASHBACK)
     assert {Kind.STAMPS_ADDED, Kind.STAMPS_CLAWBACK, Kind.REWARDS_REDEEMED} <= stamp
@@ -68,4 +84,8 @@ def test_the_first_entry_goes_through_the_ledgers_write_path(stamp_card: Card) -
         0,
         f"issue:{stamp_card.pk}",
     )
-    assert entry.created_at == stamp_card.issued_at
+    assert (entry.created_at, entry.comment, entry.source) == (
+        stamp_card.issued_at,
+        "",
+        "dashboard",
+    )
