@@ -35,9 +35,9 @@ class MerchantRequest(HtmxRequest):
     membership: Membership
 
 
-def is_manager(request: HttpRequest) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and membership.role in MANAGER_ROLES
+def is_manager(request: MerchantRequest) -> bool:
+    """Owner or admin: may delete cards and customers and run the settings."""
+    return request.membership.role in MANAGER_ROLES
 
 
 def wants_partial(request: HtmxRequest) -> bool:

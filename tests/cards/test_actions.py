@@ -3,6 +3,8 @@ verify_ledger share."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from cards import services
@@ -47,9 +49,12 @@ def test_an_empty_purchase_amount_is_no_purchase_amount(stamp_card: Card, staff)
     assert result.entries[0].purchase_amount is None
 
 
+@pytest.mark.parametrize("expires_on", [None, datetime.date(2099, 12, 31)])
 def test_a_balance_change_runs_a_fixed_number_of_queries(
-    stamp_card: Card, staff, django_assert_num_queries
+    stamp_card: Card, staff, django_assert_num_queries, expires_on
 ) -> None:
+    # An expiring card reads its merchant's time zone: loaded with the locked card, not after.
+    Card.objects.filter(pk=stamp_card.pk).update(expires_on=expires_on)
     for _ in range(30):
         services.card_add_stamps(card=stamp_card, value=1, actor=staff)
     # Lock the card with its program and merchant, look up the key, insert the entries, update
