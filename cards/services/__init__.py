@@ -22,7 +22,6 @@ from cards.services.custom_fields import (
     custom_field_update,
 )
 from cards.services.ledger import (
-    LedgerAction,
     LedgerResult,
     card_add_points,
     card_add_rewards,
@@ -78,7 +77,6 @@ __all__ = [
     "RESERVED_FIELD_KEYS",
     "UTM_KEYS",
     "Holder",
-    "LedgerAction",
     "LedgerResult",
     "LinkReason",
     "ProgramErrors",

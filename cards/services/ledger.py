@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -217,43 +218,16 @@ def card_apply(
     )
 
 
-class LedgerAction(Protocol):
-    def __call__(
-        self,
-        *,
-        card: Card,
-        value: Any,
-        purchase_amount: Any = None,
-        comment: str = "",
-        actor: Actor,
-        idempotency_key: str | None = None,
-        source: str = Source.DASHBOARD,
-    ) -> LedgerResult: ...
-
-
-def _entry_point(action: str, doc: str) -> LedgerAction:
-    """``card_apply`` with the action fixed: the names callers outside the dialogs use."""
-
-    def apply(*, card: Card, **inputs: Any) -> LedgerResult:
-        return card_apply(card=card, action=action, **inputs)
-
-    apply.__doc__ = doc
-    return apply
-
-
-card_add_transaction_amount = _entry_point(
-    "transaction_amount_add", "A purchase: earns stamps or points by the card's rules."
-)
-card_subtract_transaction_amount = _entry_point(
-    "transaction_amount_subtract", "The refund of amount spent (a correction of a purchase)."
-)
-card_write_off_visits = _entry_point("visits_write_off", "Stamp cards: take visits back.")
-card_add_stamps = _entry_point("stamps_add", "Stamp cards: full cards turn into rewards.")
-card_remove_stamps = _entry_point("stamps_subtract", "Stamp cards: at most the balance.")
-card_add_rewards = _entry_point("rewards_add", "Stamp cards: a visit, with its purchase.")
-card_redeem_rewards = _entry_point("rewards_subtract", "Stamp cards: a visit, with its purchase.")
-card_add_points = _entry_point("points_add", "Cashback cards: points by hand.")
-card_remove_points = _entry_point("points_subtract", "Cashback cards: points spent.")
+# The names callers outside the dialogs use: card_apply with the action fixed.
+card_add_transaction_amount = partial(card_apply, action="transaction_amount_add")
+card_subtract_transaction_amount = partial(card_apply, action="transaction_amount_subtract")
+card_write_off_visits = partial(card_apply, action="visits_write_off")
+card_add_stamps = partial(card_apply, action="stamps_add")
+card_remove_stamps = partial(card_apply, action="stamps_subtract")
+card_add_rewards = partial(card_apply, action="rewards_add")
+card_redeem_rewards = partial(card_apply, action="rewards_subtract")
+card_add_points = partial(card_apply, action="points_add")
+card_remove_points = partial(card_apply, action="points_subtract")
 
 
 # ---------------------------------------------------------------------------------------------

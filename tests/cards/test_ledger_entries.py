@@ -1,6 +1,7 @@
 """What the services write: every ledger entry's stored values, read back from the database."""
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -243,7 +244,7 @@ def test_visit_write_offs_and_stamp_changes_store_their_deltas(
 # ------------------------------------------------------------------------ who, when, where
 
 
-SERVICES: dict[str, tuple[services.LedgerAction, dict[str, Any]]] = {
+SERVICES: dict[str, tuple[Callable[..., services.LedgerResult], dict[str, Any]]] = {
     "purchase": (services.card_add_transaction_amount, {"value": "12"}),
     "refund": (services.card_subtract_transaction_amount, {"value": "1"}),
     "write off": (services.card_write_off_visits, {"value": 1}),
