@@ -19,12 +19,14 @@ WORKDIR /app
 
 # Dependencies first, so this layer is cached until the lock file changes.
 COPY pyproject.toml uv.lock ./
-RUN uv sync --locked --no-dev --no-install-project --no-cache
+# The i18n group brings msgfmt, for compiling the translations below.
+RUN uv sync --locked --no-dev --group i18n --no-install-project --no-cache
 
 COPY . .
 
 # Static files are collected at build time; the key only satisfies the settings import.
-RUN SECRET_KEY=build-time-only-not-a-secret python manage.py collectstatic --noinput
+RUN SECRET_KEY=build-time-only-not-a-secret python manage.py collectstatic --noinput \
+    && SECRET_KEY=build-time-only-not-a-secret python manage.py compilemessages
 
 RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home app \
     && mkdir -p /data \

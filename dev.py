@@ -8,11 +8,12 @@
     python3 dev.py lint                 ruff check, ruff format --check, mypy
     python3 dev.py mutate [module]      mutation testing of the ledger arithmetic (slow)
 
-Every command first makes sure the tool chain is ready: a pinned uv in .tools/uv-env and the
-locked dependencies in .venv (both skipped when already up to date). run, test, manage and mutate
-then start embedded PostgreSQL and Valkey (data in .data/) unless DATABASE_URL / REDIS_URL are
-set, and stop them again on exit. mutate also installs the `mutate` dependency group (mutmut, not
-part of the default groups) and leaves its work in mutants/.
+Every command first makes sure the tool chain is ready: a pinned uv in .tools/uv-env, the
+locked dependencies in .venv and the compiled translations (all skipped when up to date). run,
+test, manage and mutate then start embedded PostgreSQL and Valkey (data in .data/) unless
+DATABASE_URL / REDIS_URL are set, and stop them again on exit. mutate also installs the
+`mutate` dependency group (mutmut, not part of the default groups) and leaves its work in
+mutants/.
 """
 
 from __future__ import annotations
@@ -110,7 +111,19 @@ def bootstrap() -> None:
         sys.exit("dev.py needs Python 3.11 or newer")
     ensure_uv()
     ensure_synced()
+    compile_messages()
     DATA_DIR.mkdir(exist_ok=True)
+
+
+def compile_messages() -> None:
+    """locale/*.po into the .mo files Django reads, for each catalogue changed since (msgfmt
+    from the venv's gettext, so no system package is needed)."""
+    msgfmt = VENV / "bin" / "msgfmt"
+    for po in sorted((ROOT / "locale").glob("*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        subprocess.run([msgfmt, "--check", "-o", mo, po], check=True)
 
 
 def child_env(urls: dict[str, str], **extra: str) -> dict[str, str]:

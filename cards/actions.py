@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django_stubs_ext import StrOrPromise
 
 from cards import rules, wording
 from cards.models import Card, ProgramKind
@@ -25,25 +28,26 @@ from cards.wording import Describe
 class PurchaseField(models.TextChoices):
     """Whether an action's dialog asks for the purchase amount (the rule checks the value)."""
 
-    NONE = "", "No purchase amount"
-    OPTIONAL = "optional", "Optional"
-    REQUIRED = "required", "Required (0 when nothing was bought)"
+    NONE = "", _lazy("No purchase amount")
+    OPTIONAL = "optional", _lazy("Optional")
+    REQUIRED = "required", _lazy("Required (0 when nothing was bought)")
 
 
 @dataclass(frozen=True)
 class Action:
     name: str
     kind: ProgramKind
-    title: str
+    # Lazy: the table is built at import time; str() them per request.
+    title: StrOrPromise
     rule: Callable[..., list[Delta]]
     # The entry kinds the rule writes (verify_ledger checks cards hold no others).
     writes: frozenset[str]
     describe: Describe
     balances: Callable[[Card], Sequence[str]]
-    value_label: str
+    value_label: StrOrPromise
     value_is_count: bool
     purchase: PurchaseField = PurchaseField.NONE
-    purchase_help: str = ""
+    purchase_help: StrOrPromise = ""
     # Stamp programs only: the mechanisms whose dialogs offer this action (empty: every one).
     mechanisms: frozenset[str] = frozenset()
 
@@ -66,20 +70,20 @@ class Action:
         return self.rule(balances, rule_set, **self.inputs(data))
 
 
-PURCHASE_EQUALS_VALUE = "Optional. If you fill it in, it must equal the value."
-REWARD_PURCHASE = "Required; enter 0 if nothing was bought."
+PURCHASE_EQUALS_VALUE = _lazy("Optional. If you fill it in, it must equal the value.")
+REWARD_PURCHASE = _lazy("Required; enter 0 if nothing was bought.")
 STAMP, CASHBACK = ProgramKind.STAMP, ProgramKind.CASHBACK
 
 _TABLE = (
     Action(
         name="transaction_amount_add",
         kind=STAMP,
-        title="Add transaction amount",
+        title=_lazy("Add transaction amount"),
         rule=rules.stamp_add_transaction_amount,
         writes=frozenset({Kind.PURCHASE}),
         describe=wording.describe_stamp_purchase,
         balances=wording.stamp_purchase_lines,
-        value_label="Value",
+        value_label=_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,
@@ -87,12 +91,12 @@ _TABLE = (
     Action(
         name="transaction_amount_subtract",
         kind=STAMP,
-        title="Refund of amount spent",
+        title=_lazy("Refund of amount spent"),
         rule=rules.stamp_refund_transaction_amount,
         writes=frozenset({Kind.REFUND, Kind.STAMPS_CLAWBACK}),
         describe=wording.describe_stamp_refund,
         balances=wording.stamp_refund_lines,
-        value_label="Value",
+        value_label=_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,
@@ -101,46 +105,46 @@ _TABLE = (
     Action(
         name="visits_write_off",
         kind=STAMP,
-        title="Write off visits",
+        title=_lazy("Write off visits"),
         rule=rules.stamp_write_off_visits,
         writes=frozenset({Kind.VISITS_WRITE_OFF}),
         describe=wording.describe_visits_write_off,
         balances=wording.visits_lines,
-        value_label="Number of visits",
+        value_label=_lazy("Number of visits"),
         value_is_count=True,
         mechanisms=frozenset({"visit"}),
     ),
     Action(
         name="stamps_add",
         kind=STAMP,
-        title="Add stamps",
+        title=_lazy("Add stamps"),
         rule=rules.stamp_add_stamps,
         writes=frozenset({Kind.STAMPS_ADDED}),
         describe=wording.describe_stamps_added,
         balances=wording.stamps_added_lines,
-        value_label="Number of stamps",
+        value_label=_lazy("Number of stamps"),
         value_is_count=True,
     ),
     Action(
         name="stamps_subtract",
         kind=STAMP,
-        title="Remove stamps",
+        title=_lazy("Remove stamps"),
         rule=rules.stamp_remove_stamps,
         writes=frozenset({Kind.STAMPS_REMOVED}),
         describe=wording.describe_stamps_removed,
         balances=wording.stamps_lines,
-        value_label="Number of stamps",
+        value_label=_lazy("Number of stamps"),
         value_is_count=True,
     ),
     Action(
         name="rewards_add",
         kind=STAMP,
-        title="Add rewards",
+        title=_lazy("Add rewards"),
         rule=rules.stamp_add_rewards,
         writes=frozenset({Kind.REWARDS_ADDED}),
         describe=wording.describe_rewards_added,
         balances=wording.rewards_lines,
-        value_label="Number of rewards",
+        value_label=_lazy("Number of rewards"),
         value_is_count=True,
         purchase=PurchaseField.REQUIRED,
         purchase_help=REWARD_PURCHASE,
@@ -148,12 +152,12 @@ _TABLE = (
     Action(
         name="rewards_subtract",
         kind=STAMP,
-        title="Redeem rewards",
+        title=_lazy("Redeem rewards"),
         rule=rules.stamp_redeem_rewards,
         writes=frozenset({Kind.REWARDS_REDEEMED}),
         describe=wording.describe_rewards_redeemed,
         balances=wording.rewards_lines,
-        value_label="Number of rewards",
+        value_label=_lazy("Number of rewards"),
         value_is_count=True,
         purchase=PurchaseField.REQUIRED,
         purchase_help=REWARD_PURCHASE,
@@ -161,38 +165,40 @@ _TABLE = (
     Action(
         name="points_add",
         kind=CASHBACK,
-        title="Add points",
+        title=_lazy("Add points"),
         rule=rules.cashback_add_points,
         writes=frozenset({Kind.POINTS_ADDED}),
         describe=wording.describe_points_added,
         balances=wording.points_lines,
-        value_label="Value (points)",
+        value_label=_lazy("Value (points)"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
-        purchase_help="Optional. Adds to LTV; does not change the transaction amount.",
+        purchase_help=_lazy("Optional. Adds to LTV; does not change the transaction amount."),
     ),
     Action(
         name="points_subtract",
         kind=CASHBACK,
-        title="Remove points",
+        title=_lazy("Remove points"),
         rule=rules.cashback_remove_points,
         writes=frozenset({Kind.POINTS_REMOVED}),
         describe=wording.describe_points_removed,
         balances=wording.points_lines,
-        value_label="Value (points)",
+        value_label=_lazy("Value (points)"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
-        purchase_help="Optional. Kept on the entry; changes neither transaction amount nor LTV.",
+        purchase_help=_lazy(
+            "Optional. Kept on the entry; changes neither transaction amount nor LTV."
+        ),
     ),
     Action(
         name="transaction_amount_add",
         kind=CASHBACK,
-        title="Increase transaction amount",
+        title=_lazy("Increase transaction amount"),
         rule=rules.cashback_add_transaction_amount,
         writes=frozenset({Kind.PURCHASE}),
         describe=wording.describe_cashback_purchase,
         balances=wording.cashback_purchase_lines,
-        value_label="Value",
+        value_label=_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,
@@ -200,12 +206,12 @@ _TABLE = (
     Action(
         name="transaction_amount_subtract",
         kind=CASHBACK,
-        title="Decrease transaction amount",
+        title=_lazy("Decrease transaction amount"),
         rule=rules.cashback_subtract_transaction_amount,
         writes=frozenset({Kind.REFUND}),
         describe=wording.describe_cashback_refund,
         balances=wording.cashback_purchase_lines,
-        value_label="Value",
+        value_label=_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,
@@ -223,10 +229,13 @@ def action_for(kind: str, name: str) -> Action:
     action = ACTIONS.get((kind, name))
     if action is not None:
         return action
-    kinds = [k for k, n in ACTIONS if n == name]
+    kinds = {k for k, n in ACTIONS if n == name}
     if not kinds:
         raise KeyError(f"No ledger action {name!r}.")
-    raise LedgerError("value", f"This action is for {' and '.join(kinds)} cards only.")
+    # Two kinds of card: an action missing on one is the other's.
+    if kinds == {STAMP}:
+        raise LedgerError("value", _("This action is for stamp cards only."))
+    raise LedgerError("value", _("This action is for cashback cards only."))
 
 
 def kinds_written(kind: str) -> frozenset[str]:

@@ -14,13 +14,19 @@ from typing import Any
 import segno
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from cards.models import Card
 from cards.selectors import card_install_url, card_public_history, card_referral_url
 from loyalty import clock
+from loyalty.i18n import activate_for_customer
+from loyalty.models import Merchant
 from loyalty.parts import PageParts
 
 # What apps above cards show on the card page; each part takes the card.
@@ -41,23 +47,77 @@ def public(view: View) -> View:
     return never_cache(wrapper)
 
 
-def too_many(request: HttpRequest, window: int) -> HttpResponse:
+def too_many(request: HttpRequest, window: int, merchant: Merchant | None = None) -> HttpResponse:
+    """Rate limited; in the customer's language when the merchant is known."""
+    if merchant is not None:
+        activate_for_customer(request, merchant)
     response = render(request, "cards/public/too_many.html", status=429)
     response["Retry-After"] = str(window)
     return response
 
 
-def gone(request: HttpRequest) -> HttpResponse:
+def gone(request: HttpRequest, merchant: Merchant | None = None) -> HttpResponse:
     """A deleted card: it says so and offers nothing else."""
+    if merchant is not None:
+        activate_for_customer(request, merchant)
     return render(request, "cards/public/card_gone.html", status=410)
 
 
 def _serial_qr(card: Card) -> SafeString:
     # Our own markup around the serial's digits: nothing a customer typed.
     svg = segno.make(card.serial, error="m").svg_inline(
-        scale=5, border=2, title=f"Card {card.serial}"
+        scale=5, border=2, title=_("Card %(serial)s") % {"serial": card.serial}
     )
     return mark_safe(svg)  # noqa: S308
+
+
+def _metric(tag: str, name: str, value: object, shown: str, css: str = "") -> SafeString:
+    # The number as the page shows it (1.234,5 in es/de), the plain one for scripts and tests.
+    return format_html(
+        '<{tag}{css} data-metric="{name}" data-value="{value}">{shown}</{tag}>',
+        tag=mark_safe(tag),  # noqa: S308 - our own tag names
+        css=format_html(' class="{}"', css) if css else "",
+        name=name,
+        value=value,
+        shown=shown,
+    )
+
+
+def _balance_parts(card: Card) -> dict[str, Any]:
+    """The balance's highlighted numbers, ready to sit inside a translated sentence."""
+    program = card.program
+    if program.is_stamp:
+        return {
+            "balance_html": _metric(
+                "span",
+                "stamps_balance",
+                card.stamps_balance,
+                localize(card.stamps_balance),
+                "card-big",
+            ),
+            "rewards_html": _metric(
+                "strong",
+                "rewards_available",
+                card.rewards_available,
+                localize(card.rewards_available),
+            ),
+            "referral_stamps": int(program.referral_bonus),
+        }
+    percentage = card.cashback_percentage
+    return {
+        "balance_html": _metric(
+            "span",
+            "points_balance",
+            card.points_balance,
+            localize(card.points_balance),
+            "card-big",
+        ),
+        "percentage_html": _metric(
+            "span", "cashback_percentage", percentage, f"{floatformat(percentage, '-2')} %"
+        )
+        if percentage is not None
+        else "",
+    }
 
 
 def card_page_context(card: Card) -> dict[str, Any]:
@@ -73,6 +133,7 @@ def card_page_context(card: Card) -> dict[str, Any]:
         "referral_url": card_referral_url(card),
         "install_url": card_install_url(card),
         "rendered_at": clock.now(),
+        **_balance_parts(card),
         **CARD_PAGE_PARTS.context(card),
     }
 
@@ -80,6 +141,7 @@ def card_page_context(card: Card) -> dict[str, Any]:
 def render_card_page(
     request: HttpRequest, card: Card, *, status: int = 200, **overrides: Any
 ) -> HttpResponse:
+    activate_for_customer(request, card.merchant)
     with timezone.override(card.merchant.tz):  # dates as the shop sees them
         context = card_page_context(card) | overrides
         return render(request, "cards/public/card.html", context, status=status)

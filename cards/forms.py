@@ -10,13 +10,17 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from cards.models import CustomField, FieldType, Mechanism, Program, ProgramKind, Validity
 from cards.services import UTM_KEYS, ProgramSpec, TierSpec
 from cards.services.programs import PROGRAM_FIELDS
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 CUSTOM_PREFIX = "custom_"
 TEXT_MAX_LENGTH = 200
@@ -105,25 +109,26 @@ class LedgerDialogForm(forms.Form):
     """
 
     value = forms.CharField(required=False, max_length=32)
-    purchase_amount = forms.CharField(required=False, max_length=32, label="Purchase amount")
+    purchase_amount = forms.CharField(required=False, max_length=32, label=_("Purchase amount"))
     comment = forms.CharField(
         required=False,
+        label=_("Comment"),
         widget=forms.Textarea(attrs={"rows": 2, "maxlength": 500}),
     )
     # One per rendered dialog: a double click or a resent request makes one entry.
     idempotency_key = forms.CharField(
         max_length=64,
         widget=forms.HiddenInput,
-        error_messages={"required": "The form expired; reload the page and try again."},
+        error_messages={"required": _("The form expired; reload the page and try again.")},
     )
 
     def __init__(
         self,
         *args: Any,
-        value_label: str,
+        value_label: StrOrPromise,
         value_is_count: bool,
         purchase: str,
-        purchase_help: str = "",
+        purchase_help: StrOrPromise = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -163,16 +168,16 @@ class ExpirationForm(forms.Form):
 
     expires_on = forms.DateField(
         required=False,
-        label="Card expiration date",
+        label=_("Card expiration date"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="Leave empty for a card that never expires.",
+        help_text=_("Leave empty for a card that never expires."),
     )
 
     def clean_expires_on(self) -> datetime.date | None:
         value = self.cleaned_data.get("expires_on")
         earliest, latest = datetime.date(2000, 1, 1), datetime.date(2199, 12, 31)
         if value is not None and not earliest <= value <= latest:
-            raise forms.ValidationError("Enter a date between 2000 and 2199.")
+            raise forms.ValidationError(_("Enter a date between 2000 and 2199."))
         return value
 
 
@@ -182,10 +187,10 @@ class ExpirationForm(forms.Form):
 # These forms only parse what was typed; ``cards.services.program_check`` decides what is
 # allowed (and says so in words a merchant understands).
 
-_NUMBER = "Enter a number, for example 10 or 2.50."
+_NUMBER = _("Enter a number, for example 10 or 2.50.")
 
 
-def _decimal(label: str, help_text: str = "") -> forms.DecimalField:
+def _decimal(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.DecimalField:
     return forms.DecimalField(
         label=label,
         required=False,
@@ -195,85 +200,91 @@ def _decimal(label: str, help_text: str = "") -> forms.DecimalField:
     )
 
 
-def _whole(label: str, help_text: str = "") -> forms.IntegerField:
+def _whole(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
         required=False,
         help_text=help_text,
-        error_messages={"invalid": "Enter a whole number."},
+        error_messages={"invalid": _("Enter a whole number.")},
         widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
     )
 
 
 class ProgramForm(forms.Form):
     name = forms.CharField(
+        label=_("Name"),
         max_length=120,
         error_messages={
-            "required": "Enter a name for the program, e.g. Coffee card.",
-            "max_length": "Keep the name under 120 characters.",
+            "required": _("Enter a name for the program, e.g. Coffee card."),
+            "max_length": _("Keep the name under 120 characters."),
         },
     )
     kind = forms.ChoiceField(
-        label="Kind of card",
+        label=_("Kind of card"),
         choices=ProgramKind.choices,
         widget=forms.RadioSelect,
         error_messages={
-            "required": "Choose a stamp card or a cashback card.",
-            "invalid_choice": "Choose a stamp card or a cashback card.",
+            "required": _("Choose a stamp card or a cashback card."),
+            "invalid_choice": _("Choose a stamp card or a cashback card."),
         },
     )
     mechanism = forms.ChoiceField(
-        label="Customers earn stamps",
+        label=_("Customers earn stamps"),
         choices=Mechanism.choices,
         required=False,
         widget=forms.RadioSelect,
-        error_messages={"invalid_choice": "Choose per amount spent or per visit."},
+        error_messages={"invalid_choice": _("Choose per amount spent or per visit.")},
     )
     spend_per_stamp = _decimal(
-        "Spend per stamp", "A purchase of this amount earns one stamp (amounts are rounded down)."
+        _("Spend per stamp"),
+        _("A purchase of this amount earns one stamp (amounts are rounded down)."),
     )
-    stamps_per_visit = _whole("Stamps per visit", "Every purchase earns this many stamps.")
-    stamps_per_reward = _whole("Stamps per reward", "This many stamps turn into one reward.")
+    stamps_per_visit = _whole(_("Stamps per visit"), _("Every purchase earns this many stamps."))
+    stamps_per_reward = _whole(_("Stamps per reward"), _("This many stamps turn into one reward."))
     referral_bonus = _decimal(
-        "Referral bonus",
-        "Given to a customer whose referral link brings a new customer: stamps on a stamp "
-        "card (whole numbers), points on a cashback card. 0 for none.",
+        _("Referral bonus"),
+        _(
+            "Given to a customer whose referral link brings a new customer: stamps on a stamp "
+            "card (whole numbers), points on a cashback card. 0 for none."
+        ),
     )
     welcome_bonus = _decimal(
-        "Welcome bonus", "Given once to every new card: stamps or points. 0 for none."
+        _("Welcome bonus"), _("Given once to every new card: stamps or points. 0 for none.")
     )
     validity = forms.ChoiceField(
-        label="New cards",
+        label=_("New cards"),
         choices=Validity.choices,
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose how long new cards stay valid."},
+        error_messages={"required": _("Choose how long new cards stay valid.")},
     )
     valid_until = forms.DateField(
-        label="Expiry date",
+        label=_("Expiry date"),
         required=False,
-        error_messages={"invalid": "Enter a date such as 2027-12-31."},
+        error_messages={"invalid": _("Enter a date such as 2027-12-31.")},
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    valid_days = _whole("Days after issue", "A card issued today expires this many days later.")
+    valid_days = _whole(
+        _("Days after issue"), _("A card issued today expires this many days later.")
+    )
     background_color = forms.CharField(
-        label="Background colour",
+        label=_("Background colour"),
         max_length=7,
         widget=forms.TextInput(attrs={"type": "color"}),
     )
     foreground_color = forms.CharField(
-        label="Text colour",
+        label=_("Text colour"),
         max_length=7,
         widget=forms.TextInput(attrs={"type": "color"}),
     )
     logo = forms.FileField(
-        label="Logo",
+        label=_("Logo"),
         required=False,
-        help_text="PNG, JPEG, GIF or WebP, up to 1 MB; shown on the card.",
+        help_text=_("PNG, JPEG, GIF or WebP, up to 1 MB; shown on the card."),
         widget=forms.ClearableFileInput(
             attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}
         ),
     )
-    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
 
     def __init__(self, *args: Any, kind_locked: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -281,7 +292,7 @@ class ProgramForm(forms.Form):
             # Shown, not editable: the service refuses the change anyway.
             kind = self.fields["kind"]
             kind.disabled = True
-            kind.help_text = "This program has issued cards, so its kind cannot change."
+            kind.help_text = _("This program has issued cards, so its kind cannot change.")
 
     @classmethod
     def initial_for(cls, program: Program | None, kind: str = "") -> dict[str, Any]:
@@ -327,18 +338,20 @@ class TierForm(forms.Form):
     name = forms.CharField(
         required=False,
         max_length=60,
-        error_messages={"max_length": "Keep the name under 60 characters."},
-        widget=forms.TextInput(attrs={"placeholder": "e.g. Silver", "aria-label": "Tier name"}),
+        error_messages={"max_length": _("Keep the name under 60 characters.")},
+        widget=forms.TextInput(
+            attrs={"placeholder": _("e.g. Silver"), "aria-label": _("Tier name")}
+        ),
     )
     threshold = forms.DecimalField(
         required=False,
-        error_messages={"invalid": "Enter an amount, for example 500."},
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": "Spend threshold"}),
+        error_messages={"invalid": _("Enter an amount, for example 500.")},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": _("Spend threshold")}),
     )
     percentage = forms.DecimalField(
         required=False,
-        error_messages={"invalid": "Enter a percentage, for example 5 or 7.5."},
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": "Cashback %"}),
+        error_messages={"invalid": _("Enter a percentage, for example 5 or 7.5.")},
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": _("Cashback %")}),
     )
 
     def is_blank(self) -> bool:
@@ -378,22 +391,22 @@ def tier_specs(formset: forms.BaseFormSet) -> tuple[TierSpec, ...]:
 
 class CustomFieldForm(forms.Form):
     label = forms.CharField(
-        label="Question",
+        label=_("Question"),
         max_length=80,
         error_messages={
-            "required": "Enter the question customers see, e.g. Favourite drink.",
-            "max_length": "Keep the label under 80 characters.",
+            "required": _("Enter the question customers see, e.g. Favourite drink."),
+            "max_length": _("Keep the label under 80 characters."),
         },
     )
     field_type = forms.ChoiceField(
-        label="Answer type",
+        label=_("Answer type"),
         choices=FieldType.choices,
         initial=FieldType.TEXT,
-        error_messages={"invalid_choice": "Choose text, number, date or choice."},
+        error_messages={"invalid_choice": _("Choose text, number, date or choice.")},
     )
-    required = forms.BooleanField(label="Required", required=False)
+    required = forms.BooleanField(label=_("Required"), required=False)
     choices = forms.CharField(
-        label="Options (one per line, for a choice)",
+        label=_("Options (one per line, for a choice)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -402,7 +415,7 @@ class CustomFieldForm(forms.Form):
         super().__init__(*args, **kwargs)
         if editing:
             self.fields["field_type"].disabled = True
-            self.fields["field_type"].help_text = (
+            self.fields["field_type"].help_text = _(
                 "Answers already collected keep their type; to ask differently, remove the "
                 "field and add a new one."
             )

@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cards import rules
 from loyalty.models import Merchant
@@ -29,19 +31,19 @@ def new_token() -> str:
 
 
 class ProgramKind(models.TextChoices):
-    STAMP = "stamp", "Stamp card"
-    CASHBACK = "cashback", "Cashback card"
+    STAMP = "stamp", _("Stamp card")
+    CASHBACK = "cashback", _("Cashback card")
 
 
 class Mechanism(models.TextChoices):
-    SPEND = "spend", "Stamps per amount spent"
-    VISIT = "visit", "Stamps per visit"
+    SPEND = "spend", _("Stamps per amount spent")
+    VISIT = "visit", _("Stamps per visit")
 
 
 class Validity(models.TextChoices):
-    NONE = "none", "Never expires"
-    FIXED_DATE = "fixed_date", "Expires on a fixed date"
-    DAYS = "days", "Expires N days after issue"
+    NONE = "none", _("Never expires")
+    FIXED_DATE = "fixed_date", _("Expires on a fixed date")
+    DAYS = "days", _("Expires N days after issue")
 
 
 class ProgramQuerySet(models.QuerySet["Program"]):
@@ -159,10 +161,11 @@ class Tier(models.Model):
 
 
 class FieldType(models.TextChoices):
-    TEXT = "text", "Text"
-    NUMBER = "number", "Number"
-    DATE = "date", "Date"
-    CHOICE = "choice", "Choice"
+    # Translators: the kinds of answer a join form's custom question takes.
+    TEXT = "text", pgettext_lazy("custom field type", "Text")
+    NUMBER = "number", pgettext_lazy("custom field type", "Number")
+    DATE = "date", pgettext_lazy("custom field type", "Date")
+    CHOICE = "choice", pgettext_lazy("custom field type", "Choice")
 
 
 class CustomField(models.Model):
@@ -187,23 +190,23 @@ class CustomField(models.Model):
 
 
 class CardStatus(models.TextChoices):
-    NOT_INSTALLED = "not_installed", "Not installed"
-    INSTALLED = "installed", "Installed"
-    DELETED = "deleted", "Deleted"
+    NOT_INSTALLED = "not_installed", _("Not installed")
+    INSTALLED = "installed", _("Installed")
+    DELETED = "deleted", _("Deleted")
 
 
 class Device(models.TextChoices):
-    NONE = "", "Not installed"
+    NONE = "", _("Not installed")
     PWA = "pwa", "PWA"
     GOOGLE_WALLET = "google_wallet", "Google Wallet"
-    APPLE_WALLET = "apple_wallet", "Apple Wallet"
+    APPLE_WALLET = "apple_wallet", "Apple Wallet"  # brand names: not translated
 
 
 class Source(models.TextChoices):
-    DASHBOARD = "dashboard", "Dashboard"
-    CARD_PAGE = "card_page", "Card page"
-    REFERRAL = "referral", "Referral"
-    SYSTEM = "system", "System"
+    DASHBOARD = "dashboard", _("Dashboard")
+    CARD_PAGE = "card_page", _("Card page")
+    REFERRAL = "referral", _("Referral")
+    SYSTEM = "system", _("System")
 
 
 def new_serial() -> str:
@@ -244,7 +247,7 @@ class Card(models.Model):
     installed_at = models.DateTimeField(null=True, blank=True)
     expires_on = models.DateField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
-    holder_name = models.CharField(max_length=160, help_text="As printed on the card at issue.")
+    holder_name = models.CharField(max_length=160, help_text=_("As printed on the card at issue."))
     install_token = models.CharField(max_length=40, unique=True, default=new_token, editable=False)
     referral_token = models.CharField(max_length=40, unique=True, default=new_token, editable=False)
     referred_by = models.ForeignKey(
@@ -383,7 +386,7 @@ class LedgerEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name_plural = "ledger entries"
+        verbose_name_plural = _("ledger entries")
         indexes = [
             models.Index(fields=["card", "-created_at", "-id"], name="ledger_card_newest"),
             models.Index(fields=["merchant", "-created_at"], name="ledger_merchant_newest"),

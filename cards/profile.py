@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db.models import prefetch_related_objects
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from cards.models import Card
 from cards.selectors import card_get, card_metrics
@@ -22,10 +24,10 @@ from loyalty.parts import PageParts
 
 # (key, label, URL name) of the profile's tabs, in order.
 TABS = (
-    ("profile", "Profile", "cards:profile"),
-    ("push", "Send push", "pushes:tab"),
-    ("information", "Information", "customers:information"),
-    ("feedback", "Feedback", "feedback:tab"),
+    ("profile", _("Profile"), "cards:profile"),
+    ("push", _("Send push"), "pushes:tab"),
+    ("information", _("Information"), "customers:information"),
+    ("feedback", _("Feedback"), "feedback:tab"),
 )
 
 # What apps above cards show on the Profile tab; each part takes the card.
@@ -35,7 +37,7 @@ PROFILE_PARTS: PageParts[Card] = PageParts("profile")
 @dataclass(frozen=True)
 class Tab:
     key: str
-    label: str
+    label: StrOrPromise
     url: str
 
 
@@ -63,7 +65,7 @@ def profile_context(request: MerchantRequest, serial: str, tab: str) -> dict[str
             .select_related("program")
             .order_by("issued_at", "id")
         )
-    tab_url_name = dict((key, name) for key, _, name in TABS).get(tab, "cards:profile")
+    tab_url_name = dict((key, name) for key, _label, name in TABS).get(tab, "cards:profile")
     choices = []
     for other in others:
         if other.pk == card.pk:

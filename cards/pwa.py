@@ -15,6 +15,7 @@ import zlib
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from cards.models import Card, Program
 
@@ -43,7 +44,7 @@ def theme_css(program: Program) -> str:
 
 def manifest(card: Card) -> dict[str, Any]:
     """The web app manifest of one card: it opens on the card itself, in its own window."""
-    background, _ = program_colors(card.program)
+    background, _foreground = program_colors(card.program)
     card_url = reverse("public:card", args=[card.install_token])
     icons: list[dict[str, str]] = [
         {
@@ -67,7 +68,7 @@ def manifest(card: Card) -> dict[str, Any]:
         "id": card_url,
         "name": name[:60],
         "short_name": card.merchant.name[:12],
-        "description": f"Your {card.program.name} card",
+        "description": _("Your %(program)s card") % {"program": card.program.name},
         "start_url": card_url,
         "scope": card_url,
         "display": "standalone",

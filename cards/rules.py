@@ -19,6 +19,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models  # TextChoices only: nothing here queries the database
+from django.utils.formats import number_format, sanitize_separators
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
+from django_stubs_ext import StrOrPromise
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -30,25 +35,27 @@ MAX_COUNT = 10_000
 class Kind(models.TextChoices):
     """Ledger entry kinds; the label is what the history says to a merchant."""
 
-    CARD_ISSUED = "card_issued", "Card issued"
-    PURCHASE = "purchase", "Purchase"
-    REFUND = "refund", "Refund of amount spent"
-    STAMPS_CLAWBACK = "stamps_clawback", "Stamps redeemed"
-    VISITS_WRITE_OFF = "visits_write_off", "Visits written off"
-    STAMPS_ADDED = "stamps_added", "Stamps added"
-    STAMPS_REMOVED = "stamps_removed", "Stamps removed"
-    REWARDS_ADDED = "rewards_added", "Rewards added"
-    REWARDS_REDEEMED = "rewards_redeemed", "Reward redeemed"
-    POINTS_ADDED = "points_added", "Points added"
-    POINTS_REMOVED = "points_removed", "Points removed"
-    REFERRAL_BONUS = "referral_bonus", "Referral bonus"
-    WELCOME_BONUS = "welcome_bonus", "Welcome bonus"
+    CARD_ISSUED = "card_issued", _lazy("Card issued")
+    PURCHASE = "purchase", _lazy("Purchase")
+    REFUND = "refund", _lazy("Refund of amount spent")
+    STAMPS_CLAWBACK = "stamps_clawback", _lazy("Stamps redeemed")
+    VISITS_WRITE_OFF = "visits_write_off", _lazy("Visits written off")
+    STAMPS_ADDED = "stamps_added", _lazy("Stamps added")
+    STAMPS_REMOVED = "stamps_removed", _lazy("Stamps removed")
+    REWARDS_ADDED = "rewards_added", _lazy("Rewards added")
+    REWARDS_REDEEMED = "rewards_redeemed", _lazy("Reward redeemed")
+    POINTS_ADDED = "points_added", _lazy("Points added")
+    POINTS_REMOVED = "points_removed", _lazy("Points removed")
+    REFERRAL_BONUS = "referral_bonus", _lazy("Referral bonus")
+    WELCOME_BONUS = "welcome_bonus", _lazy("Welcome bonus")
 
 
 class LedgerError(ValidationError):
     """Input a merchant can correct. ``message_dict`` maps a form field to its message."""
 
-    def __init__(self, field_name: str, message: str) -> None:
+    def __init__(self, field_name: str, message: StrOrPromise) -> None:
+        # Raised per request: the message is translated into the language active now.
+        message = str(message)
         super().__init__({field_name: [message]})
         self.field_name = field_name
         self.text = message
@@ -158,26 +165,50 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _number(value: Decimal | int) -> str:
+    """A number in a message, written the active language's way ("12,50" in Spanish)."""
+    return number_format(value)
+
+
+def _limit(value: Decimal | int) -> str:
+    """A size limit in a message, with thousands grouped ("1,000,000.00" in English)."""
+    return number_format(value, force_grouping=True)
+
+
+def _not_a_number() -> str:
+    # The example is written with the active language's decimal separator, which is accepted.
+    return _("Enter the amount as a number, for example %(example)s.") % {
+        "example": number_format(Decimal("12.50"))
+    }
+
+
 def parse_amount(raw: Any, *, field_name: str, allow_zero: bool = False) -> Decimal:
-    """A positive money or points value with at most 2 decimals."""
+    """A positive money or points value with at most 2 decimals.
+
+    Text may use the active language's decimal separator ("12,50" in Spanish and German).
+    """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise LedgerError(field_name, "This field is required.")
+        raise LedgerError(field_name, _("This field is required."))
     if isinstance(raw, float | bool):
-        raise LedgerError(field_name, "Enter the amount as a number, for example 12.50.")
+        raise LedgerError(field_name, _not_a_number())
+    text = sanitize_separators(raw.strip()) if isinstance(raw, str) else str(raw)
     try:
-        value = Decimal(str(raw).strip())
+        value = Decimal(text)
     except InvalidOperation:
-        raise LedgerError(field_name, "Enter the amount as a number, for example 12.50.") from None
+        raise LedgerError(field_name, _not_a_number()) from None
     if not value.is_finite():
-        raise LedgerError(field_name, "Enter the amount as a number, for example 12.50.")
+        raise LedgerError(field_name, _not_a_number())
     if value.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise LedgerError(field_name, "Use at most 2 decimal places.")
+        raise LedgerError(field_name, _("Use at most 2 decimal places."))
     if value < 0:
-        raise LedgerError(field_name, "Enter a positive amount.")
+        raise LedgerError(field_name, _("Enter a positive amount."))
     if value == 0 and not allow_zero:
-        raise LedgerError(field_name, "Enter an amount greater than zero.")
+        raise LedgerError(field_name, _("Enter an amount greater than zero."))
     if value > MAX_AMOUNT:
-        raise LedgerError(field_name, f"That is more than the {MAX_AMOUNT:,} allowed at once.")
+        raise LedgerError(
+            field_name,
+            _("That is more than the %(max)s allowed at once.") % {"max": _limit(MAX_AMOUNT)},
+        )
     return money(value)
 
 
@@ -187,24 +218,51 @@ def parse_optional_amount(raw: Any, *, field_name: str) -> Decimal | None:
     return parse_amount(raw, field_name=field_name, allow_zero=True)
 
 
+@dataclass(frozen=True)
+class CountWords:
+    """What ``parse_count`` says about one noun (whole sentences: word order differs)."""
+
+    whole: StrOrPromise
+    at_least_one: StrOrPromise
+    too_many: StrOrPromise  # %(max)s
+
+
+COUNT_WORDS = {
+    "stamps": CountWords(
+        _lazy("Enter a whole number of stamps."),
+        _lazy("Enter at least 1 stamp."),
+        _lazy("That is more than the %(max)s stamps allowed at once."),
+    ),
+    "rewards": CountWords(
+        _lazy("Enter a whole number of rewards."),
+        _lazy("Enter at least 1 reward."),
+        _lazy("That is more than the %(max)s rewards allowed at once."),
+    ),
+    "visits": CountWords(
+        _lazy("Enter a whole number of visits."),
+        _lazy("Enter at least 1 visit."),
+        _lazy("That is more than the %(max)s visits allowed at once."),
+    ),
+}
+
+
 def parse_count(raw: Any, *, field_name: str, noun: str) -> int:
-    """A whole number of stamps, rewards or visits, at least 1."""
+    """A whole number of stamps, rewards or visits (``noun``, a key of COUNT_WORDS), at least 1."""
+    words = COUNT_WORDS[noun]
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise LedgerError(field_name, "This field is required.")
+        raise LedgerError(field_name, _("This field is required."))
     if isinstance(raw, bool | float):
-        raise LedgerError(field_name, f"Enter a whole number of {noun}.")
+        raise LedgerError(field_name, words.whole)
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise LedgerError(field_name, f"Enter a whole number of {noun}.") from None
+        raise LedgerError(field_name, words.whole) from None
     if not value.is_finite() or value != value.to_integral_value():
-        raise LedgerError(field_name, f"Enter a whole number of {noun}.")
+        raise LedgerError(field_name, words.whole)
     if value < 1:
-        raise LedgerError(field_name, f"Enter at least 1 {noun.rstrip('s')}.")
+        raise LedgerError(field_name, words.at_least_one)
     if value > MAX_COUNT:
-        raise LedgerError(
-            field_name, f"That is more than the {MAX_COUNT:,} {noun} allowed at once."
-        )
+        raise LedgerError(field_name, str(words.too_many) % {"max": _limit(MAX_COUNT)})
     return int(value)
 
 
@@ -213,7 +271,8 @@ def _purchase_equal_to_value(raw: Any, value: Decimal) -> Decimal:
     if purchase is not None and purchase != value:
         raise LedgerError(
             "purchase_amount",
-            f"The purchase amount must equal the value ({value}), or be left empty.",
+            _("The purchase amount must equal the value (%(value)s), or be left empty.")
+            % {"value": _number(value)},
         )
     return value
 
@@ -334,14 +393,15 @@ def stamp_refund_transaction_amount(
     """Refund of amount spent: takes back the stamps it earned, never below zero; rewards stay."""
     if rules.mechanism != "spend":
         raise LedgerError(
-            "value", "This card earns stamps per visit: write off visits instead of a refund."
+            "value", _("This card earns stamps per visit: write off visits instead of a refund.")
         )
     amount = parse_amount(value, field_name="value")
     _purchase_equal_to_value(purchase_amount, amount)
     if amount > balances.transaction_amount:
         raise LedgerError(
             "value",
-            f"You can refund at most the transaction amount, {balances.transaction_amount}.",
+            _("You can refund at most the transaction amount, %(amount)s.")
+            % {"amount": _number(balances.transaction_amount)},
         )
     deltas = [Delta(kind=Kind.REFUND, amount=-amount, ltv=-amount, purchase_amount=amount)]
     taken_back = min(stamps_for_purchase(rules, amount), balances.stamps_balance)
@@ -357,7 +417,12 @@ def stamp_write_off_visits(balances: Balances, rules: StampRules, *, value: Any)
     if visits > balances.total_visits:
         raise LedgerError(
             "value",
-            f"This card has {balances.total_visits} visits; you can write off at most that.",
+            ngettext(
+                "This card has %(count)s visit; you can write off at most that.",
+                "This card has %(count)s visits; you can write off at most that.",
+                balances.total_visits,
+            )
+            % {"count": balances.total_visits},
         )
     taken_back = min(visits * rules.stamps_per_visit, balances.stamps_balance)
     return [
@@ -380,8 +445,12 @@ def stamp_remove_stamps(balances: Balances, rules: StampRules, *, value: Any) ->
     if stamps > balances.stamps_balance:
         raise LedgerError(
             "value",
-            f"The card has {balances.stamps_balance} stamps; "
-            f"you cannot remove more than {balances.stamps_balance}.",
+            ngettext(
+                "The card has %(count)s stamp; you cannot remove more than %(count)s.",
+                "The card has %(count)s stamps; you cannot remove more than %(count)s.",
+                balances.stamps_balance,
+            )
+            % {"count": balances.stamps_balance},
         )
     return [Delta(kind=Kind.STAMPS_REMOVED, stamps=-stamps, stamps_earned=-stamps)]
 
@@ -412,8 +481,12 @@ def stamp_redeem_rewards(
     if rewards > balances.rewards_available:
         raise LedgerError(
             "value",
-            f"The card has {balances.rewards_available} rewards available; "
-            f"you cannot redeem more than {balances.rewards_available}.",
+            ngettext(
+                "The card has %(count)s reward available; you cannot redeem more than %(count)s.",
+                "The card has %(count)s rewards available; you cannot redeem more than %(count)s.",
+                balances.rewards_available,
+            )
+            % {"count": balances.rewards_available},
         )
     return [
         Delta(
@@ -515,8 +588,8 @@ def cashback_remove_points(
     if points > balances.points_balance:
         raise LedgerError(
             "value",
-            f"The balance is {balances.points_balance} points; "
-            f"you cannot remove more than {balances.points_balance}.",
+            _("The balance is %(points)s points; you cannot remove more than %(points)s.")
+            % {"points": _number(balances.points_balance)},
         )
     return [
         Delta(
@@ -565,7 +638,8 @@ def cashback_subtract_transaction_amount(
     if amount > balances.transaction_amount:
         raise LedgerError(
             "value",
-            f"You can subtract at most the transaction amount, {balances.transaction_amount}.",
+            _("You can subtract at most the transaction amount, %(amount)s.")
+            % {"amount": _number(balances.transaction_amount)},
         )
     percentage = _current_percentage(balances, rules)
     clawback = min(points_for(amount, percentage), balances.points_balance)

@@ -5,15 +5,22 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, F, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
+from django_stubs_ext import StrOrPromise
 
 from cards import rules
 from cards.actions import kinds_written
 from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Program
+from loyalty.i18n import format_money
 from loyalty.models import Merchant
 
 LAST_DATE_FIELDS = tuple(rules.LAST_DATE_RULES)
@@ -195,46 +202,72 @@ class HistoryLine:
 
 
 # What the customer reads; staff comments and who did it are the merchant's business.
-CUSTOMER_WORDS: dict[str, str] = {
-    rules.Kind.CARD_ISSUED: "You joined",
-    rules.Kind.PURCHASE: "Purchase",
-    rules.Kind.REFUND: "Purchase corrected",
-    rules.Kind.STAMPS_CLAWBACK: "Stamps corrected",
-    rules.Kind.VISITS_WRITE_OFF: "Visits corrected",
-    rules.Kind.STAMPS_ADDED: "Stamps added",
-    rules.Kind.STAMPS_REMOVED: "Stamps removed",
-    rules.Kind.REWARDS_ADDED: "Reward added",
-    rules.Kind.REWARDS_REDEEMED: "Reward used",
-    rules.Kind.POINTS_ADDED: "Points added",
-    rules.Kind.POINTS_REMOVED: "Points used",
-    rules.Kind.REFERRAL_BONUS: "Thanks for inviting a friend",
-    rules.Kind.WELCOME_BONUS: "Welcome gift",
+CUSTOMER_WORDS: dict[str, StrOrPromise] = {
+    rules.Kind.CARD_ISSUED: _lazy("You joined"),
+    rules.Kind.PURCHASE: _lazy("Purchase"),
+    rules.Kind.REFUND: _lazy("Purchase corrected"),
+    rules.Kind.STAMPS_CLAWBACK: _lazy("Stamps corrected"),
+    rules.Kind.VISITS_WRITE_OFF: _lazy("Visits corrected"),
+    rules.Kind.STAMPS_ADDED: _lazy("Stamps added"),
+    rules.Kind.STAMPS_REMOVED: _lazy("Stamps removed"),
+    rules.Kind.REWARDS_ADDED: _lazy("Reward added"),
+    rules.Kind.REWARDS_REDEEMED: _lazy("Reward used"),
+    rules.Kind.POINTS_ADDED: _lazy("Points added"),
+    rules.Kind.POINTS_REMOVED: _lazy("Points used"),
+    rules.Kind.REFERRAL_BONUS: _lazy("Thanks for inviting a friend"),
+    rules.Kind.WELCOME_BONUS: _lazy("Welcome gift"),
 }
 
 
-def _count(number: int, noun: str) -> str:
-    sign = "+" if number > 0 else "\u2212"
-    return f"{sign}{abs(number)} {noun}{'' if abs(number) == 1 else 's'}"
+def _sign(number: int | Decimal) -> str:
+    return "+" if number > 0 else "\u2212"
+
+
+def _stamps(number: int) -> str:
+    # Translators: a change of the customer's stamps; %(sign)s is "+" or "−".
+    return ngettext("%(sign)s%(count)s stamp", "%(sign)s%(count)s stamps", abs(number)) % {
+        "sign": _sign(number),
+        "count": abs(number),
+    }
+
+
+def _rewards(number: int) -> str:
+    return ngettext("%(sign)s%(count)s reward", "%(sign)s%(count)s rewards", abs(number)) % {
+        "sign": _sign(number),
+        "count": abs(number),
+    }
 
 
 def _entry_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
     changes = []
     if entry.purchase_amount and entry.kind != rules.Kind.CARD_ISSUED:
-        verb = "Corrected by" if entry.amount_delta < 0 else "Spent"
-        changes.append(f"{verb} {entry.purchase_amount} {currency}")
+        amount = format_money(entry.purchase_amount, currency)
+        if entry.amount_delta < 0:
+            changes.append(_("Corrected by %(amount)s") % {"amount": amount})
+        else:
+            changes.append(_("Spent %(amount)s") % {"amount": amount})
     if entry.stamps_earned_delta:
-        changes.append(_count(entry.stamps_earned_delta, "stamp"))
+        changes.append(_stamps(entry.stamps_earned_delta))
     if entry.rewards_earned_delta > 0 and entry.kind != rules.Kind.REWARDS_ADDED:
-        changes.append(_count(entry.rewards_earned_delta, "reward") + " unlocked")
+        count = entry.rewards_earned_delta
+        changes.append(
+            ngettext("+%(count)s reward unlocked", "+%(count)s rewards unlocked", count)
+            % {"count": count}
+        )
     elif entry.rewards_available_delta:
-        changes.append(_count(entry.rewards_available_delta, "reward"))
+        changes.append(_rewards(entry.rewards_available_delta))
     if entry.points_delta:
-        sign = "+" if entry.points_delta > 0 else "\u2212"
-        changes.append(f"{sign}{abs(entry.points_delta)} points")
+        changes.append(
+            _("%(sign)s%(points)s points")
+            % {"sign": _sign(entry.points_delta), "points": number_format(abs(entry.points_delta))}
+        )
     if entry.visits_delta < 0:
-        changes.append(_count(entry.visits_delta, "visit"))
+        count = abs(entry.visits_delta)
+        changes.append(
+            ngettext("\u2212%(count)s visit", "\u2212%(count)s visits", count) % {"count": count}
+        )
     if entry.tier_name and entry.kind == rules.Kind.PURCHASE:
-        changes.append(f"You reached {entry.tier_name}")
+        changes.append(_("You reached %(tier)s") % {"tier": entry.tier_name})
     return tuple(changes)
 
 
@@ -245,7 +278,7 @@ def card_public_history(*, card: Card, limit: int = 30) -> list[HistoryLine]:
     return [
         HistoryLine(
             when=entry.created_at,
-            title=CUSTOMER_WORDS.get(entry.kind, entry.label),
+            title=str(CUSTOMER_WORDS.get(entry.kind, entry.label)),
             changes=_entry_changes(entry, currency),
         )
         for entry in entries

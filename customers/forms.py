@@ -6,29 +6,35 @@ the services decide. A program's custom fields come from ``cards.forms.custom_fi
 from __future__ import annotations
 
 import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from cards.forms import CUSTOM_PREFIX, custom_fields_for, custom_values
 from cards.models import CardStatus, Program
 from customers.models import Segment
+from customers.segments import WHOLE_DAYS, WHOLE_VISITS
 from customers.selectors import CustomerFilters, device_choices, program_choices
 from loyalty.models import Merchant
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # ---------------------------------------------------------------------------------------------
 # Customers
 
 
 class PersonForm(forms.Form):
-    first_name = forms.CharField(max_length=80)
-    last_name = forms.CharField(max_length=80, required=False)
-    email = forms.EmailField(required=False, max_length=254)
+    first_name = forms.CharField(max_length=80, label=_("First name"))
+    last_name = forms.CharField(max_length=80, required=False, label=_("Last name"))
+    email = forms.EmailField(required=False, max_length=254, label=_("Email"))
     phone = forms.CharField(
         max_length=40,
         required=False,
-        help_text="Any format; saved as an international number (E.164).",
+        label=_("Phone"),
+        help_text=_("Any format; saved as an international number (E.164)."),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
     )
 
@@ -36,7 +42,9 @@ class PersonForm(forms.Form):
 class CustomerAddForm(PersonForm):
     """Walk-in registration: person, program, then that program's custom fields."""
 
-    program = forms.ModelChoiceField(queryset=Program.objects.none(), empty_label=None)
+    program = forms.ModelChoiceField(
+        queryset=Program.objects.none(), empty_label=None, label=_("Program")
+    )
 
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,7 +83,9 @@ class CustomerAddForm(PersonForm):
 
 
 class CustomerInformationForm(PersonForm):
-    birthday = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    birthday = forms.DateField(
+        required=False, label=_("Birthday"), widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean_birthday(self) -> datetime.date | None:
         birthday = self.cleaned_data.get("birthday")
@@ -83,7 +93,7 @@ class CustomerInformationForm(PersonForm):
             birthday is not None
             and not datetime.date(1900, 1, 1) <= birthday <= datetime.date.today()
         ):
-            raise forms.ValidationError("Enter a birthday between 1900 and today.")
+            raise forms.ValidationError(_("Enter a birthday between 1900 and today."))
         return birthday
 
 
@@ -91,13 +101,17 @@ class IssueCardForm(forms.Form):
     """A new customer at the counter, who gets a card of this program."""
 
     first_name = forms.CharField(
-        max_length=80, error_messages={"required": "Enter the customer's first name."}
+        max_length=80,
+        label=_("First name"),
+        error_messages={"required": _("Enter the customer's first name.")},
     )
-    last_name = forms.CharField(max_length=80, required=False)
+    last_name = forms.CharField(max_length=80, required=False, label=_("Last name"))
     email = forms.EmailField(
-        required=False, error_messages={"invalid": "Enter a valid email address."}
+        required=False,
+        label=_("Email"),
+        error_messages={"invalid": _("Enter a valid email address.")},
     )
-    phone = forms.CharField(max_length=32, required=False)
+    phone = forms.CharField(max_length=32, required=False, label=_("Phone"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,19 +125,25 @@ class JoinForm(forms.Form):
     """
 
     first_name = forms.CharField(
-        max_length=80, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+        max_length=80,
+        label=_("First name"),
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
         max_length=80,
         required=False,
+        label=_("Last name"),
         widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
     )
     email = forms.EmailField(
-        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        max_length=254,
+        label=_("Email"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     phone = forms.CharField(
         max_length=40,
         required=False,
+        label=_("Phone"),
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
 
@@ -150,7 +170,7 @@ class JoinForm(forms.Form):
 
 
 class CustomerFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(required=False, max_length=100, label=_("Search"))
     program = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
     status = forms.ChoiceField(required=False)
     segment = forms.ChoiceField(required=False)
@@ -162,12 +182,12 @@ class CustomerFilterForm(forms.Form):
         kwargs.setdefault("auto_id", "filter_%s")
         super().__init__(*args, **kwargs)
 
-        choices: dict[str, list[tuple[Any, str]]] = {
-            "program": [("", "All programs")]
+        choices: dict[str, list[tuple[Any, StrOrPromise]]] = {
+            "program": [("", _("All programs"))]
             + [(p.pk, p.name) for p in program_choices(merchant=merchant)],
-            "status": [("", "Any status"), *CardStatus.choices],
-            "segment": [("", "All segments"), *Segment.choices],
-            "device": [("", "Any device"), *device_choices()],
+            "status": [("", _("Any status")), *CardStatus.choices],
+            "segment": [("", _("All segments")), *Segment.choices],
+            "device": [("", _("Any device")), *device_choices()],
         }
         for name, options in choices.items():
             cast(forms.ChoiceField, self.fields[name]).choices = options
@@ -198,13 +218,10 @@ class CustomerFilterForm(forms.Form):
 # Segment thresholds (Settings)
 
 
-def _band_field(label: str, unit: str) -> forms.IntegerField:
+def _band_field(label: StrOrPromise, invalid: StrOrPromise) -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
-        error_messages={
-            "required": "Enter a number.",
-            "invalid": f"Enter a whole number of {unit}.",
-        },
+        error_messages={"required": _("Enter a number."), "invalid": invalid},
         widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
     )
 
@@ -212,11 +229,11 @@ def _band_field(label: str, unit: str) -> forms.IntegerField:
 class SegmentBandsForm(forms.Form):
     """The grid's thresholds. The service checks they increase (so the preview can too)."""
 
-    recency_band_1 = _band_field("Recent: up to (days)", "days")
-    recency_band_2 = _band_field("Then up to (days)", "days")
-    recency_band_3 = _band_field("Then up to (days), Lost after", "days")
-    frequency_band_1 = _band_field("Few visits: up to", "visits")
-    frequency_band_2 = _band_field("Some visits: up to, many after", "visits")
+    recency_band_1 = _band_field(_("Recent: up to (days)"), WHOLE_DAYS)
+    recency_band_2 = _band_field(_("Then up to (days)"), WHOLE_DAYS)
+    recency_band_3 = _band_field(_("Then up to (days), Lost after"), WHOLE_DAYS)
+    frequency_band_1 = _band_field(_("Few visits: up to"), WHOLE_VISITS)
+    frequency_band_2 = _band_field(_("Some visits: up to, many after"), WHOLE_VISITS)
 
     def raw_bands(self) -> dict[str, tuple[Any, ...]]:
         data = self.cleaned_data

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import pgettext_lazy
 
 from loyalty.models import Merchant
 
 
 class Segment(models.TextChoices):
-    NO_VISITS = "no_visits", "No visits"
-    BEGINNERS = "beginners", "Beginners"
-    GROWING = "growing", "Growing"
-    CHAMPIONS = "champions", "Champions"
-    DOUBTFUL = "doubtful", "Doubtful"
-    MEDIUM = "medium", "Medium"
-    LOYAL = "loyal", "Loyal"
-    SLEEPING = "sleeping", "Sleeping"
-    AT_RISK = "at_risk", "At risk"
-    NEEDS_ATTENTION = "needs_attention", "Needs attention"
-    LOST = "lost", "Lost"
+    # The names of the RFM segments (customers grouped by how recently and how often they
+    # visit): the context tells translators, e.g. "Medium" and "Lost" are groups of customers.
+    NO_VISITS = "no_visits", pgettext_lazy("RFM segment", "No visits")
+    BEGINNERS = "beginners", pgettext_lazy("RFM segment", "Beginners")
+    GROWING = "growing", pgettext_lazy("RFM segment", "Growing")
+    CHAMPIONS = "champions", pgettext_lazy("RFM segment", "Champions")
+    DOUBTFUL = "doubtful", pgettext_lazy("RFM segment", "Doubtful")
+    MEDIUM = "medium", pgettext_lazy("RFM segment", "Medium")
+    LOYAL = "loyal", pgettext_lazy("RFM segment", "Loyal")
+    SLEEPING = "sleeping", pgettext_lazy("RFM segment", "Sleeping")
+    AT_RISK = "at_risk", pgettext_lazy("RFM segment", "At risk")
+    NEEDS_ATTENTION = "needs_attention", pgettext_lazy("RFM segment", "Needs attention")
+    LOST = "lost", pgettext_lazy("RFM segment", "Lost")
 
 
 class Customer(models.Model):
@@ -30,6 +34,9 @@ class Customer(models.Model):
     # E.164 (+14155550123), or blank.
     phone = models.CharField(max_length=20, blank=True)
     birthday = models.DateField(null=True, blank=True)
+    # The language the customer joined in, for what we send them later (emails); blank when
+    # unknown (added from the dashboard), which means the merchant's default.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
     # Answers to the programs' custom fields, keyed by CustomField.key.
     custom_fields = models.JSONField(default=dict, blank=True)
     segment = models.CharField(max_length=20, choices=Segment.choices, default=Segment.NO_VISITS)

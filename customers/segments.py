@@ -17,6 +17,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from customers.models import Customer, Segment, SegmentChange
 from loyalty import clock
@@ -39,6 +41,11 @@ BAND_FIELDS = (
 )
 MAX_RECENCY_DAYS = 3650
 MAX_FREQUENCY_VISITS = 3650
+
+# The bands' units, and the messages of a value that is not a whole number (also the form's).
+DAYS, VISITS = "days", "visits"
+WHOLE_DAYS = gettext_lazy("Enter a whole number of days.")
+WHOLE_VISITS = gettext_lazy("Enter a whole number of visits.")
 
 
 @dataclass(frozen=True)
@@ -66,12 +73,25 @@ class SegmentBands:
     @property
     def recency_labels(self) -> tuple[str, str, str]:
         r1, r2, r3 = self.recency
-        return (f"0\u2013{r1} days", f"{r1 + 1}\u2013{r2} days", f"{r2 + 1}\u2013{r3} days")
+        # Translators: a band of the segment grid, e.g. "31–60 days" since the last visit.
+        days = gettext("%(low)s\u2013%(high)s days")
+        return (
+            days % {"low": 0, "high": r1},
+            days % {"low": r1 + 1, "high": r2},
+            days % {"low": r2 + 1, "high": r3},
+        )
 
     @property
     def frequency_labels(self) -> tuple[str, str, str]:
         f1, f2 = self.frequency
-        return (f"1\u2013{f1} visits", f"{f1 + 1}\u2013{f2} visits", f"{f2 + 1}+ visits")
+        # Translators: a band of the segment grid, e.g. "4–7 visits" in all.
+        visits = gettext("%(low)s\u2013%(high)s visits")
+        return (
+            visits % {"low": 1, "high": f1},
+            visits % {"low": f1 + 1, "high": f2},
+            # Translators: the last band of the segment grid, e.g. "8+ visits" in all.
+            gettext("%(low)s+ visits") % {"low": f2 + 1},
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,12 +101,12 @@ class SegmentBands:
 def segment_bands_clean(*, recency: Iterable[Any], frequency: Iterable[Any]) -> SegmentBands:
     """Whole numbers in range, each band ending after the one before it; every error at once."""
     errors: dict[str, list[str]] = {}
-    days = _whole_numbers(tuple(recency), "recency_band", "days", MAX_RECENCY_DAYS, errors)
+    days = _whole_numbers(tuple(recency), "recency_band", DAYS, MAX_RECENCY_DAYS, errors)
     visits = _whole_numbers(
-        tuple(frequency), "frequency_band", "visits", MAX_FREQUENCY_VISITS, errors
+        tuple(frequency), "frequency_band", VISITS, MAX_FREQUENCY_VISITS, errors
     )
-    _increasing(days, "recency_band", "days", errors)
-    _increasing(visits, "frequency_band", "visits", errors)
+    _increasing(days, "recency_band", DAYS, errors)
+    _increasing(visits, "frequency_band", VISITS, errors)
     if errors:
         raise ValidationError(errors)
     r1, r2, r3 = (int(d or 0) for d in days)
@@ -102,15 +122,15 @@ def _whole_numbers(
         name = f"{prefix}_{index}"
         number = None
         if value is None or value == "":
-            errors[name] = ["Enter a number."]
+            errors[name] = [gettext("Enter a number.")]
         else:
             try:
                 number = int(str(value).strip())
             except ValueError:
-                errors[name] = [f"Enter a whole number of {unit}."]
+                errors[name] = [str(WHOLE_DAYS if unit == DAYS else WHOLE_VISITS)]
             else:
                 if not 1 <= number <= high:
-                    errors[name] = [f"Enter between 1 and {high:,} {unit}."]
+                    errors[name] = [_out_of_range(unit, high)]
                     number = None
         values.append(number)
     return values
@@ -122,9 +142,28 @@ def _increasing(
     for index in range(1, len(values)):
         before, current = values[index - 1], values[index]
         if before is not None and current is not None and current <= before:
-            errors.setdefault(f"{prefix}_{index + 1}", []).append(
-                f"Must be more than the band before it ({before} {unit}): bands must increase."
-            )
+            errors.setdefault(f"{prefix}_{index + 1}", []).append(_not_increasing(unit, before))
+
+
+def _out_of_range(unit: str, high: int) -> str:
+    limit = {"high": number_format(high, force_grouping=True)}
+    if unit == DAYS:
+        return gettext("Enter between 1 and %(high)s days.") % limit
+    return gettext("Enter between 1 and %(high)s visits.") % limit
+
+
+def _not_increasing(unit: str, before: int) -> str:
+    if unit == DAYS:
+        return ngettext(
+            "Must be more than the band before it (%(before)s day): bands must increase.",
+            "Must be more than the band before it (%(before)s days): bands must increase.",
+            before,
+        ) % {"before": before}
+    return ngettext(
+        "Must be more than the band before it (%(before)s visit): bands must increase.",
+        "Must be more than the band before it (%(before)s visits): bands must increase.",
+        before,
+    ) % {"before": before}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -23,11 +23,15 @@ from django.db.models import (
     QuerySet,
 )
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from cards.models import Card, Device, Program
 from customers.models import Customer
 from customers.services import normalize_phone
 from loyalty.models import Merchant
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 SEARCH_LIMIT = 25
 PAGE_SIZE = 50
@@ -368,5 +372,6 @@ def program_choices(*, merchant: Merchant) -> QuerySet[Program]:
     return Program.objects.filter(merchant=merchant).order_by("name", "id")
 
 
-def device_choices() -> list[tuple[str, str]]:
-    return [(NO_DEVICE, "Not installed")] + [(d.value, d.label) for d in Device if d.value]
+def device_choices() -> list[tuple[str, StrOrPromise]]:
+    # Translators: the device filter's choice for cards not added to any phone's wallet yet.
+    return [(NO_DEVICE, gettext("Not installed"))] + [(d.value, d.label) for d in Device if d.value]

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
+from django.utils.translation import gettext, gettext_lazy
 
 from cards.models import Card, CardStatus, Program, Source
 from cards.rules import LedgerError
@@ -33,6 +34,9 @@ from loyalty.models import AuditAction, Merchant
 logger = logging.getLogger(__name__)
 
 
+INVALID_PHONE = gettext_lazy("Enter a valid phone number, e.g. +1 415 555 0123.")
+
+
 def normalize_phone(raw: str, *, region: str) -> str:
     """Any common way of writing a number (spaces, dashes, +country code) to E.164."""
     raw = (raw or "").strip()
@@ -41,11 +45,9 @@ def normalize_phone(raw: str, *, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region.upper() or None)
     except phonenumbers.NumberParseException:
-        raise ValidationError(
-            {"phone": "Enter a valid phone number, e.g. +1 415 555 0123."}
-        ) from None
+        raise ValidationError({"phone": str(INVALID_PHONE)}) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError({"phone": "Enter a valid phone number, e.g. +1 415 555 0123."})
+        raise ValidationError({"phone": str(INVALID_PHONE)})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -55,7 +57,7 @@ def _clean_email(raw: str) -> str:
         try:
             validate_email(email)
         except ValidationError:
-            raise ValidationError({"email": "Enter a valid email address."}) from None
+            raise ValidationError({"email": gettext("Enter a valid email address.")}) from None
     return email
 
 
@@ -68,7 +70,7 @@ def _email_taken(merchant: Merchant, email: str, exclude_pk: int | None = None) 
     return others.exists()
 
 
-EMAIL_TAKEN = "Another customer of yours already uses this email address."
+EMAIL_TAKEN = gettext_lazy("Another customer of yours already uses this email address.")
 
 
 def customer_create(
@@ -80,14 +82,15 @@ def customer_create(
     phone: str = "",
     birthday: datetime.date | None = None,
     custom_fields: dict[str, Any] | None = None,
+    language: str = "",
 ) -> Customer:
     first_name = (first_name or "").strip()
     if not first_name:
-        raise ValidationError({"first_name": "Enter the customer's first name."})
+        raise ValidationError({"first_name": gettext("Enter the customer's first name.")})
     email = _clean_email(email)
     phone = normalize_phone(phone, region=merchant.country)
     if _email_taken(merchant, email):
-        raise ValidationError({"email": EMAIL_TAKEN})
+        raise ValidationError({"email": str(EMAIL_TAKEN)})
     try:
         with transaction.atomic():
             return Customer.objects.create(
@@ -98,9 +101,10 @@ def customer_create(
                 phone=phone,
                 birthday=birthday,
                 custom_fields=custom_fields or {},
+                language=language,
             )
     except IntegrityError:  # a concurrent registration won the race for this email
-        raise ValidationError({"email": EMAIL_TAKEN}) from None
+        raise ValidationError({"email": str(EMAIL_TAKEN)}) from None
 
 
 def customer_update(
@@ -115,11 +119,11 @@ def customer_update(
     """Edit personal details. The holder name printed on the customer's cards stays as issued."""
     first_name = (first_name or "").strip()
     if not first_name:
-        raise ValidationError({"first_name": "Enter the customer's first name."})
+        raise ValidationError({"first_name": gettext("Enter the customer's first name.")})
     email = _clean_email(email)
     phone = normalize_phone(phone, region=customer.merchant.country)
     if _email_taken(customer.merchant, email, exclude_pk=customer.pk):
-        raise ValidationError({"email": EMAIL_TAKEN})
+        raise ValidationError({"email": str(EMAIL_TAKEN)})
     customer.first_name = first_name
     customer.last_name = (last_name or "").strip()
     customer.email = email
@@ -129,7 +133,7 @@ def customer_update(
         with transaction.atomic():
             customer.save(update_fields=["first_name", "last_name", "email", "phone", "birthday"])
     except IntegrityError:
-        raise ValidationError({"email": EMAIL_TAKEN}) from None
+        raise ValidationError({"email": str(EMAIL_TAKEN)}) from None
     return customer
 
 
@@ -151,7 +155,7 @@ def customer_remove(*, customer: Customer) -> None:
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if locked.cards.exclude(status=CardStatus.DELETED).exists():
-            raise ValidationError("Delete all of this customer's cards first.")
+            raise ValidationError(gettext("Delete all of this customer's cards first."))
         # The name printed on the cards is personal data too.
         locked.cards.update(holder_name="", customer=None)
         locked.delete()
@@ -175,7 +179,7 @@ def customer_register(
 ) -> Card:
     """Register a customer at the counter and issue them a card of ``program``, atomically."""
     if program.merchant_id != merchant.pk:
-        raise ValidationError({"program": "Choose one of your programs."})
+        raise ValidationError({"program": gettext("Choose one of your programs.")})
     with transaction.atomic():
         customer = customer_create(
             merchant=merchant,
@@ -217,6 +221,7 @@ def customer_join(
     custom_fields: dict[str, Any] | None = None,
     utm: dict[str, str] | None = None,
     referrer: Card | None = None,
+    language: str = "",
 ) -> JoinResult:
     """A customer fills in a program's join form.
 
@@ -225,7 +230,8 @@ def customer_join(
     record, untouched by what was typed, whose link goes to the email on file (or, with none on
     file, the staff issue it at the counter). The welcome bonus and the referrer's bonus go only to
     someone who never had a card of this program; the referrer must hold a card of the same
-    program and be someone else.
+    program and be someone else. A new customer keeps ``language``, the language the join page
+    spoke, for what is sent to them later; a known customer's stays as it was.
     """
     merchant = program.merchant
     email = (email or "").strip()
@@ -242,6 +248,7 @@ def customer_join(
                     custom_fields=custom_fields or {},
                     utm=utm or {},
                     referrer=referrer,
+                    language=language,
                     create=customer_create,
                 )
         except ValidationError as error:
@@ -262,6 +269,7 @@ def _join(
     custom_fields: dict[str, Any],
     utm: dict[str, str],
     referrer: Card | None,
+    language: str,
     create: Callable[..., Customer],
 ) -> JoinResult:
     matches = _matching_customers(program.merchant_id, email=email, phone=phone)
@@ -292,6 +300,7 @@ def _join(
             email=email,
             phone=phone,
             custom_fields=custom_fields,
+            language=language,
         )
         outcome = JoinOutcome.ISSUED
     credit_referrer = (

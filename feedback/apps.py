@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class FeedbackConfig(AppConfig):
     name = "feedback"
-    verbose_name = "Customer feedback"
+    verbose_name = _("Customer feedback")
 
     def ready(self) -> None:
         # Late imports: views and the registries they fill need the app registry to be ready.

@@ -6,28 +6,36 @@ import datetime
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from feedback.selectors import DateRange, Period, period_range
 from feedback.services import MAX_COMMENT
 
-STAR_CHOICES = [(str(n), f"{n} star" + ("s" if n > 1 else "")) for n in range(5, 0, -1)]
+
+def star_choices() -> list[tuple[str, str]]:
+    """5 to 1 stars, named in the language of the request (a callable: read when rendered)."""
+    return [
+        (str(n), ngettext("%(count)d star", "%(count)d stars", n) % {"count": n})
+        for n in range(5, 0, -1)
+    ]
 
 
 class FeedbackForm(forms.Form):
     """Fields ``rating`` (1-5) and an optional ``comment``; the service has the last word."""
 
     rating = forms.TypedChoiceField(
-        choices=STAR_CHOICES,
+        choices=star_choices,
         coerce=int,
         widget=forms.RadioSelect,
-        error_messages={"required": "Choose from 1 to 5 stars."},
+        error_messages={"required": _("Choose from 1 to 5 stars.")},
     )
     comment = forms.CharField(
         required=False,
         max_length=MAX_COMMENT,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": MAX_COMMENT}),
-        label="What could we do better? (optional)",
+        label=_("What could we do better? (optional)"),
     )
 
 
@@ -38,13 +46,13 @@ class FeedbackFilterForm(forms.Form):
     period = forms.ChoiceField(choices=Period.choices, required=False, widget=forms.RadioSelect)
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    comments = forms.BooleanField(required=False, label="Only comments")
+    comments = forms.BooleanField(required=False, label=_("Only comments"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or self.cleaned_data
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
-            self.add_error("end", "The end date is before the start date.")
+            self.add_error("end", gettext("The end date is before the start date."))
         if (start or end) and not data.get("period"):
             data["period"] = Period.CUSTOM
         return data

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Avg, Count, Q, QuerySet, TextChoices
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cards.models import Card
 from customers.models import Customer
@@ -15,12 +17,14 @@ from feedback.models import Feedback
 
 
 class Period(TextChoices):
-    DAY = "day", "Day"
-    WEEK = "week", "Week"
-    MONTH = "month", "Month"
-    YEAR = "year", "Year"
-    ALL = "all", "All time"
-    CUSTOM = "custom", "Period"
+    # Translators: the Feedback tab's period filters: today, this week, this month, this year.
+    DAY = "day", pgettext_lazy("feedback period", "Day")
+    WEEK = "week", pgettext_lazy("feedback period", "Week")
+    MONTH = "month", pgettext_lazy("feedback period", "Month")
+    YEAR = "year", pgettext_lazy("feedback period", "Year")
+    ALL = "all", _("All time")
+    # Translators: the filter for dates typed in "From" and "To" (a span of time).
+    CUSTOM = "custom", pgettext_lazy("time span", "Period")
 
 
 @dataclass(frozen=True)

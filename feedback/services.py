@@ -6,13 +6,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cards.models import Card
 from feedback.models import Feedback
 from loyalty import clock
 
 MAX_COMMENT = 1000
-ALREADY_RATED = (
+ALREADY_RATED = gettext_lazy(
     "You already rated your last visit. Thank you! You can rate again after your next visit."
 )
 
@@ -21,9 +23,9 @@ def _clean_rating(raw: Any) -> int:
     try:
         rating = int(raw)
     except (TypeError, ValueError):
-        raise ValidationError({"rating": "Choose from 1 to 5 stars."}) from None
+        raise ValidationError({"rating": _("Choose from 1 to 5 stars.")}) from None
     if not 1 <= rating <= 5:
-        raise ValidationError({"rating": "Choose from 1 to 5 stars."})
+        raise ValidationError({"rating": _("Choose from 1 to 5 stars.")})
     return rating
 
 
@@ -36,7 +38,9 @@ def feedback_leave(*, card: Card, rating: Any, comment: str = "") -> Feedback:
     rating = _clean_rating(rating)
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
-        raise ValidationError({"comment": f"Keep the comment under {MAX_COMMENT} characters."})
+        raise ValidationError(
+            {"comment": _("Keep the comment under %(max)d characters.") % {"max": MAX_COMMENT}}
+        )
     try:
         with transaction.atomic():
             locked = (
@@ -60,10 +64,10 @@ def feedback_leave(*, card: Card, rating: Any, comment: str = "") -> Feedback:
 
 def _ensure_can_rate(card: Card) -> None:
     if card.is_deleted:
-        raise ValidationError({"rating": "This card is no longer valid."})
+        raise ValidationError({"rating": _("This card is no longer valid.")})
     if card.is_expired:
-        raise ValidationError({"rating": "This card has expired."})
+        raise ValidationError({"rating": _("This card has expired.")})
     if card.total_visits < 1:
-        raise ValidationError({"rating": "You can rate us after your first visit."})
+        raise ValidationError({"rating": _("You can rate us after your first visit.")})
     if Feedback.objects.filter(card=card, visit_number=card.total_visits).exists():
         raise ValidationError({"rating": ALREADY_RATED})

@@ -11,7 +11,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cards.card_page import gone, public, render_card_page, too_many
@@ -28,7 +29,7 @@ from feedback.selectors import (
     rating_summary,
 )
 from feedback.services import feedback_leave
-from loyalty import clock, ratelimit
+from loyalty import clock, i18n, ratelimit
 from loyalty.http import MerchantRequest, add_service_errors, wants_partial
 from loyalty.ratelimit import Limit
 from loyalty.tenancy import merchant_required
@@ -69,21 +70,24 @@ def tab(request: MerchantRequest, serial: str) -> HttpResponse:
 
 
 def _day(value: datetime.date) -> str:
-    return f"{value:%b} {value.day}, {value.year}"
+    return formats.date_format(value, "SHORT_DATE_FORMAT")
 
 
 def _range_label(dates: DateRange) -> str:
     """Say which dates a filter means, so "Week" is never ambiguous."""
     if dates.first is None and dates.last is None:
-        return "All time"
+        return _("All time")
     if dates.first == dates.last and dates.first is not None:
         return _day(dates.first)
     if dates.first is None:
         assert dates.last is not None
-        return f"Until {_day(dates.last)}"
+        # Translators: the Feedback tab's dates when only an end date is typed.
+        return _("Until %(date)s") % {"date": _day(dates.last)}
     if dates.last is None:
-        return f"Since {_day(dates.first)}"
-    return f"{_day(dates.first)} \u2013 {_day(dates.last)}"
+        # Translators: the Feedback tab's dates when only a start date is typed.
+        return _("Since %(date)s") % {"date": _day(dates.first)}
+    # Translators: a range of dates, first to last (an en dash between them).
+    return _("%(first)s \u2013 %(last)s") % {"first": _day(dates.first), "last": _day(dates.last)}
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -116,6 +120,7 @@ def card_page_part(card: Card) -> dict[str, Any]:
 def card_feedback(request: HttpRequest, install_token: str) -> HttpResponse:
     """A rating from the customer's card page (no login: the card's token is the key)."""
     card = card_by_install_token(install_token)
+    i18n.activate_for_customer(request, card.merchant)
     if card.is_deleted:
         return gone(request)
     if not ratelimit.allowed(

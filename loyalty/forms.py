@@ -5,24 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Role
+
+CHOOSE_ROLE = _("Choose owner, admin or staff.")
 
 
 class InviteForm(forms.Form):
     email = forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
         error_messages={
-            "required": "Enter the email address to send the invitation to.",
-            "invalid": "Enter a valid email address.",
+            "required": _("Enter the email address to send the invitation to."),
+            "invalid": _("Enter a valid email address."),
         },
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
     )
     role = forms.ChoiceField(
+        label=_("Role"),
         choices=Role.choices,
         initial=Role.STAFF,
-        error_messages={"invalid_choice": "Choose owner, admin or staff."},
+        error_messages={"invalid_choice": CHOOSE_ROLE},
     )
 
     def __init__(self, *args: Any, can_grant_owner: bool, **kwargs: Any) -> None:
@@ -32,12 +37,12 @@ class InviteForm(forms.Form):
             role = self.fields["role"]
             assert isinstance(role, forms.ChoiceField)
             role.choices = [c for c in Role.choices if c[0] != Role.OWNER]
-            role.help_text = "Only an owner can invite another owner."
+            role.help_text = _("Only an owner can invite another owner.")
 
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(
-        choices=Role.choices, error_messages={"invalid_choice": "Choose owner, admin or staff."}
+        label=_("Role"), choices=Role.choices, error_messages={"invalid_choice": CHOOSE_ROLE}
     )
 
 
@@ -45,20 +50,21 @@ class AcceptInvitationForm(forms.Form):
     """A new team member picks a username and sets their password."""
 
     username = forms.CharField(
+        label=_("Username"),
         max_length=150,
-        error_messages={"required": "Choose a username to log in with."},
+        error_messages={"required": _("Choose a username to log in with.")},
         widget=forms.TextInput(attrs={"autocomplete": "username"}),
     )
     password1 = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
-        error_messages={"required": "Choose a password."},
+        error_messages={"required": _("Choose a password.")},
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
     password2 = forms.CharField(
-        label="Password again",
+        label=_("Password again"),
         strip=False,
-        error_messages={"required": "Type the password a second time."},
+        error_messages={"required": _("Type the password a second time.")},
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
@@ -66,5 +72,23 @@ class AcceptInvitationForm(forms.Form):
         data = super().clean() or {}
         first, second = data.get("password1"), data.get("password2")
         if first and second and first != second:
-            self.add_error("password2", "The two passwords differ; type the same one twice.")
+            self.add_error("password2", _("The two passwords differ; type the same one twice."))
         return data
+
+
+class LanguageForm(forms.Form):
+    """The header's language switch: a shipped language, or blank for the browser's."""
+
+    language = forms.ChoiceField(choices=[("", ""), *settings.LANGUAGES], required=False)
+    next = forms.CharField(required=False)
+
+
+class MerchantLanguageForm(forms.Form):
+    language = forms.ChoiceField(
+        label=_("Default language"),
+        choices=settings.LANGUAGES,
+        help_text=_(
+            "Your customers' card and join pages use it when their browser asks for a language "
+            "we do not offer, and so do team members who have not chosen a language."
+        ),
+    )

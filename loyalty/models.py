@@ -8,11 +8,17 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known time zone (for example Europe/Paris).")
+        raise ValidationError(
+            # Translators: the value is a time zone name as typed, in quotes.
+            gettext("%(value)s is not a known time zone (for example Europe/Paris).")
+            % {"value": repr(value)}
+        )
 
 
 class Merchant(models.Model):
@@ -20,6 +26,11 @@ class Merchant(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code")
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # The customer pages' language when the browser asks for none we speak, and the dashboard's
+    # for a user who chose none and whose browser asks for none we speak.
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     # Default region for phone numbers typed without a +country code.
     country = models.CharField(max_length=2, default="US", help_text="ISO 3166 code, e.g. US")
     # RFM segment grid (see domain rules): recency bands in days, frequency bands in visits.
@@ -52,10 +63,24 @@ class Merchant(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
+class UserPreference(models.Model):
+    """What a dashboard user chose for themselves, whichever merchant they work for."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    # Blank: follow the browser, then the merchant's default.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language or 'browser'})"
+
+
 class Role(models.TextChoices):
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    STAFF = "staff", "Staff"
+    # Translators: a team member's role on the dashboard (owner, admin, staff).
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    STAFF = "staff", _("Staff")
 
 
 # Who may do what. Staff work the counter; owners and admins also delete and configure.
@@ -131,18 +156,19 @@ class Invitation(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    INVITATION_SENT = "invitation_sent", "Invitation sent"
-    INVITATION_RESENT = "invitation_resent", "Invitation resent"
-    INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
-    MEMBER_JOINED = "member_joined", "Member joined"
-    ROLE_CHANGED = "role_changed", "Role changed"
-    MEMBER_REMOVED = "member_removed", "Member removed"
-    PROGRAM_CREATED = "program_created", "Program created"
-    PROGRAM_UPDATED = "program_updated", "Program updated"
-    PROGRAM_ARCHIVED = "program_archived", "Program archived"
-    PROGRAM_RESTORED = "program_restored", "Program restored"
-    CUSTOM_FIELDS_CHANGED = "custom_fields_changed", "Join form changed"
-    SEGMENTS_CHANGED = "segments_changed", "Segment thresholds changed"
+    INVITATION_SENT = "invitation_sent", _("Invitation sent")
+    INVITATION_RESENT = "invitation_resent", _("Invitation resent")
+    INVITATION_REVOKED = "invitation_revoked", _("Invitation revoked")
+    MEMBER_JOINED = "member_joined", _("Member joined")
+    ROLE_CHANGED = "role_changed", _("Role changed")
+    MEMBER_REMOVED = "member_removed", _("Member removed")
+    PROGRAM_CREATED = "program_created", _("Program created")
+    PROGRAM_UPDATED = "program_updated", _("Program updated")
+    PROGRAM_ARCHIVED = "program_archived", _("Program archived")
+    PROGRAM_RESTORED = "program_restored", _("Program restored")
+    CUSTOM_FIELDS_CHANGED = "custom_fields_changed", _("Join form changed")
+    SEGMENTS_CHANGED = "segments_changed", _("Segment thresholds changed")
+    LANGUAGE_CHANGED = "language_changed", _("Default language changed")
 
 
 class AuditEvent(models.Model):

@@ -20,21 +20,33 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
-from loyalty.audit import audit_record
-from loyalty.models import AuditAction, Invitation, Membership, Merchant, Role
+from loyalty.audit import audit_record, log_text
+from loyalty.i18n import supported_language
+from loyalty.models import AuditAction, Invitation, Membership, Merchant, Role, UserPreference
 
 INVITATION_LIFETIME = datetime.timedelta(days=7)
-LAST_OWNER = (
-    "{name} is the last owner of {merchant}. Make another member an owner first; "
-    "a business always keeps at least one owner."
-)
+
+
+def _last_owner(name: str, merchant: Merchant) -> str:
+    return _(
+        "%(name)s is the last owner of %(merchant)s. Make another member an owner first; "
+        "a business always keeps at least one owner."
+    ) % {"name": name, "merchant": merchant.name}
 
 
 def _role_label(role: str) -> str:
-    return Role(role).label
+    """The role's name in the active language."""
+    return str(Role(role).label)
+
+
+def _logged_role(role: str) -> str:
+    """The role's name as the audit log stores it."""
+    return log_text(Role(role).label)
 
 
 def _actor_role(merchant: Merchant, actor: Actor) -> str | None:
@@ -67,36 +79,48 @@ def invitation_link(token: str) -> str:
 def _clean_email(raw: str) -> str:
     email = (raw or "").strip()
     if not email:
-        raise ValidationError({"email": "Enter the email address to send the invitation to."})
+        raise ValidationError({"email": _("Enter the email address to send the invitation to.")})
     try:
         validate_email(email)
     except ValidationError:
-        raise ValidationError({"email": "Enter a valid email address."}) from None
-    local, _, domain = email.rpartition("@")
+        raise ValidationError({"email": _("Enter a valid email address.")}) from None
+    local, _at, domain = email.rpartition("@")
     return f"{local}@{domain.lower()}"
 
 
 def _clean_role(role: str) -> str:
     if role not in Role.values:
-        raise ValidationError({"role": "Choose owner, admin or staff."})
+        raise ValidationError({"role": _("Choose owner, admin or staff.")})
     return role
 
 
 def _send_invitation(invitation: Invitation, token: str) -> None:
-    context = {
-        "invitation": invitation,
-        "merchant": invitation.merchant,
-        "role": _role_label(invitation.role),
-        "inviter": invitation.invited_by.get_username() if invitation.invited_by else "",
-        "link": invitation_link(token),
-        "expires_at": invitation.expires_at,
-    }
+    """The email goes out in the business's default language: nobody knows the invitee's yet."""
+    merchant = invitation.merchant
+    language = supported_language(merchant.language) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        context = {
+            "invitation": invitation,
+            "merchant": merchant,
+            "role": _role_label(invitation.role),
+            "inviter": invitation.invited_by.get_username() if invitation.invited_by else "",
+            "link": invitation_link(token),
+            "expires_at": invitation.expires_at,
+        }
+        subject = _("You're invited to join %(merchant)s") % {"merchant": merchant.name}
+        message = render_to_string("loyalty/settings/invitation_email.txt", context)
     send_mail(
-        subject=f"You're invited to join {invitation.merchant.name}",
-        message=render_to_string("loyalty/settings/invitation_email.txt", context),
+        subject=subject,
+        message=message,
         from_email=None,
         recipient_list=[invitation.email],
     )
+
+
+def _pending(email: str) -> str:
+    return _("%(email)s already has a pending invitation. Resend it from the list.") % {
+        "email": email
+    }
 
 
 def invitation_create(*, merchant: Merchant, email: str, role: str, actor: Actor) -> Invitation:
@@ -108,9 +132,11 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, actor: Actor
     email = _clean_email(email)
     role = _clean_role(role)
     if role == Role.OWNER:
-        _require_owner_for(merchant, actor, "Only an owner can invite another owner.", "role")
+        _require_owner_for(merchant, actor, _("Only an owner can invite another owner."), "role")
     if Membership.objects.filter(merchant=merchant, user__email__iexact=email).exists():
-        raise ValidationError({"email": f"{email} is already a member of your team."})
+        raise ValidationError(
+            {"email": _("%(email)s is already a member of your team.") % {"email": email}}
+        )
     now = clock.now()
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -125,9 +151,7 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, actor: Actor
             .first()
         )
         if open_one is not None and open_one.expires_at > now:
-            raise ValidationError(
-                {"email": f"{email} already has a pending invitation. Resend it from the list."}
-            )
+            raise ValidationError({"email": _pending(email)})
         if open_one is not None:  # expired: it is replaced by the new one
             open_one.revoked_at = now
             open_one.save(update_fields=["revoked_at"])
@@ -143,14 +167,12 @@ def invitation_create(*, merchant: Merchant, email: str, role: str, actor: Actor
                     expires_at=now + INVITATION_LIFETIME,
                 )
         except IntegrityError:  # a concurrent invitation to the same address won
-            raise ValidationError(
-                {"email": f"{email} already has a pending invitation. Resend it from the list."}
-            ) from None
+            raise ValidationError({"email": _pending(email)}) from None
         audit_record(
             merchant=merchant,
             actor=actor,
             action=AuditAction.INVITATION_SENT,
-            summary=f"Invited {email} as {_role_label(role)}",
+            summary=f"Invited {email} as {_logged_role(role)}",
             details={"email": email, "role": role},
         )
         _send_invitation(invitation, token)
@@ -165,10 +187,10 @@ def invitation_resend(*, invitation: Invitation, actor: Actor) -> Invitation:
             Invitation.objects.select_for_update().select_related("merchant").get(pk=invitation.pk)
         )
         if not locked.is_open:
-            raise ValidationError("This invitation was already accepted or revoked.")
+            raise ValidationError(_("This invitation was already accepted or revoked."))
         if locked.role == Role.OWNER:
             _require_owner_for(
-                locked.merchant, actor, "Only an owner can resend an owner invitation.", "role"
+                locked.merchant, actor, _("Only an owner can resend an owner invitation."), "role"
             )
         now = clock.now()
         locked.token_hash = _hash_token(token)
@@ -195,7 +217,7 @@ def invitation_revoke(*, invitation: Invitation, actor: Actor) -> Invitation:
             return locked
         if locked.role == Role.OWNER:
             _require_owner_for(
-                locked.merchant, actor, "Only an owner can revoke an owner invitation.", "role"
+                locked.merchant, actor, _("Only an owner can revoke an owner invitation."), "role"
             )
         locked.revoked_at = clock.now()
         locked.save(update_fields=["revoked_at"])
@@ -226,21 +248,23 @@ def invitation_for_token(token: str) -> Invitation:
     )
     if invitation is None:
         raise InvitationInvalid(
-            "This invitation link is not valid. Check that you copied it whole."
+            _("This invitation link is not valid. Check that you copied it whole.")
         )
     if invitation.accepted_at is not None:
-        raise InvitationInvalid("This invitation was already accepted. Log in to continue.")
+        raise InvitationInvalid(_("This invitation was already accepted. Log in to continue."))
     if invitation.revoked_at is not None:
-        raise InvitationInvalid("This invitation was withdrawn. Ask the team for a new one.")
+        raise InvitationInvalid(_("This invitation was withdrawn. Ask the team for a new one."))
     if invitation.expires_at <= clock.now():
-        raise InvitationInvalid("This invitation has expired. Ask the team to resend it.")
+        raise InvitationInvalid(_("This invitation has expired. Ask the team to resend it."))
     return invitation
 
 
 def _join(invitation: Invitation, user: Any) -> Membership:
     """Turn a locked, open invitation into a membership for ``user``."""
     if Membership.objects.filter(merchant=invitation.merchant, user=user).exists():
-        raise ValidationError(f"You are already a member of {invitation.merchant.name}.")
+        raise ValidationError(
+            _("You are already a member of %(merchant)s.") % {"merchant": invitation.merchant.name}
+        )
     membership = Membership.objects.create(
         merchant=invitation.merchant, user=user, role=invitation.role
     )
@@ -251,7 +275,7 @@ def _join(invitation: Invitation, user: Any) -> Membership:
         merchant=invitation.merchant,
         actor=user,
         action=AuditAction.MEMBER_JOINED,
-        summary=f"{user.get_username()} joined as {_role_label(invitation.role)}",
+        summary=f"{user.get_username()} joined as {_logged_role(invitation.role)}",
         details={"email": invitation.email, "role": invitation.role, "user_id": user.pk},
     )
     return membership
@@ -261,7 +285,7 @@ def _lock_open(token: str) -> Invitation:
     invitation = invitation_for_token(token)
     locked = Invitation.objects.select_for_update().select_related("merchant").get(pk=invitation.pk)
     if not locked.is_open or locked.expires_at <= clock.now():
-        raise InvitationInvalid("This invitation was already used.")
+        raise InvitationInvalid(_("This invitation was already used."))
     return locked
 
 
@@ -276,21 +300,21 @@ def invitation_accept_new_user(*, token: str, username: str, password: str) -> M
     user_model = get_user_model()
     username = (username or "").strip()
     if not username:
-        raise ValidationError({"username": "Choose a username to log in with."})
+        raise ValidationError({"username": _("Choose a username to log in with.")})
     with transaction.atomic():
         invitation = _lock_open(token)
         if user_model.objects.filter(username__iexact=username).exists():
-            raise ValidationError({"username": "That username is taken; choose another."})
+            raise ValidationError({"username": _("That username is taken; choose another.")})
         if user_model.objects.filter(email__iexact=invitation.email).exists():
             raise ValidationError(
-                {"username": "An account with this email already exists. Log in to accept."}
+                {"username": _("An account with this email already exists. Log in to accept.")}
             )
         user = user_model(username=username, email=invitation.email)
         try:
             user.full_clean(exclude=["password"])
         except ValidationError as error:
             raise ValidationError(
-                {"username": error.message_dict.get("username", ["Invalid username."])}
+                {"username": error.message_dict.get("username", [_("Invalid username.")])}
             ) from None
         try:
             password_validation.validate_password(password, user)
@@ -322,18 +346,16 @@ def membership_change_role(*, membership: Membership, role: str, actor: Actor) -
         team = _lock_team(merchant)
         locked = next((m for m in team if m.pk == membership.pk), None)
         if locked is None:
-            raise ValidationError("This person is no longer a member.")
+            raise ValidationError(_("This person is no longer a member."))
         if locked.role == role:
             return locked
         if Role.OWNER in (locked.role, role):
             _require_owner_for(
-                merchant, actor, "Only an owner can give or take away the owner role.", "role"
+                merchant, actor, _("Only an owner can give or take away the owner role."), "role"
             )
         owners = [m for m in team if m.role == Role.OWNER]
         if locked.role == Role.OWNER and len(owners) == 1:
-            raise ValidationError(
-                {"role": LAST_OWNER.format(name=locked.user.get_username(), merchant=merchant)}
-            )
+            raise ValidationError({"role": _last_owner(locked.user.get_username(), merchant)})
         previous = locked.role
         locked.role = role
         locked.save(update_fields=["role"])
@@ -343,7 +365,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: Actor) -
             action=AuditAction.ROLE_CHANGED,
             summary=(
                 f"Changed {locked.user.get_username()}'s role from "
-                f"{_role_label(previous)} to {_role_label(role)}"
+                f"{_logged_role(previous)} to {_logged_role(role)}"
             ),
             details={"user_id": locked.user_id, "from": previous, "to": role},
         )
@@ -359,16 +381,50 @@ def membership_remove(*, membership: Membership, actor: Actor) -> None:
         if locked is None:
             return
         if locked.role == Role.OWNER:
-            _require_owner_for(merchant, actor, "Only an owner can remove an owner.", "role")
+            _require_owner_for(merchant, actor, _("Only an owner can remove an owner."), "role")
             if sum(1 for m in team if m.role == Role.OWNER) == 1:
-                raise ValidationError(
-                    LAST_OWNER.format(name=locked.user.get_username(), merchant=merchant)
-                )
+                raise ValidationError(_last_owner(locked.user.get_username(), merchant))
         locked.delete()
         audit_record(
             merchant=merchant,
             actor=actor,
             action=AuditAction.MEMBER_REMOVED,
-            summary=f"Removed {locked.user.get_username()} ({_role_label(locked.role)})",
+            summary=f"Removed {locked.user.get_username()} ({_logged_role(locked.role)})",
             details={"user_id": locked.user_id, "role": locked.role},
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Languages
+
+
+def user_language_update(*, user: Any, language: str) -> UserPreference:
+    """Keep the user's language on the user (blank: follow the browser)."""
+    if language and supported_language(language) != language:
+        raise ValidationError({"language": _("Choose one of the languages offered.")})
+    with transaction.atomic():
+        preference, _created = UserPreference.objects.update_or_create(
+            user=user, defaults={"language": language}
+        )
+    return preference
+
+
+def merchant_language_update(*, merchant: Merchant, language: str, actor: Actor) -> Merchant:
+    """The language of the merchant's customer pages when their browser asks for none we ship."""
+    if supported_language(language) != language:
+        raise ValidationError({"language": _("Choose one of the languages offered.")})
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        if locked.language == language:
+            return locked
+        before, locked.language = locked.language, language
+        locked.save(update_fields=["language"])
+        audit_record(
+            merchant=locked,
+            actor=actor,
+            action=AuditAction.LANGUAGE_CHANGED,
+            summary=f"Default language changed from {before} to {language}",
+            details={"from": before, "to": language},
+        )
+    merchant.language = language
+    return locked

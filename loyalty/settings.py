@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "loyalty.tenancy.MerchantMiddleware",
+    # After the merchant is known: the user's language, else the browser's, else the merchant's.
+    "loyalty.i18n.LanguageMiddleware",
     # Last, as django-axes requires: it turns locked-out logins into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -77,10 +79,12 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "loyalty.tenancy.merchant_context",
+                "loyalty.i18n.language_context",
             ],
         },
     },
@@ -132,7 +136,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
-LANGUAGE_CODE = "en-us"
+# The languages shipped (README "Languages"): each named in itself, as the switcher shows it.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Named date formats per language (SHORT_DATE_FORMAT and friends), over Django's own.
+FORMAT_MODULE_PATH = ["loyalty.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

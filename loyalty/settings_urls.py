@@ -21,5 +21,6 @@ urlpatterns = [
     path("team/members/<int:pk>/role/", views.member_role, name="member_role"),
     path("team/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path("audit/", views.audit_log, name="audit"),
+    path("language/", views.settings_language, name="language"),
     path("", include(segment_urlpatterns)),
 ]

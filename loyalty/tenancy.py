@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.http import MerchantRequest, TenantRequest
 from loyalty.models import MANAGER_ROLES, Membership, Merchant
@@ -47,7 +48,10 @@ class MerchantMiddleware:
 
 def _current_membership(request: HttpRequest) -> Membership | None:
     assert request.user.pk is not None  # only called for authenticated users
-    memberships = Membership.objects.select_related("merchant").filter(user_id=request.user.pk)
+    # The user's preference rides along for the language middleware: no query of its own.
+    memberships = Membership.objects.select_related("merchant", "user__preference").filter(
+        user_id=request.user.pk
+    )
     wanted = request.session.get(SESSION_KEY)
     if wanted is not None:
         chosen = memberships.filter(merchant_id=wanted).first()
@@ -64,7 +68,7 @@ def merchant_required(view: View) -> View:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if getattr(request, "merchant", None) is None:
-            raise PermissionDenied("Your account is not a member of any merchant.")
+            raise PermissionDenied(_("Your account is not a member of any merchant."))
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -77,7 +81,7 @@ def manager_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: MerchantRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.membership.role not in MANAGER_ROLES:
-            raise PermissionDenied("Only owners and admins can do this.")
+            raise PermissionDenied(_("Only owners and admins can do this."))
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -88,7 +92,7 @@ def owner_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: MerchantRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.membership.role != "owner":
-            raise PermissionDenied("Only owners can do this.")
+            raise PermissionDenied(_("Only owners can do this."))
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -23,6 +23,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("merchant/switch/", views.merchant_switch, name="merchant_switch"),
     path("healthz", views.healthz, name="healthz"),
+    # static/'s strings per language: {% url 'javascript_catalog' LANGUAGE_CODE %} before a script.
+    path("language/", views.language_update, name="language_update"),
+    path("jsi18n/<slug:language>.js", views.javascript_catalog, name="javascript_catalog"),
     # The CRM at /customers/ and the profile's Information tab at /cards/<serial>/information/.
     path("", include("customers.urls")),
     path("cards/", include("cards.urls")),

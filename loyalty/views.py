@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import JavaScriptCatalog
 
 from loyalty import selectors, services
-from loyalty.forms import AcceptInvitationForm, InviteForm, RoleForm
+from loyalty.forms import (
+    AcceptInvitationForm,
+    InviteForm,
+    LanguageForm,
+    MerchantLanguageForm,
+    RoleForm,
+)
 from loyalty.http import MerchantRequest, add_service_errors
+from loyalty.i18n import supported_language
 from loyalty.models import MANAGER_ROLES, Invitation, Membership, Role
 from loyalty.tenancy import manager_required, merchant_required, owner_required, switch_merchant
 
@@ -34,6 +49,16 @@ def merchant_switch(request: MerchantRequest) -> HttpResponse:
     )
     switch_merchant(request, membership.merchant)
     return redirect("home")
+
+
+@require_GET
+@cache_control(max_age=3600, public=True)
+def javascript_catalog(request: HttpRequest, language: str) -> HttpResponseBase:
+    """The strings of static/'s scripts in one language, named in the URL so it caches well."""
+    if supported_language(language) != language:
+        raise Http404
+    with translation.override(language):
+        return JavaScriptCatalog.as_view()(request)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -104,7 +129,9 @@ def team_invite(request: MerchantRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email}.")
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+            )
             return redirect("settings:team")
     return _team_page(request, form, status=INVALID)
 
@@ -126,7 +153,9 @@ def invitation_resend(request: MerchantRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"Sent a new invitation link to {invitation.email}.")
+        messages.success(
+            request, _("Sent a new invitation link to %(email)s.") % {"email": invitation.email}
+        )
     return redirect("settings:team")
 
 
@@ -139,7 +168,10 @@ def invitation_revoke(request: MerchantRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"The invitation to {invitation.email} no longer works.")
+        messages.success(
+            request,
+            _("The invitation to %(email)s no longer works.") % {"email": invitation.email},
+        )
     return redirect("settings:team")
 
 
@@ -164,7 +196,7 @@ def member_role(request: MerchantRequest, pk: int) -> HttpResponse:
     membership = _member(request, pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose owner, admin or staff.")
+        messages.error(request, _("Choose owner, admin or staff."))
         return redirect("settings:team")
     try:
         changed = services.membership_change_role(
@@ -174,7 +206,10 @@ def member_role(request: MerchantRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
         return redirect("settings:team")
     messages.success(
-        request, f"{membership.user.get_username()} is now {changed.get_role_display()}."
+        request,
+        # Translators: "staff is now Admin." A username, then the new role.
+        _("%(name)s is now %(role)s.")
+        % {"name": membership.user.get_username(), "role": changed.get_role_display()},
     )
     return _after_team_change(request)
 
@@ -188,7 +223,10 @@ def member_remove(request: MerchantRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("settings:team")
-    messages.success(request, f"{membership.user.get_username()} was removed from the team.")
+    messages.success(
+        request,
+        _("%(name)s was removed from the team.") % {"name": membership.user.get_username()},
+    )
     return _after_team_change(request)
 
 
@@ -243,7 +281,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             else:
                 login(request, membership.user, backend=MODEL_BACKEND)
                 switch_merchant(request, membership.merchant)
-                messages.success(request, f"Welcome to {membership.merchant.name}!")
+                messages.success(
+                    request, _("Welcome to %(merchant)s!") % {"merchant": membership.merchant.name}
+                )
                 return redirect("home")
         status = INVALID
     context = {"invitation": invitation, "form": form, "has_account": has_account}
@@ -261,7 +301,9 @@ def _accept_signed_in(request: HttpRequest, token: str, invitation: Invitation) 
             error = " ".join(problem.messages)
         else:
             switch_merchant(request, membership.merchant)
-            messages.success(request, f"You joined {membership.merchant.name}.")
+            messages.success(
+                request, _("You joined %(merchant)s.") % {"merchant": membership.merchant.name}
+            )
             return redirect("home")
     context = {"invitation": invitation, "signed_in": True, "error": error}
     return render(
@@ -270,3 +312,67 @@ def _accept_signed_in(request: HttpRequest, token: str, invitation: Invitation) 
         context,
         status=INVALID if error else 200,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Languages: the header's switch (anyone) and the merchant's default (owners and admins)
+
+
+@require_POST
+def language_update(request: HttpRequest) -> HttpResponse:
+    """Kept on the user when signed in, in a cookie before (the sign-in page)."""
+    form = LanguageForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(_("Choose one of the languages offered."))
+    language = form.cleaned_data["language"]
+    response = redirect(_safe_next(request, form.cleaned_data["next"]))
+    cookie = settings.LANGUAGE_COOKIE_NAME
+    if request.user.is_authenticated:
+        services.user_language_update(user=request.user, language=language)
+        response.delete_cookie(cookie)  # the user's choice speaks from now on
+    elif language:
+        response.set_cookie(
+            cookie,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+    else:
+        response.delete_cookie(cookie)
+    return response
+
+
+def _safe_next(request: HttpRequest, url: str) -> str:
+    """Back to the page the switch was on, never to another site."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return reverse("home")
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def settings_language(request: MerchantRequest) -> HttpResponse:
+    form = MerchantLanguageForm(
+        request.POST or None, initial={"language": request.merchant.language}
+    )
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                services.merchant_language_update(
+                    merchant=request.merchant,
+                    language=form.cleaned_data["language"],
+                    actor=request.user,
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, _("Default language saved."))
+                return redirect("settings:language")
+    context = {"nav": "settings", "section": "language", "form": form}
+    return render(request, "loyalty/settings/language.html", context, status=status)

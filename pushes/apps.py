@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PushesConfig(AppConfig):
     name = "pushes"
-    verbose_name = "Push notifications"
+    verbose_name = _("Push notifications")
 
     def ready(self) -> None:
         # Late imports: views and the registry they fill need the app registry to be ready.

@@ -1,9 +1,10 @@
 """How a message reaches a device: the ``Channel`` interface and its web-push implementation.
 
 A channel makes ONE attempt and says what happened; retries, backoff and bookkeeping belong
-to ``pushes.services``. Wallet passes (Apple Wallet, Google Wallet) will be further channels;
-pushes/README.md lists what each needs. There is deliberately no fake channel: a channel
-that cannot really deliver must not exist.
+to ``pushes.services``. The ``detail`` is stored and shown to staff: it is written in the
+language active when ``send`` runs (the services switch to the merchant's). Wallet passes
+(Apple Wallet, Google Wallet) will be further channels; pushes/README.md lists what each needs.
+There is deliberately no fake channel: a channel that cannot really deliver must not exist.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from pywebpush import WebPushException, webpush
 from urllib3.exceptions import NewConnectionError
 
@@ -29,11 +32,15 @@ from pushes.models import PushMessage, PushSubscription
 
 
 class Outcome(models.TextChoices):
-    DELIVERED = "delivered"
-    EXPIRED = "expired"  # the subscription is gone for good (404/410)
-    RETRY = "retry"  # try again later (429, 5xx, could not connect)
-    FAILED = "failed"  # refused for good (413, other 4xx, bad keys)
-    UNKNOWN = "unknown"  # sent, but no answer: it may have arrived
+    DELIVERED = "delivered", pgettext_lazy("push attempt", "Delivered")
+    # the subscription is gone for good (404/410)
+    EXPIRED = "expired", pgettext_lazy("push attempt", "Subscription expired")
+    # try again later (429, 5xx, could not connect)
+    RETRY = "retry", pgettext_lazy("push attempt", "Retry later")
+    # refused for good (413, other 4xx, bad keys)
+    FAILED = "failed", pgettext_lazy("push attempt", "Failed")
+    # sent, but no answer: it may have arrived
+    UNKNOWN = "unknown", pgettext_lazy("push attempt", "No answer")
 
 
 @dataclass(frozen=True)
@@ -110,19 +117,23 @@ def classify(status: int, retry_after: str | None, body: str = "") -> DeliveryRe
     if status in (200, 201, 202):
         return DeliveryResult(Outcome.DELIVERED, status)
     if status in (404, 410):
-        return DeliveryResult(Outcome.EXPIRED, status, detail="The browser unsubscribed.")
+        return DeliveryResult(Outcome.EXPIRED, status, detail=_("The browser unsubscribed."))
     if status == 429 or status >= 500:
         return DeliveryResult(
             Outcome.RETRY,
             status,
             retry_after=parse_retry_after(retry_after),
-            detail=f"The push service answered {status}; retrying.",
+            # Translators: %(status)s is an HTTP status code (429, 503...).
+            detail=_("The push service answered %(status)s; retrying.") % {"status": status},
         )
     if status == 413:
-        return DeliveryResult(Outcome.FAILED, status, detail="The message is too large.")
-    return DeliveryResult(
-        Outcome.FAILED, status, detail=f"The push service refused it ({status}) {body[:120]}"
-    )
+        return DeliveryResult(Outcome.FAILED, status, detail=_("The message is too large."))
+    # Translators: %(status)s is an HTTP status code; %(answer)s the push service's own words.
+    detail = _("The push service refused it (%(status)s) %(answer)s") % {
+        "status": status,
+        "answer": body[:120],
+    }
+    return DeliveryResult(Outcome.FAILED, status, detail=detail)
 
 
 class WebPushChannel:
@@ -162,18 +173,25 @@ class WebPushChannel:
             )
         except ValueError as error:
             # Keys that are not a P-256 point or a 16-byte secret: the subscription is unusable.
-            return DeliveryResult(Outcome.FAILED, detail=f"The device's keys are invalid: {error}")
+            # Translators: %(error)s is a technical message, in English.
+            detail = _("The device's keys are invalid: %(error)s") % {"error": error}
+            return DeliveryResult(Outcome.FAILED, detail=detail)
         except requests.RequestException as error:
             if _never_sent(error):
                 return DeliveryResult(
-                    Outcome.RETRY, detail="Could not reach the push service; retrying."
+                    Outcome.RETRY, detail=_("Could not reach the push service; retrying.")
                 )
-            kind = "timed out" if isinstance(error, requests.Timeout) else "broke off"
-            return DeliveryResult(
-                Outcome.UNKNOWN,
-                detail=f"The push service {kind} before answering; not resent, so it cannot "
-                "arrive twice.",
-            )
+            if isinstance(error, requests.Timeout):
+                detail = _(
+                    "The push service timed out before answering; not resent, so it cannot "
+                    "arrive twice."
+                )
+            else:
+                detail = _(
+                    "The push service broke off before answering; not resent, so it cannot "
+                    "arrive twice."
+                )
+            return DeliveryResult(Outcome.UNKNOWN, detail=detail)
         assert isinstance(response, requests.Response)
         return classify(response.status_code, response.headers.get("Retry-After"))
 

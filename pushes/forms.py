@@ -8,6 +8,8 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty import clock
 from pushes.models import MESSAGE_MAX_LENGTH
@@ -28,9 +30,13 @@ def aware_in(value: datetime.datetime, tz: zoneinfo.ZoneInfo) -> datetime.dateti
     if early.astimezone(datetime.UTC) == late.astimezone(datetime.UTC):
         return early
     if early.astimezone(datetime.UTC).astimezone(tz).replace(tzinfo=None) != value:
-        message = "That time does not exist in %(tz)s (the clocks go forward). Pick another."
+        # Translators: %(tz)s is a time zone's name, e.g. Europe/Paris.
+        message = gettext(
+            "That time does not exist in %(tz)s (the clocks go forward). Pick another."
+        )
     else:
-        message = "That time happens twice in %(tz)s (the clocks go back). Pick another."
+        # Translators: %(tz)s is a time zone's name, e.g. Europe/Paris.
+        message = gettext("That time happens twice in %(tz)s (the clocks go back). Pick another.")
     raise forms.ValidationError(message, params={"tz": tz.key})
 
 
@@ -55,17 +61,17 @@ class MessageForm(forms.Form):
     # The length is checked in clean_body, after browsers' CRLF line breaks become one
     # character, as the counter and the textarea's maxlength count them.
     body = forms.CharField(
-        label="Message",
+        label=_("Message"),
         strip=True,
         widget=forms.Textarea(attrs={"rows": 4, "data-counter": "body-counter"}),
-        error_messages={"required": "Type the message to send."},
+        error_messages={"required": _("Type the message to send.")},
     )
     send_at = WallClockField(
-        label="Send at (optional)",
+        label=_("Send at (optional)"),
         required=False,
         input_formats=INPUT_FORMATS,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Leave empty to send now.",
+        help_text=_("Leave empty to send now."),
     )
 
     def __init__(self, *args: Any, tz: zoneinfo.ZoneInfo, **kwargs: Any) -> None:
@@ -73,13 +79,15 @@ class MessageForm(forms.Form):
         self.tz = tz
         self.fields["body"].widget.attrs["maxlength"] = MESSAGE_MAX_LENGTH
         self.fields["send_at"].widget.attrs["min"] = local_input_value(clock.now(), tz)
-        self.fields["send_at"].help_text = f"Leave empty to send now. Time zone: {tz.key}."
+        self.fields["send_at"].help_text = gettext(
+            "Leave empty to send now. Time zone: %(time_zone)s."
+        ) % {"time_zone": tz.key}
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"].replace("\r\n", "\n")
         if len(body) > MESSAGE_MAX_LENGTH:
             raise forms.ValidationError(
-                "Keep the message to %(max)d characters (it has %(length)d).",
+                gettext("Keep the message to %(max)d characters (it has %(length)d)."),
                 params={"max": MESSAGE_MAX_LENGTH, "length": len(body)},
             )
         return body
@@ -90,12 +98,12 @@ class MessageForm(forms.Form):
             return None
         moment = aware_in(value, self.tz)
         if moment <= clock.now():
-            raise forms.ValidationError("Pick a time in the future, or leave it empty.")
+            raise forms.ValidationError(gettext("Pick a time in the future, or leave it empty."))
         return moment
 
 
 class SendForm(MessageForm):
-    card = forms.ChoiceField(label="Card", widget=forms.RadioSelect)
+    card = forms.ChoiceField(label=_("Card"), widget=forms.RadioSelect)
 
     field_order = ["card", "body", "send_at"]
 
@@ -106,7 +114,7 @@ class SendForm(MessageForm):
         self.fields["card"].choices = [  # type: ignore[attr-defined]
             (o.card.serial, o.card.serial) for o in options if o.receivable
         ]
-        self.fields["card"].error_messages["invalid_choice"] = (
+        self.fields["card"].error_messages["invalid_choice"] = gettext(
             "That card cannot receive a push; pick one of the cards listed."
         )
 

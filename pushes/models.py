@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from cards.models import Card
 from loyalty.models import Merchant
@@ -22,7 +24,7 @@ MESSAGE_MAX_LENGTH = 500
 
 
 class Channel(models.TextChoices):
-    WEB_PUSH = "web_push", "Web push"
+    WEB_PUSH = "web_push", _("Web push")
 
 
 class PushSubscription(models.Model):
@@ -79,7 +81,7 @@ def describe_user_agent(user_agent: str) -> str:
             )
             if token in ua
         ),
-        "Browser",
+        "",
     )
     system = next(
         (
@@ -96,15 +98,22 @@ def describe_user_agent(user_agent: str) -> str:
         ),
         "",
     )
-    return f"{browser} on {system}" if system else browser
+    if not browser:
+        # Translators: a device whose browser we do not recognise.
+        browser = gettext("Browser")
+    if not system:
+        return browser
+    # Translators: a device, e.g. "Chrome on Android" (names of browsers and systems).
+    return gettext("%(browser)s on %(system)s") % {"browser": browser, "system": system}
 
 
 class MessageStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    # Translators: states of a push message (badges in the Send push tab).
+    SCHEDULED = "scheduled", pgettext_lazy("push message", "Scheduled")
+    SENDING = "sending", pgettext_lazy("push message", "Sending")
+    SENT = "sent", pgettext_lazy("push message", "Sent")
+    FAILED = "failed", pgettext_lazy("push message", "Failed")
+    CANCELLED = "cancelled", pgettext_lazy("push message", "Cancelled")
 
 
 class PushMessage(models.Model):
@@ -160,15 +169,16 @@ class PushMessage(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Waiting"
-    SENDING = "sending", "Sending"
-    DELIVERED = "delivered", "Delivered"
-    EXPIRED = "expired", "Subscription expired"
-    FAILED = "failed", "Failed"
+    # Translators: what happened to a push on one device (the Send push tab's list).
+    PENDING = "pending", pgettext_lazy("push delivery", "Waiting")
+    SENDING = "sending", pgettext_lazy("push delivery", "Sending")
+    DELIVERED = "delivered", pgettext_lazy("push delivery", "Delivered")
+    EXPIRED = "expired", pgettext_lazy("push delivery", "Subscription expired")
+    FAILED = "failed", pgettext_lazy("push delivery", "Failed")
     # The push service may or may not have accepted it (no answer, or the worker stopped
     # mid-request). Never resent: a pair is delivered at most once.
-    UNKNOWN = "unknown", "Unknown"
-    SKIPPED = "skipped", "Not sent"
+    UNKNOWN = "unknown", pgettext_lazy("push delivery", "Unknown")
+    SKIPPED = "skipped", pgettext_lazy("push delivery", "Not sent")
 
 
 FINAL_DELIVERY_STATUSES = frozenset(
@@ -229,13 +239,14 @@ class Delivery(models.Model):
 
 
 class AttemptOutcome(models.TextChoices):
-    IN_FLIGHT = "in_flight", "In flight"
-    DELIVERED = "delivered", "Delivered"
-    EXPIRED = "expired", "Subscription expired"
-    RETRY = "retry", "Retry later"
-    FAILED = "failed", "Failed"
-    UNKNOWN = "unknown", "No answer"
-    INTERRUPTED = "interrupted", "Interrupted"
+    # Translators: the result of one request to a push service (shown to staff).
+    IN_FLIGHT = "in_flight", pgettext_lazy("push attempt", "In flight")
+    DELIVERED = "delivered", pgettext_lazy("push attempt", "Delivered")
+    EXPIRED = "expired", pgettext_lazy("push attempt", "Subscription expired")
+    RETRY = "retry", pgettext_lazy("push attempt", "Retry later")
+    FAILED = "failed", pgettext_lazy("push attempt", "Failed")
+    UNKNOWN = "unknown", pgettext_lazy("push attempt", "No answer")
+    INTERRUPTED = "interrupted", pgettext_lazy("push attempt", "Interrupted")
 
 
 class DeliveryAttempt(models.Model):

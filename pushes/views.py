@@ -18,14 +18,15 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards.models import Card
 from cards.profile import profile_context
 from cards.selectors import card_by_install_token, card_get
-from loyalty import ratelimit
+from loyalty import i18n, ratelimit
 from loyalty.http import MerchantRequest
 from loyalty.ratelimit import Limit
 from loyalty.tenancy import merchant_required
@@ -92,9 +93,13 @@ def tab(request: MerchantRequest, serial: str) -> HttpResponse:
 
 def _sent_notice(message: PushMessage, request: MerchantRequest) -> str:
     if not message.scheduled:
-        return f"Sending the message to card {message.card.serial}."
+        return _("Sending the message to card %(serial)s.") % {"serial": message.card.serial}
     local = timezone.localtime(message.send_at, request.merchant.tz)
-    return f"Message scheduled for {local:%b %-d, %Y, %H:%M} ({local.tzinfo})."
+    # Translators: %(time_zone)s is a time zone's name, e.g. Europe/Paris.
+    return _("Message scheduled for %(when)s (%(time_zone)s).") % {
+        "when": formats.date_format(local, "SHORT_DATETIME_FORMAT"),
+        "time_zone": local.tzinfo,
+    }
 
 
 @merchant_required
@@ -112,10 +117,7 @@ def message_edit(request: MerchantRequest, serial: str, message_id: int) -> Http
     context = profile_context(request, serial, "push")
     message = selectors.message_get(card=context["card"], message_id=message_id)
     if not message.is_editable:
-        messages.error(
-            request,
-            f"This message is {message.get_status_display().lower()}; it can no longer be changed.",
-        )
+        messages.error(request, services.not_editable_error(message.status, "change"))
         return redirect("pushes:tab", serial)
     tz = request.merchant.tz
     initial = {"body": message.body}
@@ -149,7 +151,7 @@ def message_cancel(request: MerchantRequest, serial: str, message_id: int) -> Ht
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, "Message cancelled; it will not be sent.")
+        messages.success(request, _("Message cancelled; it will not be sent."))
     return redirect("pushes:tab", serial)
 
 
@@ -164,8 +166,9 @@ def subscribe(request: HttpRequest, install_token: str) -> HttpResponse:
     CSRF token). POST (CSRF-protected JSON ``{endpoint, keys: {p256dh, auth}}``, optionally
     ``old_endpoint``): store the device's subscription for this card."""
     card = card_by_install_token(install_token)
+    i18n.activate_for_customer(request, card.merchant)
     if card.is_deleted:
-        return JsonResponse({"error": "This card is no longer valid."}, status=410)
+        return JsonResponse({"error": _("This card is no longer valid.")}, status=410)
     if request.method == "GET":
         return JsonResponse(
             {"vapid_public_key": vapid.public_key(), "csrf_token": get_token(request)}
@@ -173,10 +176,10 @@ def subscribe(request: HttpRequest, install_token: str) -> HttpResponse:
     if not ratelimit.allowed(
         (SUBSCRIBE_PER_CARD, str(card.pk)), (SUBSCRIBE_PER_IP, ratelimit.client_ip(request))
     ):
-        return JsonResponse({"error": "Too many attempts; try again later."}, status=429)
+        return JsonResponse({"error": _("Too many attempts; try again later.")}, status=429)
     data = _subscription_json(request)
     if data is None:
-        return JsonResponse({"error": "Send the subscription as JSON."}, status=400)
+        return JsonResponse({"error": _("Send the subscription as JSON.")}, status=400)
     keys: dict[str, Any] = data["keys"] if isinstance(data.get("keys"), dict) else {}
     try:
         services.subscription_save(

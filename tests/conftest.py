@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
+from django.utils import translation
 
 from cards.models import Card, Program
 from loyalty import ratelimit
@@ -25,6 +27,15 @@ def _fresh_rate_limits() -> None:
     """Rate-limit counters live in the cache, shared by every test in the process: start each
     test with none (without flushing anything else the cache holds)."""
     ratelimit.reset()
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests() -> Any:
+    """A request leaves its language active in the thread (as Django's own middleware does):
+    every test starts, and leaves, in the default language."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

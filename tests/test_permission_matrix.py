@@ -43,6 +43,8 @@ ACCESS: dict[str, Route] = {
     "logout": Route(PUBLIC, "post"),
     "merchant_switch": Route(MEMBER, "post"),
     "healthz": Route(PUBLIC),
+    "javascript_catalog": Route(PUBLIC),
+    "language_update": Route(PUBLIC, "post"),
     "invitation_accept": Route(PUBLIC),
     "customers:list": Route(MEMBER),
     "customers:export": Route(MEMBER),
@@ -97,6 +99,7 @@ ACCESS: dict[str, Route] = {
     "settings:member_role": Route(MANAGER, "post"),
     "settings:member_remove": Route(MANAGER, "post"),
     "settings:audit": Route(OWNER),
+    "settings:language": Route(MANAGER),
     "settings:segments": Route(MANAGER),
     "settings:segments_preview": Route(MANAGER),
 }
@@ -163,6 +166,7 @@ def world(merchant, owner, admin_user, staff, stamp_card, settings, tmp_path) ->
             "settings:member_remove": Membership.objects.get(user=staff).pk,
         },
         "program_pk": program.pk,
+        "language": "es",
     }
 
 

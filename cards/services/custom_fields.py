@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from cards.models import CustomField, FieldType, Program
 from cards.services.programs import lock_program
@@ -23,9 +24,11 @@ RESERVED_FIELD_KEYS = frozenset(
 def _clean_label(label: str) -> str:
     label = (label or "").strip()
     if not label:
-        raise ValidationError({"label": "Enter the question customers see, e.g. Favourite drink."})
+        raise ValidationError(
+            {"label": _("Enter the question customers see, e.g. Favourite drink.")}
+        )
     if len(label) > 80:
-        raise ValidationError({"label": "Keep the label under 80 characters."})
+        raise ValidationError({"label": _("Keep the label under 80 characters.")})
     return label
 
 
@@ -34,18 +37,25 @@ def _clean_choices(field_type: str, choices: list[str] | None) -> list[str]:
         return []
     options = [c.strip() for c in (choices or []) if c and c.strip()]
     if len(options) < 2:
-        raise ValidationError({"choices": "A choice field needs at least 2 options, one per line."})
+        raise ValidationError(
+            {"choices": _("A choice field needs at least 2 options, one per line.")}
+        )
     if len(options) > MAX_CHOICES:
-        raise ValidationError({"choices": f"Use at most {MAX_CHOICES} options."})
+        raise ValidationError({"choices": _("Use at most %(max)s options.") % {"max": MAX_CHOICES}})
     too_long = next((o for o in options if len(o) > 80), None)
     if too_long is not None:
         raise ValidationError(
-            {"choices": f"Keep each option under 80 characters: {too_long[:20]}…"}
+            {
+                "choices": _("Keep each option under 80 characters: %(option)s…")
+                % {"option": too_long[:20]}
+            }
         )
     seen: set[str] = set()
     for option in options:
         if option.casefold() in seen:
-            raise ValidationError({"choices": f"The option {option} appears twice."})
+            raise ValidationError(
+                {"choices": _("The option %(option)s appears twice.") % {"option": option}}
+            )
         seen.add(option.casefold())
     return options
 
@@ -90,15 +100,19 @@ def custom_field_create(
 ) -> CustomField:
     label = _clean_label(label)
     if field_type not in FieldType.values:
-        raise ValidationError({"field_type": "Choose text, number, date or choice."})
+        raise ValidationError({"field_type": _("Choose text, number, date or choice.")})
     options = _clean_choices(field_type, choices)
     with transaction.atomic():
         locked = lock_program(program)
         count = locked.custom_fields.count()
         if count >= MAX_CUSTOM_FIELDS:
-            raise ValidationError(f"A join form has at most {MAX_CUSTOM_FIELDS} custom fields.")
+            raise ValidationError(
+                _("A join form has at most %(max)s custom fields.") % {"max": MAX_CUSTOM_FIELDS}
+            )
         if _label_taken(locked, label):
-            raise ValidationError({"label": f"This form already asks {label}."})
+            raise ValidationError(
+                {"label": _("This form already asks %(label)s.") % {"label": label}}
+            )
         field = CustomField.objects.create(
             program=locked,
             key=_unique_key(locked, label),
@@ -127,7 +141,9 @@ def custom_field_update(
     with transaction.atomic():
         program = lock_program(field.program)
         if _label_taken(program, label, exclude_pk=field.pk):
-            raise ValidationError({"label": f"This form already asks {label}."})
+            raise ValidationError(
+                {"label": _("This form already asks %(label)s.") % {"label": label}}
+            )
         field.label, field.required, field.choices = label, required, options
         field.save(update_fields=["label", "required", "choices"])
         _fields_changed(
@@ -150,7 +166,7 @@ def custom_field_delete(*, field: CustomField, actor: Actor) -> None:
 def custom_field_move(*, field: CustomField, direction: str, actor: Actor) -> None:
     """Move a question one place up or down the join form."""
     if direction not in {"up", "down"}:
-        raise ValidationError("Move a field up or down.")
+        raise ValidationError(_("Move a field up or down."))
     with transaction.atomic():
         program = lock_program(field.program)
         fields = list(program.custom_fields.order_by("position", "pk"))

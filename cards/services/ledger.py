@@ -20,6 +20,8 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from cards import rules
 from cards.actions import action_for
@@ -56,10 +58,13 @@ def _record(
 ) -> LedgerResult:
     key = (idempotency_key or "").strip() or uuid.uuid4().hex
     if len(key) > MAX_KEY_LENGTH:
-        raise LedgerError("idempotency_key", "The form expired; reload the page and try again.")
+        raise LedgerError("idempotency_key", _("The form expired; reload the page and try again."))
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT_LENGTH:
-        raise LedgerError("comment", "Keep the comment under 500 characters.")
+        raise LedgerError(
+            "comment",
+            _("Keep the comment under %(max)s characters.") % {"max": MAX_COMMENT_LENGTH},
+        )
     with transaction.atomic():
         locked = (
             Card.objects.select_for_update(of=("self",))
@@ -85,13 +90,13 @@ def _record(
 
 def _ensure_open(card: Card) -> None:
     if card.is_deleted:
-        raise LedgerError("value", "This card was deleted; its balances can no longer change.")
+        raise LedgerError("value", _("This card was deleted; its balances can no longer change."))
     if card.is_expired:
         assert card.expires_on is not None
         raise LedgerError(
             "value",
-            f"This card expired on {card.expires_on:%B %-d, %Y}. "
-            "Move the expiration date to change its balances.",
+            _("This card expired on %(date)s. Move the expiration date to change its balances.")
+            % {"date": date_format(card.expires_on, "DATE_FORMAT")},
         )
 
 
@@ -157,12 +162,12 @@ def ledger_append(
             )
         )
     if not balances.is_valid():  # the rules never allow it; the CHECK constraints agree
-        raise LedgerError("value", "That change would make a balance negative.")
+        raise LedgerError("value", _("That change would make a balance negative."))
     try:
         LedgerEntry.objects.bulk_create(entries)
     except IntegrityError as error:
         if "ledger_one_referral_per_new_card" in str(error):
-            raise LedgerError("value", "This new card already credited a referrer.") from None
+            raise LedgerError("value", _("This new card already credited a referrer.")) from None
         raise
     for name in BALANCE_FIELDS:
         setattr(card, name, getattr(balances, name))

@@ -9,7 +9,9 @@ from typing import Any, Protocol
 from django.core.mail import send_mail
 from django.db import IntegrityError, models, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from cards import rules
 from cards.models import (
@@ -56,9 +58,9 @@ def card_issue(
 ) -> Card:
     """Issue a card of ``program`` to ``customer`` with its first ledger entry."""
     if program.merchant_id != customer.merchant_id:
-        raise LedgerError("program", "That program belongs to another merchant.")
+        raise LedgerError("program", _("That program belongs to another merchant."))
     if program.archived_at is not None:
-        raise LedgerError("program", "That program is archived; it no longer issues cards.")
+        raise LedgerError("program", _("That program is archived; it no longer issues cards."))
     issued_at = issued_at or clock.now()
     utm = utm or {}
     with transaction.atomic():
@@ -116,7 +118,7 @@ def card_set_expiration(*, card: Card, expires_on: datetime.date | None, actor: 
     with transaction.atomic():
         locked = Card.objects.select_for_update().get(pk=card.pk)
         if locked.is_deleted:
-            raise LedgerError("expires_on", "This card was deleted; it cannot be changed.")
+            raise LedgerError("expires_on", _("This card was deleted; it cannot be changed."))
         locked.expires_on = expires_on
         locked.save(update_fields=["expires_on"])
     card.expires_on = expires_on
@@ -126,7 +128,7 @@ def card_set_expiration(*, card: Card, expires_on: datetime.date | None, actor: 
 def card_mark_installed(*, card: Card, device: str) -> Card:
     """Record the device a card was installed on (PWA, Google Wallet, Apple Wallet)."""
     if device not in {Device.PWA, Device.GOOGLE_WALLET, Device.APPLE_WALLET}:
-        raise LedgerError("device", "Unknown device.")
+        raise LedgerError("device", _("Unknown device."))
     with transaction.atomic():
         locked = Card.objects.select_for_update().get(pk=card.pk)
         if locked.is_deleted:
@@ -145,8 +147,8 @@ def card_mark_installed(*, card: Card, device: str) -> Card:
 class LinkReason(models.TextChoices):
     """Why a card's link is emailed (the email's wording follows)."""
 
-    RESTORE = "restore", "The customer asked for their card again"
-    NEW_CARD = "new_card", "A new card on a known customer's record"
+    RESTORE = "restore", _lazy("The customer asked for their card again")
+    NEW_CARD = "new_card", _lazy("A new card on a known customer's record")
 
 
 def card_send_link(*, card: Card, reason: str) -> bool:
@@ -166,9 +168,11 @@ def card_send_link(*, card: Card, reason: str) -> bool:
         "link": card_install_url(card),
         "reason": reason,
     }
-    subject = " ".join(
-        render_to_string("cards/public/email/card_link_subject.txt", context).split()
-    )
-    body = render_to_string("cards/public/email/card_link_body.txt", context)
+    # In the language the customer joined in, whoever's dashboard sends it.
+    with translation.override(customer.language or card.merchant.language):
+        subject = " ".join(
+            render_to_string("cards/public/email/card_link_subject.txt", context).split()
+        )
+        body = render_to_string("cards/public/email/card_link_body.txt", context)
     send_mail(subject, body, None, [customer.email])
     return True

@@ -10,6 +10,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from cards.models import Program
@@ -43,17 +45,18 @@ def logo_clean(upload: Any) -> tuple[bytes, str]:
     """
     size = getattr(upload, "size", None)
     if size is not None and size > MAX_LOGO_BYTES:
+        megabytes = number_format(size / 1024 / 1024, 1)
         raise ValidationError(
-            {"logo": f"The logo is {size / 1024 / 1024:.1f} MB; the limit is 1 MB."}
+            {"logo": _("The logo is %(size)s MB; the limit is 1 MB.") % {"size": megabytes}}
         )
     data = upload.read(MAX_LOGO_BYTES + 1)
     if len(data) > MAX_LOGO_BYTES:
-        raise ValidationError({"logo": "The logo is larger than the 1 MB limit."})
+        raise ValidationError({"logo": _("The logo is larger than the 1 MB limit.")})
     if not data:
-        raise ValidationError({"logo": "The file is empty."})
+        raise ValidationError({"logo": _("The file is empty.")})
     extension = _image_extension(data)
     if extension is None:
-        raise ValidationError({"logo": "Upload a PNG, JPEG, GIF or WebP image."})
+        raise ValidationError({"logo": _("Upload a PNG, JPEG, GIF or WebP image.")})
     return data, extension
 
 

@@ -14,6 +14,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cards import rules
 from cards.models import Mechanism, Program, ProgramKind, Tier, Validity
@@ -74,139 +77,220 @@ def _add(errors: ProgramErrors, field_name: str, message: str) -> None:
     errors.setdefault(field_name, []).append(message)
 
 
+def _number(value: Decimal | int) -> str:
+    """A limit in a message, written the active language's way (1,000,000.00 / 1.000.000,00)."""
+    return number_format(value, force_grouping=True)
+
+
 def _decimal_places(value: Decimal) -> int:
     exponent = value.as_tuple().exponent
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+# The subjects of the amount checks' messages.
+_AMOUNT_LABELS = {
+    # Translators: the subject of "%(label)s must be at least %(low)s." and similar messages.
+    "spend_per_stamp": gettext_lazy("The spend per stamp"),
+    "referral_bonus": gettext_lazy("The referral bonus"),
+    "welcome_bonus": gettext_lazy("The welcome bonus"),
+}
+
+
 def _check_money(
-    errors: ProgramErrors, field_name: str, value: Decimal | None, *, label: str, low: Decimal
+    errors: ProgramErrors, field_name: str, value: Decimal | None, *, low: Decimal
 ) -> None:
     if value is None:
         return
+    label = _AMOUNT_LABELS[field_name]
     if _decimal_places(value.normalize()) > 2:
-        _add(errors, field_name, f"{label}: use at most 2 decimal places.")
+        _add(errors, field_name, _("%(label)s: use at most 2 decimal places.") % {"label": label})
     elif value < low:
-        _add(errors, field_name, f"{label} must be at least {low}.")
+        _add(
+            errors,
+            field_name,
+            _("%(label)s must be at least %(low)s.") % {"label": label, "low": _number(low)},
+        )
     elif value > rules.MAX_AMOUNT:
-        _add(errors, field_name, f"{label} can be at most {rules.MAX_AMOUNT:,}.")
+        _add(
+            errors,
+            field_name,
+            _("%(label)s can be at most %(high)s.")
+            % {"label": label, "high": _number(rules.MAX_AMOUNT)},
+        )
 
 
 def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors) -> None:
     if spec.mechanism not in Mechanism.values:
-        _add(errors, "mechanism", "Choose how stamps are earned: per amount spent or per visit.")
+        _add(
+            errors,
+            "mechanism",
+            _("Choose how stamps are earned: per amount spent or per visit."),
+        )
     elif spec.mechanism == Mechanism.SPEND:
         if spec.spend_per_stamp is None:
-            _add(errors, "spend_per_stamp", "Enter the amount a customer spends to earn a stamp.")
-        else:
-            _check_money(
+            _add(
                 errors,
                 "spend_per_stamp",
-                spec.spend_per_stamp,
-                label="The spend per stamp",
-                low=Decimal("0.01"),
+                _("Enter the amount a customer spends to earn a stamp."),
             )
+        else:
+            _check_money(errors, "spend_per_stamp", spec.spend_per_stamp, low=Decimal("0.01"))
     elif spec.stamps_per_visit is None:
-        _add(errors, "stamps_per_visit", "Enter how many stamps a visit earns.")
+        _add(errors, "stamps_per_visit", _("Enter how many stamps a visit earns."))
     elif not 1 <= spec.stamps_per_visit <= MAX_STAMPS_PER_VISIT:
-        _add(errors, "stamps_per_visit", f"A visit earns 1 to {MAX_STAMPS_PER_VISIT} stamps.")
+        _add(
+            errors,
+            "stamps_per_visit",
+            _("A visit earns 1 to %(max)s stamps.") % {"max": MAX_STAMPS_PER_VISIT},
+        )
     if spec.stamps_per_reward is None:
-        _add(errors, "stamps_per_reward", "Enter how many stamps make a reward.")
+        _add(errors, "stamps_per_reward", _("Enter how many stamps make a reward."))
     elif not 1 <= spec.stamps_per_reward <= MAX_STAMPS_PER_REWARD:
         _add(
             errors,
             "stamps_per_reward",
-            f"A reward takes 1 to {MAX_STAMPS_PER_REWARD} stamps.",
+            _("A reward takes 1 to %(max)s stamps.") % {"max": MAX_STAMPS_PER_REWARD},
         )
 
 
 def _check_tiers(tiers: tuple[TierSpec, ...], errors: ProgramErrors) -> None:
     """Names unique, thresholds strictly increasing from 0, percentages 0-100 (2 decimals)."""
     if not tiers:
-        _add(errors, "tiers", "Add at least one tier; the first starts at a threshold of 0.")
+        _add(errors, "tiers", _("Add at least one tier; the first starts at a threshold of 0."))
         return
     if len(tiers) > MAX_TIERS:
-        _add(errors, "tiers", f"Use at most {MAX_TIERS} tiers.")
+        _add(errors, "tiers", _("Use at most %(max)s tiers.") % {"max": MAX_TIERS})
     seen: set[str] = set()
     previous: Decimal | None = None
     for number, tier in enumerate(tiers, start=1):
-        label = f"Tier {number}"
+        args: dict[str, Any] = {"number": number}
         name = tier.name.strip()
         if not name:
-            _add(errors, "tiers", f"{label}: enter a name (for example Bronze).")
+            # Translators: %(number)s is the tier's row number in the cashback tiers table.
+            _add(errors, "tiers", _("Tier %(number)s: enter a name (for example Bronze).") % args)
         elif len(name) > 60:
-            _add(errors, "tiers", f"{label}: keep the name under 60 characters.")
+            _add(errors, "tiers", _("Tier %(number)s: keep the name under 60 characters.") % args)
         elif name.casefold() in seen:
-            _add(errors, "tiers", f"{label}: another tier is already called {name}.")
+            _add(
+                errors,
+                "tiers",
+                _("Tier %(number)s: another tier is already called %(name)s.")
+                % {**args, "name": name},
+            )
         seen.add(name.casefold())
         if tier.threshold is None:
-            _add(errors, "tiers", f"{label}: enter the spend threshold.")
+            _add(errors, "tiers", _("Tier %(number)s: enter the spend threshold.") % args)
         elif _decimal_places(tier.threshold.normalize()) > 2:
-            _add(errors, "tiers", f"{label}: use at most 2 decimal places in the threshold.")
+            _add(
+                errors,
+                "tiers",
+                _("Tier %(number)s: use at most 2 decimal places in the threshold.") % args,
+            )
         elif number == 1 and tier.threshold != 0:
-            _add(errors, "tiers", "Tier 1 must start at a threshold of 0, where every card starts.")
+            _add(
+                errors,
+                "tiers",
+                _("Tier 1 must start at a threshold of 0, where every card starts."),
+            )
         elif tier.threshold < 0 or tier.threshold > rules.MAX_AMOUNT:
             _add(
                 errors,
                 "tiers",
-                f"{label}: the threshold must be between 0 and {rules.MAX_AMOUNT:,}.",
+                _("Tier %(number)s: the threshold must be between 0 and %(max)s.")
+                % {**args, "max": _number(rules.MAX_AMOUNT)},
             )
         elif previous is not None and tier.threshold <= previous:
             _add(
                 errors,
                 "tiers",
-                f"{label}: the threshold ({tier.threshold}) must be higher than the tier "
-                f"before it ({previous}); thresholds increase from tier to tier.",
+                _(
+                    "Tier %(number)s: the threshold (%(threshold)s) must be higher than the tier "
+                    "before it (%(previous)s); thresholds increase from tier to tier."
+                )
+                % {
+                    **args,
+                    "threshold": number_format(tier.threshold),
+                    "previous": number_format(previous),
+                },
             )
         if tier.threshold is not None:
             previous = tier.threshold
         if tier.percentage is None:
-            _add(errors, "tiers", f"{label}: enter the cashback percentage.")
+            _add(errors, "tiers", _("Tier %(number)s: enter the cashback percentage.") % args)
         elif _decimal_places(tier.percentage.normalize()) > 2:
-            _add(errors, "tiers", f"{label}: use at most 2 decimal places in the percentage.")
+            _add(
+                errors,
+                "tiers",
+                _("Tier %(number)s: use at most 2 decimal places in the percentage.") % args,
+            )
         elif not 0 <= tier.percentage <= 100:
-            _add(errors, "tiers", f"{label}: the percentage must be between 0 and 100.")
+            _add(
+                errors,
+                "tiers",
+                _("Tier %(number)s: the percentage must be between 0 and 100.") % args,
+            )
 
 
-def _check_bonus(spec: ProgramSpec, field_name: str, label: str, errors: ProgramErrors) -> None:
+def _check_bonus(spec: ProgramSpec, field_name: str, errors: ProgramErrors) -> None:
     value = getattr(spec, field_name)
     if value is None:
         return
+    label = _AMOUNT_LABELS[field_name]
     if value < 0:
-        _add(errors, field_name, f"The {label} cannot be negative.")
+        _add(errors, field_name, _("%(label)s cannot be negative.") % {"label": label})
     elif spec.kind == ProgramKind.STAMP:
         if value != value.to_integral_value():
-            _add(errors, field_name, f"The {label} is a whole number of stamps on a stamp card.")
+            _add(
+                errors,
+                field_name,
+                _("%(label)s is a whole number of stamps on a stamp card.") % {"label": label},
+            )
         elif value > MAX_BONUS_STAMPS:
-            _add(errors, field_name, f"The {label} can be at most {MAX_BONUS_STAMPS} stamps.")
+            _add(
+                errors,
+                field_name,
+                _("%(label)s can be at most %(max)s stamps.")
+                % {"label": label, "max": MAX_BONUS_STAMPS},
+            )
     else:
-        _check_money(errors, field_name, value, label=f"The {label}", low=Decimal("0"))
+        _check_money(errors, field_name, value, low=Decimal("0"))
 
 
 def _check_validity(
     spec: ProgramSpec, program: Program | None, today: datetime.date, errors: ProgramErrors
 ) -> None:
     if spec.validity not in Validity.values:
-        _add(errors, "validity", "Choose how long new cards stay valid.")
+        _add(errors, "validity", _("Choose how long new cards stay valid."))
     elif spec.validity == Validity.FIXED_DATE:
         if spec.valid_until is None:
-            _add(errors, "valid_until", "Enter the date the cards expire.")
+            _add(errors, "valid_until", _("Enter the date the cards expire."))
         elif spec.valid_until < today and (
             program is None or spec.valid_until != program.valid_until
         ):
-            _add(errors, "valid_until", "Choose a date from today on; new cards would be expired.")
+            _add(
+                errors,
+                "valid_until",
+                _("Choose a date from today on; new cards would be expired."),
+            )
     elif spec.validity == Validity.DAYS:
         if spec.valid_days is None:
-            _add(errors, "valid_days", "Enter after how many days a new card expires.")
+            _add(errors, "valid_days", _("Enter after how many days a new card expires."))
         elif not 1 <= spec.valid_days <= MAX_VALID_DAYS:
-            _add(errors, "valid_days", f"Enter between 1 and {MAX_VALID_DAYS} days.")
+            _add(
+                errors,
+                "valid_days",
+                _("Enter between 1 and %(max)s days.") % {"max": MAX_VALID_DAYS},
+            )
 
 
 def _check_colors(spec: ProgramSpec, errors: ProgramErrors) -> None:
     valid = True
-    for field_name, label in (("background_color", "background"), ("foreground_color", "text")):
+    for field_name, message in (
+        ("background_color", _("Enter the background colour as #rrggbb, e.g. #5b3a29.")),
+        ("foreground_color", _("Enter the text colour as #rrggbb, e.g. #5b3a29.")),
+    ):
         if not _COLOR.match(getattr(spec, field_name) or ""):
-            _add(errors, field_name, f"Enter the {label} colour as #rrggbb, e.g. #5b3a29.")
+            _add(errors, field_name, message)
             valid = False
     if valid:
         ratio = contrast_ratio(spec.background_color, spec.foreground_color)
@@ -214,8 +298,11 @@ def _check_colors(spec: ProgramSpec, errors: ProgramErrors) -> None:
             _add(
                 errors,
                 "foreground_color",
-                f"The text colour is too close to the background (contrast {ratio:.1f}:1, at "
-                "least 3:1 needed): customers could not read their card.",
+                _(
+                    "The text colour is too close to the background (contrast %(ratio)s:1, at "
+                    "least 3:1 needed): customers could not read their card."
+                )
+                % {"ratio": number_format(ratio, 1)},
             )
 
 
@@ -226,31 +313,40 @@ def program_check(
     errors: ProgramErrors = {}
     name = spec.name.strip()
     if not name:
-        _add(errors, "name", "Enter a name for the program, e.g. Coffee card.")
+        _add(errors, "name", _("Enter a name for the program, e.g. Coffee card."))
     elif len(name) > 120:
-        _add(errors, "name", "Keep the name under 120 characters.")
+        _add(errors, "name", _("Keep the name under 120 characters."))
     else:
         same_name = Program.objects.active().filter(merchant=merchant, name__iexact=name)
         if program is not None:
             same_name = same_name.exclude(pk=program.pk)
         if same_name.exists():
-            _add(errors, "name", f"You already have a program called {name}.")
+            _add(
+                errors,
+                "name",
+                _("You already have a program called %(name)s.") % {"name": name},
+            )
     if spec.kind not in ProgramKind.values:
-        _add(errors, "kind", "Choose a stamp card or a cashback card.")
+        _add(errors, "kind", _("Choose a stamp card or a cashback card."))
     elif program is not None and spec.kind != program.kind and program.cards.exists():
-        _add(
-            errors,
-            "kind",
-            "This program has issued cards, so it stays a "
-            f"{program.get_kind_display().lower()}. Create a new program for the other kind.",
-        )
+        if program.kind == ProgramKind.STAMP:
+            message = _(
+                "This program has issued cards, so it stays a stamp card. Create a new "
+                "program for the other kind."
+            )
+        else:
+            message = _(
+                "This program has issued cards, so it stays a cashback card. Create a new "
+                "program for the other kind."
+            )
+        _add(errors, "kind", message)
     elif spec.kind == ProgramKind.STAMP:
         _check_stamp_rules(spec, errors)
     else:
         _check_tiers(spec.tiers, errors)
     if spec.kind in ProgramKind.values:
-        _check_bonus(spec, "referral_bonus", "referral bonus", errors)
-        _check_bonus(spec, "welcome_bonus", "welcome bonus", errors)
+        _check_bonus(spec, "referral_bonus", errors)
+        _check_bonus(spec, "welcome_bonus", errors)
     _check_validity(spec, program, timezone.localdate(timezone=merchant.tz), errors)
     _check_colors(spec, errors)
     return errors
@@ -462,7 +558,8 @@ def program_restore(*, program: Program, actor: Actor) -> Program:
         )
         if clash.exists():
             raise ValidationError(
-                f"Another active program is called {locked.name}; rename it first."
+                _("Another active program is called %(name)s; rename it first.")
+                % {"name": locked.name}
             )
         locked.archived_at = None
         locked.save(update_fields=["archived_at"])

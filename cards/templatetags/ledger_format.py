@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.formats import number_format
 
 register = template.Library()
 
@@ -19,7 +20,11 @@ def stamp_slots(balance: int, per_reward: int) -> list[bool]:
 
 @register.filter
 def percent(value: Decimal | None) -> str:
-    """5.00 -> "5 %", 7.50 -> "7.5 %"; empty for no value."""
+    """5.00 -> "5 %", 7.50 -> "7.5 %" ("7,5 %" in Spanish and German); empty for no value."""
     if value is None:
         return ""
-    return f"{Decimal(value).normalize():f} %"
+    # normalize() drops the trailing zeros; quantize(1) undoes its exponent on whole numbers.
+    number = Decimal(value).normalize()
+    if number == number.to_integral_value():
+        number = number.quantize(Decimal(1))
+    return f"{number_format(number)} %"

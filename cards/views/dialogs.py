@@ -24,6 +24,7 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -44,7 +45,7 @@ def _load(request: MerchantRequest, serial: str, name: str) -> tuple[Card, Actio
     card = card_get(merchant=request.merchant, serial=serial)
     action = ACTIONS.get((card.program.kind, name))
     if action is None or not action.offered_on(card):
-        raise Http404("No such action on this card.")
+        raise Http404(_("No such action on this card."))
     if card.program.is_cashback:
         # The rules need the tiers: one query here rather than one per use.
         prefetch_related_objects([card.program], "tiers")
@@ -56,10 +57,10 @@ def _form(action: Action, data: Any = None, key: str | None = None) -> LedgerDia
     return LedgerDialogForm(
         data,
         initial=initial,
-        value_label=action.value_label,
+        value_label=str(action.value_label),
         value_is_count=action.value_is_count,
         purchase=action.purchase,
-        purchase_help=action.purchase_help,
+        purchase_help=str(action.purchase_help),
     )
 
 
@@ -93,7 +94,7 @@ def compute_preview(card: Card, action: Action, data: Mapping[str, Any]) -> Prev
         deltas = action.compute(before, rule_set, data)
     except LedgerError as error:
         return Preview(error=error.text, field=error.field_name)
-    return Preview(text=action.describe(deltas, before, rule_set))
+    return Preview(text=action.describe(deltas, before, rule_set, card.merchant.currency))
 
 
 def _context(card: Card, action: Action, form: LedgerDialogForm) -> dict[str, Any]:
@@ -153,7 +154,9 @@ def _success(
     request: MerchantRequest, card: Card, action: Action, result: services.LedgerResult
 ) -> HttpResponse:
     deltas = [entry.delta() for entry in result.entries]
-    message = f"{action.title}: {action.describe(deltas, None, card.program.rule_set())}."
+    what = action.describe(deltas, None, card.program.rule_set(), card.merchant.currency)
+    # Translators: after Apply, e.g. "Add stamps: +3 stamps." (the action, then what it did).
+    message = _("%(action)s: %(what)s.") % {"action": action.title, "what": what}
     if request.htmx:
         response = HttpResponse(status=204)
         return trigger_client_event(response, "ledger-changed", {"message": message})

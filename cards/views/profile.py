@@ -21,7 +21,12 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods
+from django_stubs_ext import StrOrPromise
 
 from cards import rules, services
 from cards.forms import ExpirationForm, custom_field_display
@@ -35,6 +40,7 @@ from cards.selectors import (
 )
 from loyalty.csv_export import streaming_csv
 from loyalty.http import MerchantRequest, redirect_for, wants_partial
+from loyalty.i18n import format_money
 from loyalty.tenancy import manager_required, merchant_required
 
 HISTORY_PAGE_SIZE = 25
@@ -91,7 +97,9 @@ def delete(request: MerchantRequest, serial: str) -> HttpResponse:
         if not card.is_deleted:
             services.card_delete(card=card, actor=request.user)
             messages.success(
-                request, f"Card {card.serial} was deleted. It no longer works anywhere."
+                request,
+                _("Card %(serial)s was deleted. It no longer works anywhere.")
+                % {"serial": card.serial},
             )
         return redirect("cards:profile", serial=card.serial)
     template = (
@@ -107,7 +115,7 @@ def expiration(request: MerchantRequest, serial: str) -> HttpResponse:
     context = _metrics_context(request, profile_context(request, serial, "profile"))
     card: Card = context["card"]
     if card.is_deleted:
-        messages.error(request, "This card was deleted; it cannot be changed.")
+        messages.error(request, _("This card was deleted; it cannot be changed."))
         return _back_to_profile(request, card)
     if request.method == "GET":
         form = ExpirationForm(initial={"expires_on": card.expires_on})
@@ -136,17 +144,14 @@ def expiration(request: MerchantRequest, serial: str) -> HttpResponse:
 
 def _expiration_notice(card: Card) -> str:
     if card.expires_on is None:
-        return "Saved: the card never expires."
-    day = _day(card.expires_on)
+        return _("Saved: the card never expires.")
+    day = date_format(card.expires_on, "SHORT_DATE_FORMAT")
     if card.is_expired:
-        return (
-            f"Saved: the card expired on {day}; it refuses balance changes until you move the date."
-        )
-    return f"Saved: the card expires after {day}."
-
-
-def _day(value: datetime.date) -> str:
-    return f"{value:%b} {value.day}, {value.year}"
+        return _(
+            "Saved: the card expired on %(date)s; it refuses balance changes until you move the "
+            "date."
+        ) % {"date": day}
+    return _("Saved: the card expires after %(date)s.") % {"date": day}
 
 
 def _expiration_response(
@@ -174,66 +179,82 @@ class HistoryRow:
     who: str
 
 
-def _signed(value: Decimal | int, noun: str = "") -> str:
-    sign = "+" if value > 0 else "\u2212"
-    text = f"{sign}{abs(value)}"
-    return f"{text} {noun}".rstrip()
+def _sign(value: Decimal | int) -> str:
+    return "+" if value > 0 else "\u2212"
 
 
-def _plural(count: int, noun: str) -> str:
-    return noun if abs(count) == 1 else f"{noun}s"
+def _signed_money(value: Decimal, currency: str) -> str:
+    return f"{_sign(value)}{format_money(abs(value), currency)}"
 
 
-def entry_changes(entry: LedgerEntry) -> tuple[str, ...]:
-    """What an entry did to the card, in words: "+95.00 amount", "+9 stamps", "+1 visit"."""
+def entry_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
+    """What an entry did to the card, in words: "Transaction amount +$95.00", "+9 stamps"."""
     changes = []
     if entry.amount_delta:
-        changes.append(f"Transaction amount {_signed(entry.amount_delta)}")
+        changes.append(
+            _("Transaction amount %(amount)s")
+            % {"amount": _signed_money(entry.amount_delta, currency)}
+        )
     if entry.ltv_delta and entry.ltv_delta != entry.amount_delta:
-        changes.append(f"LTV {_signed(entry.ltv_delta)}")
+        changes.append(_("LTV %(amount)s") % {"amount": _signed_money(entry.ltv_delta, currency)})
     if entry.stamps_earned_delta:
         n = entry.stamps_earned_delta
-        changes.append(_signed(n, _plural(n, "stamp")))
+        # Translators: a change of the card's stamps; %(sign)s is "+" or "−".
+        changes.append(
+            ngettext("%(sign)s%(count)s stamp", "%(sign)s%(count)s stamps", abs(n))
+            % {"sign": _sign(n), "count": abs(n)}
+        )
     if entry.rewards_earned_delta > 0 and entry.kind != rules.Kind.REWARDS_ADDED:
         n = entry.rewards_earned_delta
-        changes.append(f"{_signed(n, _plural(n, 'reward'))} unlocked")
+        changes.append(
+            ngettext("+%(count)s reward unlocked", "+%(count)s rewards unlocked", n) % {"count": n}
+        )
     elif entry.rewards_available_delta:
         n = entry.rewards_available_delta
-        changes.append(_signed(n, _plural(n, "reward")))
+        changes.append(
+            ngettext("%(sign)s%(count)s reward", "%(sign)s%(count)s rewards", abs(n))
+            % {"sign": _sign(n), "count": abs(n)}
+        )
     if entry.points_delta:
-        changes.append(_signed(entry.points_delta, "points"))
+        changes.append(
+            _("%(sign)s%(points)s points")
+            % {"sign": _sign(entry.points_delta), "points": number_format(abs(entry.points_delta))}
+        )
     if entry.visits_delta:
         n = entry.visits_delta
-        changes.append(_signed(n, _plural(n, "visit")))
+        changes.append(
+            ngettext("%(sign)s%(count)s visit", "%(sign)s%(count)s visits", abs(n))
+            % {"sign": _sign(n), "count": abs(n)}
+        )
     if entry.kind == rules.Kind.CARD_ISSUED and entry.tier_name:
-        changes.append(f"Tier {entry.tier_name}")
+        changes.append(_("Tier %(tier)s") % {"tier": entry.tier_name})
     return tuple(changes)
 
 
-SOURCE_WHO: dict[str, str] = {
-    Source.CARD_PAGE: "Customer (card page)",
-    Source.REFERRAL: "Referral program",
-    Source.SYSTEM: "System",
-    Source.DASHBOARD: "Dashboard",
+SOURCE_WHO: dict[str, StrOrPromise] = {
+    Source.CARD_PAGE: _lazy("Customer (card page)"),
+    Source.REFERRAL: _lazy("Referral program"),
+    Source.SYSTEM: _lazy("System"),
+    Source.DASHBOARD: _lazy("Dashboard"),
 }
 
 
 def entry_who(entry: LedgerEntry) -> str:
     if entry.actor is not None:
         return entry.actor.get_username()
-    return SOURCE_WHO.get(entry.source, entry.source)
+    return str(SOURCE_WHO.get(entry.source, entry.source))
 
 
-def history_rows(entries: Iterable[LedgerEntry]) -> list[HistoryRow]:
+def history_rows(entries: Iterable[LedgerEntry], currency: str) -> list[HistoryRow]:
     return [
-        HistoryRow(entry=e, title=e.label, changes=entry_changes(e), who=entry_who(e))
+        HistoryRow(entry=e, title=e.label, changes=entry_changes(e, currency), who=entry_who(e))
         for e in entries
     ]
 
 
 def _history_page(card: Card, number: Any) -> Page:
     page = Paginator(card_history(card=card), HISTORY_PAGE_SIZE).get_page(number)
-    page.rows = history_rows(page.object_list)  # type: ignore[attr-defined]
+    page.rows = history_rows(page.object_list, card.merchant.currency)  # type: ignore[attr-defined]
     return page
 
 
@@ -252,29 +273,30 @@ def history(request: MerchantRequest, serial: str) -> HttpResponse:
 # CSV
 
 
+# The header is in the reader's language; the cells stay machine-readable.
 HISTORY_CSV_HEADER = (
-    "Date",
-    "What happened",
-    "Transaction amount change",
-    "LTV change",
-    "Purchase amount",
-    "Stamps earned change",
-    "Stamps balance change",
-    "Rewards available change",
-    "Rewards earned change",
-    "Rewards redeemed change",
-    "Points change",
-    "Points earned change",
-    "Points redeemed change",
-    "Visits change",
-    "Who",
-    "Source",
-    "Comment",
+    _lazy("Date"),
+    _lazy("What happened"),
+    _lazy("Transaction amount change"),
+    _lazy("LTV change"),
+    _lazy("Purchase amount"),
+    _lazy("Stamps earned change"),
+    _lazy("Stamps balance change"),
+    _lazy("Rewards available change"),
+    _lazy("Rewards earned change"),
+    _lazy("Rewards redeemed change"),
+    _lazy("Points change"),
+    _lazy("Points earned change"),
+    _lazy("Points redeemed change"),
+    _lazy("Visits change"),
+    _lazy("Who"),
+    _lazy("Source"),
+    _lazy("Comment"),
 )
 
 
 def _history_csv_rows(card: Card, tz: datetime.tzinfo) -> Iterator[tuple[Any, ...]]:
-    yield HISTORY_CSV_HEADER
+    yield tuple(str(title) for title in HISTORY_CSV_HEADER)
     for e in card_history(card=card).iterator(chunk_size=2000):
         yield (
             timezone.localtime(e.created_at, tz).isoformat(),

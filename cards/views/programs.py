@@ -14,6 +14,7 @@ from django.forms import BaseFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cards import services
@@ -67,7 +68,9 @@ def program_create(request: MerchantRequest) -> HttpResponse:
             except ValidationError as error:
                 tier_errors = service_errors_on_fields(form, error)
             else:
-                messages.success(request, f"{program.name} is ready to issue cards.")
+                messages.success(
+                    request, _("%(program)s is ready to issue cards.") % {"program": program.name}
+                )
                 return redirect(_edit_url(program))
     else:
         form = ProgramForm(initial=ProgramForm.initial_for(None, kind))
@@ -133,7 +136,9 @@ def program_edit(request: MerchantRequest, pk: int) -> HttpResponse:
                 tier_errors = service_errors_on_fields(form, error)
             else:
                 messages.success(
-                    request, f"Saved. The new rules of {program.name} apply to later entries only."
+                    request,
+                    _("Saved. The new rules of %(program)s apply to later entries only.")
+                    % {"program": program.name},
                 )
                 return redirect(_edit_url(program))
     else:
@@ -167,7 +172,9 @@ def program_archive(request: MerchantRequest, pk: int) -> HttpResponse:
     program = program_for_settings(merchant=request.merchant, pk=pk)
     services.program_archive(program=program, actor=request.user)
     messages.success(
-        request, f"{program.name} is archived: it issues no new cards; existing cards still work."
+        request,
+        _("%(program)s is archived: it issues no new cards; existing cards still work.")
+        % {"program": program.name},
     )
     return redirect("settings:programs")
 
@@ -181,7 +188,7 @@ def program_restore(request: MerchantRequest, pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"{program.name} is active again.")
+        messages.success(request, _("%(program)s is active again.") % {"program": program.name})
     return redirect(_edit_url(program))
 
 
@@ -217,7 +224,9 @@ def custom_field_create(request: MerchantRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             others = service_errors_on_fields(form, error)
         else:
-            messages.success(request, f"Added {field.label} to the join form.")
+            messages.success(
+                request, _("Added %(field)s to the join form.") % {"field": field.label}
+            )
             return redirect(_edit_url(program, "join-form"))
     return render(
         request,
@@ -247,7 +256,7 @@ def custom_field_edit(request: MerchantRequest, pk: int, field_pk: int) -> HttpR
             except ValidationError as error:
                 others = service_errors_on_fields(form, error)
             else:
-                messages.success(request, f"Saved the field {field.label}.")
+                messages.success(request, _("Saved the field %(field)s.") % {"field": field.label})
                 return redirect(_edit_url(field.program, "join-form"))
     else:
         form = CustomFieldForm(initial=initial, editing=True)
@@ -270,7 +279,7 @@ def custom_field_edit(request: MerchantRequest, pk: int, field_pk: int) -> HttpR
 def custom_field_delete(request: MerchantRequest, pk: int, field_pk: int) -> HttpResponse:
     field = _field(request, pk, field_pk)
     services.custom_field_delete(field=field, actor=request.user)
-    messages.success(request, f"Removed {field.label} from the join form.")
+    messages.success(request, _("Removed %(field)s from the join form.") % {"field": field.label})
     return redirect(_edit_url(field.program, "join-form"))
 
 

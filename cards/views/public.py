@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cards import pwa
@@ -30,6 +31,7 @@ from cards.selectors import (
 )
 from cards.services import card_mark_installed
 from loyalty import ratelimit
+from loyalty.i18n import activate_for_customer
 from loyalty.ratelimit import Limit
 
 INSTALLED_PER_CARD = Limit("installed-card", limit=30, window=600)
@@ -39,6 +41,13 @@ def _live_card(install_token: str) -> Card:
     card = card_by_install_token(install_token)
     if card.is_deleted:
         raise Http404("No such card.")
+    return card
+
+
+def _live_card_for(request: HttpRequest, install_token: str) -> Card:
+    """A live card, with the request switched to its customer's language."""
+    card = _live_card(install_token)
+    activate_for_customer(request, card.merchant)
     return card
 
 
@@ -55,7 +64,8 @@ def join_qr(request: HttpRequest, join_token: str) -> HttpResponse:
     # A standalone SVG document (with its namespace), unlike svg_inline(): browsers only draw
     # an <img src> SVG that declares xmlns.
     buffer = io.BytesIO()
-    qr.save(buffer, kind="svg", scale=8, border=4, title=f"Join {program.name}", xmldecl=False)
+    title = _("Join %(program)s") % {"program": program.name}
+    qr.save(buffer, kind="svg", scale=8, border=4, title=title, xmldecl=False)
     return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
 
 
@@ -88,7 +98,7 @@ def referral(request: HttpRequest, referral_token: str) -> HttpResponse:
 def card_page(request: HttpRequest, install_token: str) -> HttpResponse:
     card = card_by_install_token(install_token)
     if card.is_deleted:
-        return gone(request)
+        return gone(request, card.merchant)
     return render_card_page(request, card)
 
 
@@ -108,14 +118,14 @@ def card_installed(request: HttpRequest, install_token: str) -> HttpResponse:
 @public
 @require_GET
 def card_manifest(request: HttpRequest, install_token: str) -> HttpResponse:
-    card = _live_card(install_token)
+    card = _live_card_for(request, install_token)
     return JsonResponse(pwa.manifest(card), content_type="application/manifest+json")
 
 
 @public
 @require_GET
 def card_service_worker(request: HttpRequest, install_token: str) -> HttpResponse:
-    card = _live_card(install_token)
+    card = _live_card_for(request, install_token)
     context = {
         "card_url": reverse("public:card", args=[card.install_token]),
         "version": card.program_id,

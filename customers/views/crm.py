@@ -11,10 +11,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cards.models import CustomField
+from cards.models import CardStatus, CustomField
 from cards.profile import profile_context
 from cards.selectors import program_for_settings
 from customers import selectors, services
@@ -25,7 +26,7 @@ from customers.forms import (
     IssueCardForm,
     custom_values,
 )
-from customers.models import Customer
+from customers.models import Customer, Segment
 from loyalty.csv_export import streaming_csv
 from loyalty.http import (
     MerchantRequest,
@@ -90,21 +91,25 @@ def _custom_field_columns(merchant: Merchant) -> list[tuple[str, str]]:
     return list(columns.items())
 
 
+# The header is in the reader's language. The cells are the same whatever the language, so a
+# script reading the file need not know who downloaded it: ISO dates, plain numbers, and the
+# segment and status labels in English.
 CUSTOMER_CSV_HEADER = (
-    "First name",
-    "Last name",
-    "Email",
-    "Phone",
-    "Birthday",
-    "Segment",
-    "Total visits",
-    "Last visit",
-    "Customer since",
-    "Card serial numbers",
-    "Programs",
-    "Card statuses",
-    "Balances",
+    gettext_lazy("First name"),
+    gettext_lazy("Last name"),
+    gettext_lazy("Email"),
+    gettext_lazy("Phone"),
+    gettext_lazy("Birthday"),
+    gettext_lazy("Segment"),
+    gettext_lazy("Total visits"),
+    gettext_lazy("Last visit"),
+    gettext_lazy("Customer since"),
+    gettext_lazy("Card serial numbers"),
+    gettext_lazy("Programs"),
+    gettext_lazy("Card statuses"),
+    gettext_lazy("Balances"),
 )
+CSV_CELL_LANGUAGE = "en"
 
 
 def _card_balance(card: Any) -> str:
@@ -114,9 +119,12 @@ def _card_balance(card: Any) -> str:
 
 
 def _customer_csv_rows(
-    customers: Iterator[Customer], columns: list[tuple[str, str]], tz: Any
+    customers: Iterator[Customer], header: tuple[str, ...], columns: list[tuple[str, str]], tz: Any
 ) -> Iterator[tuple[Any, ...]]:
-    yield CUSTOMER_CSV_HEADER + tuple(label for _, label in columns)
+    with translation.override(CSV_CELL_LANGUAGE):
+        segments = {key: str(label) for key, label in Segment.choices}
+        statuses = {key: str(label) for key, label in CardStatus.choices}
+    yield header + tuple(label for _, label in columns)
     for customer in customers:
         cards = list(customer.cards.all())
         last_visit = customer.last_visit_at
@@ -126,13 +134,13 @@ def _customer_csv_rows(
             customer.email,
             customer.phone,
             customer.birthday.isoformat() if customer.birthday else "",
-            customer.get_segment_display(),
+            segments.get(customer.segment, customer.segment),
             customer.total_visits,
             timezone.localtime(last_visit, tz).isoformat() if last_visit else "",
             timezone.localtime(customer.created_at, tz).date().isoformat(),
             "; ".join(card.serial for card in cards),
             "; ".join(card.program.name for card in cards),
-            "; ".join(card.get_status_display() for card in cards),
+            "; ".join(statuses.get(card.status, card.status) for card in cards),
             "; ".join(_card_balance(card) for card in cards),
             *(customer.custom_fields.get(key, "") for key, _ in columns),
         )
@@ -147,7 +155,9 @@ def customer_export(request: MerchantRequest) -> StreamingHttpResponse:
     customers = selectors.customer_export_rows(
         merchant=merchant, q=form.query, filters=form.filters()
     )
-    rows = _customer_csv_rows(customers, _custom_field_columns(merchant), merchant.tz)
+    # The header now, in the request's language: the rows are streamed after the view returns.
+    header = tuple(str(title) for title in CUSTOMER_CSV_HEADER)
+    rows = _customer_csv_rows(customers, header, _custom_field_columns(merchant), merchant.tz)
     stamp = timezone.localdate(timezone=merchant.tz).isoformat()
     return streaming_csv(rows, f"customers-{stamp}.csv")
 
@@ -178,7 +188,11 @@ def customer_add(request: MerchantRequest) -> HttpResponse:
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"{card.holder_name} is registered with card {card.serial}.")
+            messages.success(
+                request,
+                gettext("%(name)s is registered with card %(serial)s.")
+                % {"name": card.holder_name, "serial": card.serial},
+            )
             return redirect_for(request, reverse("cards:profile", args=[card.serial]))
     if request.method == "GET":
         template = "customers/add.html#dialog" if wants_partial(request) else "customers/add.html"
@@ -223,7 +237,8 @@ def program_issue_card(request: MerchantRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Issued card {card.serial} of {program.name} to {card.holder_name}.",
+                gettext("Issued card %(serial)s of %(program)s to %(name)s.")
+                % {"serial": card.serial, "program": program.name, "name": card.holder_name},
             )
             return redirect(card.get_absolute_url())
     return render(
@@ -257,7 +272,9 @@ def customer_remove(request: MerchantRequest, pk: int) -> HttpResponse:
             messages.error(request, " ".join(error.messages))
             return redirect(back)
         messages.success(
-            request, f"{name} was removed. Their cards' history stays, without personal data."
+            request,
+            gettext("%(name)s was removed. Their cards' history stays, without personal data.")
+            % {"name": name},
         )
         return redirect("customers:list")
     context = {"customer": customer, "cards": cards, "back": back}
@@ -295,7 +312,9 @@ def information(request: MerchantRequest, serial: str) -> HttpResponse:
                 except ValidationError as error:
                     add_service_errors(form, error)
                 else:
-                    messages.success(request, "Saved. The name printed on the card is unchanged.")
+                    messages.success(
+                        request, gettext("Saved. The name printed on the card is unchanged.")
+                    )
                     return redirect("customers:information", serial=serial)
             status = 422
         context["segment_changes"] = list(customer.segment_changes.all()[:10])

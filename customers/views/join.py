@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
 from cards.card_page import public, too_many
@@ -22,6 +23,7 @@ from customers.forms import JoinForm
 from customers.services import JoinOutcome, JoinResult, customer_join
 from loyalty import ratelimit
 from loyalty.http import add_service_errors
+from loyalty.i18n import activate_for_customer
 from loyalty.ratelimit import Limit
 
 # Generous for a shop whose customers all join over its wifi; tight for a script.
@@ -47,6 +49,8 @@ def _referrer_for(program: Program, token: str) -> Card | None:
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, join_token: str) -> HttpResponse:
     program = program_by_join_token(join_token)
+    # The page speaks the visitor's language, else the merchant's; a new customer keeps it.
+    language = activate_for_customer(request, program.merchant)
     if program.archived_at is not None:
         return render(request, "cards/public/join_closed.html", {"program": program}, status=410)
     source = request.POST if request.method == "POST" else request.GET
@@ -62,7 +66,11 @@ def join(request: HttpRequest, join_token: str) -> HttpResponse:
         if form.is_valid():
             try:
                 result = customer_join(
-                    program=program, utm=utm, referrer=referrer, **form.service_inputs()
+                    program=program,
+                    utm=utm,
+                    referrer=referrer,
+                    language=language,
+                    **form.service_inputs(),
                 )
             except ValidationError as error:
                 add_service_errors(form, error)
@@ -93,7 +101,10 @@ def _joined(request: HttpRequest, program: Program, result: JoinResult) -> HttpR
         reason = (
             LinkReason.RESTORE if result.outcome == JoinOutcome.DUPLICATE else LinkReason.NEW_CARD
         )
-        sent = card_send_link(card=card, reason=reason)
+        assert card.customer is not None  # has_email
+        # The email speaks the customer's language (the one they joined in), not the page's.
+        with translation.override(card.customer.language or program.merchant.language):
+            sent = card_send_link(card=card, reason=reason)
     context = {
         "program": program,
         "merchant_name": program.merchant.name,

@@ -4,7 +4,7 @@ and its thresholds in Settings (owners and admins) with a live preview of the co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers import segments as rfm
@@ -22,6 +23,9 @@ from customers.segments import GRID, SegmentBands
 from loyalty.http import MerchantRequest, add_service_errors, is_manager
 from loyalty.models import Merchant
 from loyalty.tenancy import manager_required, merchant_required, owner_required
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 INVALID = 422
 
@@ -61,7 +65,8 @@ def segments_recompute(request: MerchantRequest) -> HttpResponse:
     merchant_id = request.merchant.pk
     transaction.on_commit(lambda: tasks.recompute_merchant_segments.delay(merchant_id))
     messages.success(
-        request, "Segments are being recomputed; refresh the page in a moment to see them."
+        request,
+        gettext("Segments are being recomputed; refresh the page in a moment to see them."),
     )
     back = "customers:segments" if request.POST.get("next") == "segments" else "customers:list"
     return redirect(back)
@@ -74,7 +79,7 @@ def segments_recompute(request: MerchantRequest) -> HttpResponse:
 @dataclass(frozen=True)
 class GridRow:
     label: str
-    cells: list[tuple[str, str, int, int]]  # (segment key, label, count now, count then)
+    cells: list[tuple[str, StrOrPromise, int, int]]  # (segment key, label, now, then)
 
 
 def _bands_or_errors(form: SegmentBandsForm) -> SegmentBands | None:
@@ -96,7 +101,7 @@ def _preview(merchant: Merchant, bands: SegmentBands | None) -> dict[str, Any]:
     now_counts = rfm.segment_counts_for_bands(merchant=merchant, bands=current)
     counts = rfm.segment_counts_for_bands(merchant=merchant, bands=bands)
 
-    def cell(key: Segment) -> tuple[str, str, int, int]:
+    def cell(key: Segment) -> tuple[str, StrOrPromise, int, int]:
         return (key, key.label, now_counts[key], counts[key])
 
     return {
@@ -126,10 +131,17 @@ def segment_settings(request: MerchantRequest) -> HttpResponse:
                 merchant=merchant, bands=bands, actor=request.user
             )
             if moved is None:
-                summary = "customers are being moved to their new segments now."
+                saved = gettext(
+                    "Saved the segment thresholds; customers are being moved to their new "
+                    "segments now."
+                )
             else:
-                summary = f"{moved} customer{'s' if moved != 1 else ''} changed segment."
-            messages.success(request, f"Saved the segment thresholds; {summary}")
+                saved = ngettext(
+                    "Saved the segment thresholds; %(count)s customer changed segment.",
+                    "Saved the segment thresholds; %(count)s customers changed segment.",
+                    moved,
+                ) % {"count": moved}
+            messages.success(request, saved)
             return redirect("settings:segments")
         status = 200 if bands is not None else INVALID
     else:

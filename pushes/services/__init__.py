@@ -25,6 +25,7 @@ from pushes.services.messages import (
     message_cancel,
     message_create,
     message_update,
+    not_editable_error,
 )
 from pushes.services.subscriptions import subscription_expire, subscription_save
 
@@ -40,6 +41,7 @@ __all__ = [
     "message_create",
     "message_update",
     "messages_dispatch_due",
+    "not_editable_error",
     "subscription_expire",
     "subscription_save",
 ]

@@ -18,6 +18,9 @@ whether the push service accepted it, so it is marked ``unknown`` and NEVER rese
 push is acceptable, a duplicate is not. Likewise a request that timed out or broke off after
 it was sent is ``unknown``, not retried. Pairs never claimed (still ``pending``) are simply
 queued again by the tick, so a killed worker loses nothing it had not started.
+
+Reasons are stored text that staff read in the Send push tab: they are written in the
+merchant's default language (``translation.override``), since a worker has no request.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from django.contrib.postgres.aggregates import StringAgg
 from django.db import transaction
 from django.db.models import Case, CharField, Exists, F, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Coalesce, Concat, Left
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from loyalty import clock
 from loyalty.celery import app as celery_app
@@ -93,7 +99,7 @@ def _claim_due_messages(now: datetime.datetime, limit: int) -> tuple[list[int], 
     with transaction.atomic():
         due = list(
             PushMessage.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("card")
+            .select_related("card", "merchant")
             .filter(status=MessageStatus.SCHEDULED, send_at__lte=now)
             .order_by("send_at", "id")[:limit]
         )
@@ -112,9 +118,12 @@ def _claim_due_messages(now: datetime.datetime, limit: int) -> tuple[list[int], 
         for message in due:
             message.started_at = now
             if message.card.is_deleted:
-                _mark_failed(message, now, "The card was deleted; nothing was sent.")
+                with translation.override(message.merchant.language):
+                    _mark_failed(message, now, _("The card was deleted; nothing was sent."))
             elif not subscriptions[message.card_id]:
-                _mark_failed(message, now, "No device can receive it (notifications are off).")
+                with translation.override(message.merchant.language):
+                    reason = _("No device can receive it (notifications are off).")
+                _mark_failed(message, now, reason)
             else:
                 message.status = MessageStatus.SENDING
                 deliveries += [
@@ -163,7 +172,8 @@ def _requeue_stale_deliveries(now: datetime.datetime) -> list[int]:
     return ids
 
 
-INTERRUPTED = (
+# English here, written translated (gettext at the time of writing, in the merchant's language).
+INTERRUPTED = gettext_noop(
     "The sending was interrupted (the worker stopped); not resent, so it cannot arrive twice."
 )
 
@@ -173,27 +183,37 @@ def _close_interrupted_deliveries(now: datetime.datetime) -> list[int]:
     cutoff = now - datetime.timedelta(seconds=conf.get("PUSH_SENDING_TIMEOUT"))
     with transaction.atomic():
         stuck = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff)
+            .annotate(language=F("message__merchant__language"))
             .order_by("id")[:1000]
         )
         if not stuck:
             return []
         ids = [d.pk for d in stuck]
-        Delivery.objects.filter(pk__in=ids).update(
-            status=DeliveryStatus.UNKNOWN, finished_at=now, reason=INTERRUPTED
-        )
-        DeliveryAttempt.objects.filter(
-            delivery_id__in=ids, outcome=AttemptOutcome.IN_FLIGHT
-        ).update(outcome=AttemptOutcome.INTERRUPTED, finished_at=now, detail=INTERRUPTED)
-    for message_id in sorted({d.message_id for d in stuck}):
-        _finish_message_if_done(message_id, now)
+        by_language: dict[str, list[int]] = defaultdict(list)
+        for d in stuck:
+            by_language[d.language].append(d.pk)
+        for language, group in by_language.items():
+            with translation.override(language):
+                reason = _(INTERRUPTED)
+            Delivery.objects.filter(pk__in=group).update(
+                status=DeliveryStatus.UNKNOWN, finished_at=now, reason=reason
+            )
+            DeliveryAttempt.objects.filter(
+                delivery_id__in=group, outcome=AttemptOutcome.IN_FLIGHT
+            ).update(outcome=AttemptOutcome.INTERRUPTED, finished_at=now, detail=reason)
+    languages = {d.message_id: d.language for d in stuck}
+    for message_id in sorted(languages):
+        with translation.override(languages[message_id]):
+            _finish_message_if_done(message_id, now)
     logger.warning("Closed %d interrupted push deliveries as unknown: %s", len(ids), ids)
     return ids
 
 
 def _finish_message_if_done(message_id: int, now: datetime.datetime) -> None:
     """Sent once every pair is final and one arrived; failed (with the reasons) when none did.
+    Call it in the merchant's language: the reasons' heading is written in the active one.
 
     One conditional UPDATE, run AFTER the caller committed its pair: each statement sees every
     commit made before it starts, so of the last two pairs finishing at once, the one that
@@ -219,7 +239,7 @@ def _finish_message_if_done(message_id: int, now: datetime.datetime) -> None:
             When(delivered, then=Value("")),
             default=Left(
                 Concat(
-                    Value("No device received it. "),
+                    Value(_("No device received it.") + " "),
                     Coalesce(Subquery(reasons), Value(""), output_field=TextField()),
                     output_field=TextField(),
                 ),
@@ -245,7 +265,7 @@ _FINAL_STATUS = {
 _SEND_FIELDS = (
     "message_id", "subscription_id", "status", "attempts", "claimed_at",
     "message__status", "message__body", "message__merchant_id", "message__card_id",
-    "message__merchant__name",
+    "message__merchant__name", "message__merchant__language",
     "message__card__status", "message__card__install_token", "message__card__merchant_id",
     "subscription__channel", "subscription__endpoint", "subscription__p256dh",
     "subscription__auth", "subscription__expired_at",
@@ -271,13 +291,14 @@ def _claim_delivery(
         .only(*_SEND_FIELDS)
         .get(pk=delivery_id)
     )
-    skip = _reason_not_to_send(delivery)
-    if skip:
-        Delivery.objects.filter(pk=delivery_id).update(
-            status=DeliveryStatus.SKIPPED, finished_at=now, reason=skip
-        )
-        _finish_message_if_done(delivery.message_id, now)
-        return None
+    with translation.override(delivery.message.merchant.language):
+        skip = _reason_not_to_send(delivery)
+        if skip:
+            Delivery.objects.filter(pk=delivery_id).update(
+                status=DeliveryStatus.SKIPPED, finished_at=now, reason=skip
+            )
+            _finish_message_if_done(delivery.message_id, now)
+            return None
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery, number=delivery.attempts, started_at=now
     )
@@ -286,11 +307,18 @@ def _claim_delivery(
 
 def _reason_not_to_send(delivery: Delivery) -> str:
     if delivery.message.card.is_deleted:
-        return "The card was deleted; nothing was sent."
+        return _("The card was deleted; nothing was sent.")
     if not delivery.subscription.is_active:
-        return "The device turned notifications off."
-    if delivery.message.status != MessageStatus.SENDING:
-        return f"The message is {delivery.message.get_status_display().lower()}."
+        return _("The device turned notifications off.")
+    status = delivery.message.status
+    if status == MessageStatus.SCHEDULED:
+        return _("The message is scheduled.")
+    if status == MessageStatus.SENT:
+        return _("The message is sent.")
+    if status == MessageStatus.FAILED:
+        return _("The message is failed.")
+    if status == MessageStatus.CANCELLED:
+        return _("The message is cancelled.")
     return ""
 
 
@@ -301,8 +329,11 @@ def delivery_send(*, delivery_id: int) -> DeliveryStatus | None:
     if claim is None:
         return None
     delivery, attempt = claim
-    result = channel_for(delivery.subscription).send(delivery.message, delivery.subscription)
-    return _record(delivery, attempt, result)
+    # The channel's detail and the reasons recorded are stored for staff: in the merchant's
+    # language.
+    with translation.override(delivery.message.merchant.language):
+        result = channel_for(delivery.subscription).send(delivery.message, delivery.subscription)
+        return _record(delivery, attempt, result)
 
 
 def delivery_wait(*, delivery_id: int) -> float | None:
@@ -332,9 +363,19 @@ def _retry_delay(delivery: Delivery, result: DeliveryResult) -> float | None:
 
 def _give_up_reason(delivery: Delivery, result: DeliveryResult) -> str:
     if delivery.attempts >= conf.get_int("PUSH_MAX_ATTEMPTS"):
-        code = f" ({result.status_code})" if result.status_code else ""
-        return f"The push service kept refusing{code}; gave up after {delivery.attempts} attempts."
-    return "The push service asked to wait too long; the message would be stale."
+        if result.status_code:
+            # Translators: %(status)s is an HTTP status code (429, 503...).
+            return ngettext(
+                "The push service kept refusing (%(status)s); gave up after %(count)d attempt.",
+                "The push service kept refusing (%(status)s); gave up after %(count)d attempts.",
+                delivery.attempts,
+            ) % {"status": result.status_code, "count": delivery.attempts}
+        return ngettext(
+            "The push service kept refusing; gave up after %(count)d attempt.",
+            "The push service kept refusing; gave up after %(count)d attempts.",
+            delivery.attempts,
+        ) % {"count": delivery.attempts}
+    return _("The push service asked to wait too long; the message would be stale.")
 
 
 def _record(delivery: Delivery, attempt: DeliveryAttempt, result: DeliveryResult) -> DeliveryStatus:
@@ -380,7 +421,8 @@ def _record(delivery: Delivery, attempt: DeliveryAttempt, result: DeliveryResult
         if result.outcome == Outcome.EXPIRED:
             subscription_expire(
                 subscription=delivery.subscription,
-                reason=f"The push service answered {result.status_code}.",
+                # Translators: %(status)s is an HTTP status code (404 or 410).
+                reason=_("The push service answered %(status)s.") % {"status": result.status_code},
             )
         if status == DeliveryStatus.PENDING:
             delivery_id, countdown = delivery.pk, delay or 0

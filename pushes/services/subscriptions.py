@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from cards.models import Card
 from loyalty import clock
@@ -23,7 +25,7 @@ def _decode_key(value: str, *, length: int, field: str) -> bytes:
     except (binascii.Error, ValueError):
         raw = b""
     if len(raw) != length or (field == "p256dh" and raw[:1] != b"\x04"):
-        raise ValidationError({field: "The browser sent an invalid push key."})
+        raise ValidationError({field: _("The browser sent an invalid push key.")})
     return raw
 
 
@@ -31,9 +33,9 @@ def _validate_endpoint(endpoint: str) -> None:
     parts = urlsplit(endpoint)
     allow_http = bool(getattr(settings, "PUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG))
     if parts.scheme not in ({"https", "http"} if allow_http else {"https"}) or not parts.hostname:
-        raise ValidationError({"endpoint": "The push endpoint must be an https URL."})
+        raise ValidationError({"endpoint": _("The push endpoint must be an https URL.")})
     if len(endpoint) > 1000:
-        raise ValidationError({"endpoint": "The push endpoint is too long."})
+        raise ValidationError({"endpoint": _("The push endpoint is too long.")})
     if not allow_http:
         # Push services are public hosts; never let a browser point our server at an address
         # inside the network.
@@ -42,7 +44,7 @@ def _validate_endpoint(endpoint: str) -> None:
         except ValueError:
             return
         if not address.is_global:
-            raise ValidationError({"endpoint": "The push endpoint must be a public host."})
+            raise ValidationError({"endpoint": _("The push endpoint must be a public host.")})
 
 
 def subscription_save(
@@ -60,7 +62,7 @@ def subscription_save(
     subscription sends the old endpoint, which stops receiving.
     """
     if card.is_deleted:
-        raise ValidationError("This card is no longer valid.")
+        raise ValidationError(_("This card is no longer valid."))
     endpoint = (endpoint or "").strip()
     _validate_endpoint(endpoint)
     _decode_key(p256dh or "", length=65, field="p256dh")
@@ -68,10 +70,13 @@ def subscription_save(
     now = clock.now()
     with transaction.atomic():
         if old_endpoint and old_endpoint != endpoint:
+            # Stored for staff: in the merchant's language, not the customer's.
+            with translation.override(card.merchant.language):
+                reason = _("Replaced by a new subscription.")
             PushSubscription.objects.filter(
                 card=card, endpoint=old_endpoint, expired_at__isnull=True
-            ).update(expired_at=now, expired_reason="Replaced by a new subscription.")
-        subscription, _ = PushSubscription.objects.update_or_create(
+            ).update(expired_at=now, expired_reason=reason)
+        subscription, _created = PushSubscription.objects.update_or_create(
             card=card,
             endpoint=endpoint,
             defaults={

@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  var gettext = window.gettext || function (s) { return s; };
   var body = document.body;
 
   // Feedback: the comment box appears for ratings below 5 (without JS it is always there).
@@ -31,7 +32,7 @@
     var value = target.value || target.textContent;
     var done = function () {
       button.setAttribute("data-copied", "true");
-      button.textContent = "Copied";
+      button.textContent = gettext("Copied");
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(value).then(done, function () { target.select(); });

@@ -5,6 +5,8 @@
 (function () {
   "use strict";
 
+  var gettext = window.gettext || function (s) { return s; };
+
   var section = document.querySelector("[data-push]");
   if (!section) return;
   var button = section.querySelector("[data-action=enable_push]");
@@ -22,7 +24,7 @@
     if (iOS && !window.navigator.standalone) {
       section.hidden = false;
       showButton(false);
-      say("To get messages on this iPhone or iPad, add this card to your home screen first, then open it from there.");
+      say(gettext("To get messages on this iPhone or iPad, add this card to your home screen first, then open it from there."));
     }
     return;
   }
@@ -91,25 +93,25 @@
     showButton(false);
     if (explain) explain.hidden = true;
     section.setAttribute("data-push-state", "on");
-    say("Notifications are on. You will get messages from this shop here.");
+    say(gettext("Notifications are on. You will get messages from this shop here."));
   }
 
   function blocked() {
     showButton(false);
     section.setAttribute("data-push-state", "blocked");
-    say("Notifications are blocked for this page. To get messages, allow them in your browser's site settings and reload.");
+    say(gettext("Notifications are blocked for this page. To get messages, allow them in your browser's site settings and reload."));
   }
 
   function failed() {
     showButton(true);
     if (button) button.disabled = false;
     section.setAttribute("data-push-state", "error");
-    say("Notifications could not be turned on. Check your connection and try again.");
+    say(gettext("Notifications could not be turned on. Check your connection and try again."));
   }
 
   function enable() {
     if (button) button.disabled = true;
-    say("Turning notifications on…");
+    say(gettext("Turning notifications on…"));
     // Ask inside the tap: requestPermission must run in the user's gesture.
     var asked = Notification.permission === "granted"
       ? Promise.resolve("granted")
@@ -120,7 +122,7 @@
     asked.then(function (permission) {
       if (permission !== "granted") {
         if (button) button.disabled = false;
-        if (permission === "denied") blocked(); else say("Notifications stay off.");
+        if (permission === "denied") blocked(); else say(gettext("Notifications stay off."));
         return;
       }
       return config().then(subscribe).then(turnedOn);

@@ -4,6 +4,9 @@
 "use strict";
 
 (function () {
+  // A service worker has no page to load the script catalogue into: the card's sw.js, rendered
+  // in the customer's language, sets the few texts first.
+  var texts = self.CARD_TEXTS || {};
   var scope = self.registration.scope; // https://host/c/<token>/
   var subscribeUrl = scope + "push/subscribe/";
 
@@ -23,7 +26,7 @@
     }
     var url = new URL(data.url || scope, self.location.origin).href;
     event.waitUntil(
-      self.registration.showNotification(data.title || "New message", {
+      self.registration.showNotification(data.title || texts.newMessage || "New message", {
         body: data.body || "",
         tag: data.tag || undefined,
         icon: scope + "icon-192.png",

@@ -3,6 +3,12 @@
 (function () {
   "use strict";
 
+  // Django's JavaScript catalogue (loaded before this file) translates; without it, English.
+  var gettext = window.gettext || function (s) { return s; };
+  var interpolate = window.interpolate || function (fmt, obj) {
+    return fmt.replace(/%\((\w+)\)s/g, function (match, name) { return String(obj[name]); });
+  };
+
   function toast(text) {
     var el = document.getElementById("toast");
     if (!el) return;
@@ -21,7 +27,7 @@
     }
     var done = function () {
       button.setAttribute("data-copied", "true");
-      toast("Copied: " + text);
+      toast(interpolate(gettext("Copied: %(text)s"), { text: text }, true));
     };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(text); done(); });

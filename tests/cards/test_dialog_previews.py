@@ -75,11 +75,11 @@ def test_a_purchase_previews_stamps_and_rewards(
     card = _spent(stamp_card, owner, "95")
     assert preview_parts(preview(owner_client, card, "transaction_amount_add", value="30")) == (
         "ok",
-        "+30.00 transaction amount, +3 stamps, balance 9 -> 2, 1 reward unlocked",
+        "+$30.00 transaction amount, +3 stamps, balance 9 -> 2, 1 reward unlocked",
     )
     assert preview_parts(preview(owner_client, card, "transaction_amount_add", value="9.99")) == (
         "ok",
-        "+9.99 transaction amount, no stamps, balance 9 -> 9",
+        "+$9.99 transaction amount, no stamps, balance 9 -> 9",
     )
 
 
@@ -91,7 +91,7 @@ def test_a_refund_previews_the_stamps_taken_back(
         preview(owner_client, card, "transaction_amount_subtract", value="27")
     ) == (
         "ok",
-        "-27.00 transaction amount, 2 stamps taken back, balance 2 -> 0, rewards unchanged",
+        "-$27.00 transaction amount, 2 stamps taken back, balance 2 -> 0, rewards unchanged",
     )
 
 
@@ -118,7 +118,7 @@ def test_removing_and_rewards_previews(owner_client: Client, stamp_card: Card, o
         preview(owner_client, card, "rewards_add", value="2", purchase_amount="5")
     ) == (
         "ok",
-        "+2 rewards, rewards available 1 -> 3, +5.00 transaction amount, counts as a visit",
+        "+2 rewards, rewards available 1 -> 3, +$5.00 transaction amount, counts as a visit",
     )
 
 
@@ -132,7 +132,7 @@ def test_a_purchase_that_reaches_a_tier_previews_it(
     card = _spent(cashback_card, owner, "400")
     assert preview_parts(preview(owner_client, card, "transaction_amount_add", value="200")) == (
         "ok",
-        "+200.00 transaction amount, +10.00 points at 5 %, balance 20.00 -> 30.00, "
+        "+$200.00 transaction amount, +10.00 points at 5 %, balance 20.00 -> 30.00, "
         "reaches Silver (7 % from the next purchase)",
     )
 
@@ -144,8 +144,8 @@ def test_a_purchase_below_the_next_tier_previews_the_distance(
         preview(owner_client, cashback_card, "transaction_amount_add", value="400")
     ) == (
         "ok",
-        "+400.00 transaction amount, +20.00 points at 5 %, balance 0.00 -> 20.00, "
-        "100.00 more to Silver",
+        "+$400.00 transaction amount, +20.00 points at 5 %, balance 0.00 -> 20.00, "
+        "$100.00 more to Silver",
     )
 
 
@@ -161,7 +161,7 @@ def test_points_and_decrease_previews(
         preview(owner_client, card, "points_add", value="5", purchase_amount="12")
     ) == (
         "ok",
-        "+5.00 points, balance 30.00 -> 35.00, LTV +12.00, transaction amount unchanged",
+        "+5.00 points, balance 30.00 -> 35.00, LTV +$12.00, transaction amount unchanged",
     )
     assert preview_parts(preview(owner_client, card, "points_subtract", value="10")) == (
         "ok",
@@ -171,7 +171,7 @@ def test_points_and_decrease_previews(
         preview(owner_client, card, "transaction_amount_subtract", value="200")
     ) == (
         "ok",
-        "-200.00 transaction amount, -14.00 points at 7 %, balance 30.00 -> 16.00, "
+        "-$200.00 transaction amount, -14.00 points at 7 %, balance 30.00 -> 16.00, "
         "tier stays Silver",
     )
 
@@ -302,5 +302,5 @@ def test_a_decrease_with_no_points_left_claws_back_nothing(
     response = preview(owner_client, card, "transaction_amount_subtract", value="100")
     assert preview_parts(response) == (
         "ok",
-        "-100.00 transaction amount, -0.00 points at 5 %, balance 0.00 -> 0.00, tier stays Bronze",
+        "-$100.00 transaction amount, -0.00 points at 5 %, balance 0.00 -> 0.00, tier stays Bronze",
     )

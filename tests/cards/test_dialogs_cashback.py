@@ -204,7 +204,7 @@ def test_a_purchase_earns_at_the_old_rate_and_upgrades_for_the_next(
         apply_dialog(owner_client, card, "transaction_amount_add", value="200")
     )
     assert message == (
-        "Increase transaction amount: +200.00 transaction amount, +10.00 points at 5 %, "
+        "Increase transaction amount: +$200.00 transaction amount, +10.00 points at 5 %, "
         "reaches Silver (7 % from the next purchase)."
     )
     assert changes(before, snapshot(card)) == {
@@ -313,7 +313,7 @@ def test_decreasing_the_amount_claws_back_at_the_current_rate_and_keeps_the_tier
         apply_dialog(owner_client, card, "transaction_amount_subtract", value="200")
     )
     assert message == (
-        "Decrease transaction amount: -200.00 transaction amount, -14.00 points at 7 %."
+        "Decrease transaction amount: -$200.00 transaction amount, -14.00 points at 7 %."
     )
     assert changes(before, snapshot(card)) == {
         "transaction_amount": Decimal("400.00"),
@@ -445,7 +445,7 @@ def test_cashback_dialogs_show_balance_and_tier(
     card = _spent(cashback_card, owner, "400")
     assert "Balance: 20.00 points" in text(open_dialog(owner_client, card, "points_subtract"))
     dialog = text(open_dialog(owner_client, card, "transaction_amount_add"))
-    assert "Transaction amount: 400.00" in dialog
+    assert "Transaction amount: $400.00" in dialog
     assert "Cashback: Bronze, 5 %" in dialog
 
 

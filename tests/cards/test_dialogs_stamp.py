@@ -136,7 +136,7 @@ def test_dialogs_show_the_balance_they_act_on(
     owner_client: Client, stamp_card: Card, owner: Any
 ) -> None:
     card = _ready_card(stamp_card, owner)
-    assert "Transaction amount: 125.00" in text(
+    assert "Transaction amount: $125.00" in text(
         open_dialog(owner_client, card, "transaction_amount_subtract")
     )
     assert "Balance: 2 stamps" in text(open_dialog(owner_client, card, "stamps_add"))
@@ -462,7 +462,7 @@ def test_adding_rewards_is_a_visit_with_its_purchase_amount(
         owner_client, stamp_card, "rewards_add", value="2", purchase_amount="15"
     )
     assert trigger_message(response) == (
-        "Add rewards: +2 rewards, +15.00 transaction amount, counts as a visit."
+        "Add rewards: +2 rewards, +$15.00 transaction amount, counts as a visit."
     )
     assert changes(before, snapshot(stamp_card)) == {
         "rewards_earned": 2,
@@ -522,7 +522,7 @@ def test_redeeming_a_reward_is_a_visit_and_counts_redeemed(
             "rewards_subtract",
             {"value": "2", "purchase_amount": "0"},
             "value",
-            "The card has 1 rewards available; you cannot redeem more than 1.",
+            "The card has 1 reward available; you cannot redeem more than 1.",
         ),
         (
             "rewards_subtract",

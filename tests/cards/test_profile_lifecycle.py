@@ -253,7 +253,7 @@ def test_history_tells_every_entry_newest_first_in_words(
     assert "Refund of amount spent" in history
     assert "Stamps redeemed" in history
     assert "typo: 3, not 30" in history
-    assert "Transaction amount \u221227.00" in history
+    assert "Transaction amount \u2212$27.00" in history
     assert "\u22122 stamps" in history
     assert "+1 reward unlocked" in history
     assert staff.get_username() in history

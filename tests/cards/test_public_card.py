@@ -84,7 +84,7 @@ def test_the_history_speaks_the_customers_words_and_hides_staff_comments(
 
     assert "You joined" in page
     assert "Purchase" in page
-    assert "Spent 95.00 USD" in page
+    assert "Spent $95.00" in page
     assert "+9 stamps" in page
     assert "+1 stamp · +1 reward unlocked" in page
     assert "Reward used" in page

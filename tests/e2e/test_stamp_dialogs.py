@@ -35,7 +35,7 @@ def test_adding_a_transaction_amount(page: Any, login: Any, owner: Any, stamp_ca
     dialog = _open_dialog(page, "transaction_amount_add")
     dialog.locator('input[name="value"]').fill("95")
     expect(dialog.locator('[data-preview="ok"]')).to_have_text(
-        "+95.00 transaction amount, +9 stamps, balance 0 -> 9"
+        "+$95.00 transaction amount, +9 stamps, balance 0 -> 9"
     )
     dialog.get_by_role("button", name="Apply").click()
 
@@ -55,7 +55,7 @@ def test_refunding_an_amount_typed_by_mistake(
     services.card_add_transaction_amount(card=stamp_card, value="30", actor=owner)
     _open_profile(page, login, owner, stamp_card)
     dialog = _open_dialog(page, "transaction_amount_subtract")
-    expect(dialog).to_contain_text("Transaction amount: 125.00")
+    expect(dialog).to_contain_text("Transaction amount: $125.00")
     dialog.locator('input[name="value"]').fill("27")
     expect(dialog.locator('[data-preview="ok"]')).to_contain_text("2 stamps taken back")
     dialog.get_by_role("button", name="Apply").click()

@@ -52,6 +52,8 @@ TEAM_ROUTES = [
     Route("settings:segments", of_object=False),
     Route("settings:segments", "post", data={**BANDS, "save": "1"}, ok=302, of_object=False),
     Route("settings:segments_preview", "post", data=BANDS, of_object=False),
+    Route("settings:language", of_object=False),
+    Route("settings:language", "post", data={"language": "de"}, ok=302, of_object=False),
 ]
 
 

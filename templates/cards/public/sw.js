@@ -1,6 +1,12 @@
-{% load static %}// Service worker of one card. It keeps the last card page seen, so the card still opens
+{% load static i18n %}{% get_current_language as LANGUAGE_CODE %}// Service worker of one card. It keeps the last card page seen, so the card still opens
 // without a connection, and loads the push handler. Its scope is this card's path only.
+// Rendered per card in the customer's language: the texts below are translated here.
 "use strict";
+
+// What the push handler (sw-push.js) shows when a message arrives without its own title.
+self.CARD_TEXTS = {
+  newMessage: "{% filter escapejs %}{% translate "New message" %}{% endfilter %}"
+};
 
 importScripts("{% static 'card/sw-push.js' %}");
 
@@ -14,10 +20,11 @@ var ASSETS = [
   "{% static 'card/card.js' %}"
 ];
 var OFFLINE_PAGE =
-  "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">" +
+  "<!doctype html><html lang=\"{{ LANGUAGE_CODE|escapejs }}\"><meta charset=\"utf-8\">" +
   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">" +
-  "<title>Offline</title><h1>You are offline</h1>" +
-  "<p>Your card will show here again once you are back online.</p></html>";
+  "<title>{% filter escapejs %}{% translate "Offline" %}{% endfilter %}</title>" +
+  "<h1>{% filter escapejs %}{% translate "You are offline" %}{% endfilter %}</h1>" +
+  "<p>{% filter escapejs %}{% translate "Your card will show here again once you are back online." %}{% endfilter %}</p></html>";
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
