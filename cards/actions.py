@@ -12,25 +12,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django_stubs_ext import StrOrPromise
+from django.utils.translation import gettext_lazy
 
 from cards import rules, wording
 from cards.models import Card, ProgramKind
 from cards.rules import Balances, Delta, Kind, LedgerError
 from cards.wording import Describe
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 class PurchaseField(models.TextChoices):
     """Whether an action's dialog asks for the purchase amount (the rule checks the value)."""
 
-    NONE = "", _lazy("No purchase amount")
-    OPTIONAL = "optional", _lazy("Optional")
-    REQUIRED = "required", _lazy("Required (0 when nothing was bought)")
+    NONE = "", gettext_lazy("No purchase amount")
+    OPTIONAL = "optional", gettext_lazy("Optional")
+    REQUIRED = "required", gettext_lazy("Required (0 when nothing was bought)")
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,20 @@ class Action:
         return self.rule(balances, rule_set, **self.inputs(data))
 
 
-PURCHASE_EQUALS_VALUE = _lazy("Optional. If you fill it in, it must equal the value.")
-REWARD_PURCHASE = _lazy("Required; enter 0 if nothing was bought.")
+PURCHASE_EQUALS_VALUE = gettext_lazy("Optional. If you fill it in, it must equal the value.")
+REWARD_PURCHASE = gettext_lazy("Required; enter 0 if nothing was bought.")
 STAMP, CASHBACK = ProgramKind.STAMP, ProgramKind.CASHBACK
 
 _TABLE = (
     Action(
         name="transaction_amount_add",
         kind=STAMP,
-        title=_lazy("Add transaction amount"),
+        title=gettext_lazy("Add transaction amount"),
         rule=rules.stamp_add_transaction_amount,
         writes=frozenset({Kind.PURCHASE}),
         describe=wording.describe_stamp_purchase,
         balances=wording.stamp_purchase_lines,
-        value_label=_lazy("Value"),
+        value_label=gettext_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,
@@ -91,12 +93,12 @@ _TABLE = (
     Action(
         name="transaction_amount_subtract",
         kind=STAMP,
-        title=_lazy("Refund of amount spent"),
+        title=gettext_lazy("Refund of amount spent"),
         rule=rules.stamp_refund_transaction_amount,
         writes=frozenset({Kind.REFUND, Kind.STAMPS_CLAWBACK}),
         describe=wording.describe_stamp_refund,
         balances=wording.stamp_refund_lines,
-        value_label=_lazy("Value"),
+        value_label=gettext_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,
@@ -105,46 +107,46 @@ _TABLE = (
     Action(
         name="visits_write_off",
         kind=STAMP,
-        title=_lazy("Write off visits"),
+        title=gettext_lazy("Write off visits"),
         rule=rules.stamp_write_off_visits,
         writes=frozenset({Kind.VISITS_WRITE_OFF}),
         describe=wording.describe_visits_write_off,
         balances=wording.visits_lines,
-        value_label=_lazy("Number of visits"),
+        value_label=gettext_lazy("Number of visits"),
         value_is_count=True,
         mechanisms=frozenset({"visit"}),
     ),
     Action(
         name="stamps_add",
         kind=STAMP,
-        title=_lazy("Add stamps"),
+        title=gettext_lazy("Add stamps"),
         rule=rules.stamp_add_stamps,
         writes=frozenset({Kind.STAMPS_ADDED}),
         describe=wording.describe_stamps_added,
         balances=wording.stamps_added_lines,
-        value_label=_lazy("Number of stamps"),
+        value_label=gettext_lazy("Number of stamps"),
         value_is_count=True,
     ),
     Action(
         name="stamps_subtract",
         kind=STAMP,
-        title=_lazy("Remove stamps"),
+        title=gettext_lazy("Remove stamps"),
         rule=rules.stamp_remove_stamps,
         writes=frozenset({Kind.STAMPS_REMOVED}),
         describe=wording.describe_stamps_removed,
         balances=wording.stamps_lines,
-        value_label=_lazy("Number of stamps"),
+        value_label=gettext_lazy("Number of stamps"),
         value_is_count=True,
     ),
     Action(
         name="rewards_add",
         kind=STAMP,
-        title=_lazy("Add rewards"),
+        title=gettext_lazy("Add rewards"),
         rule=rules.stamp_add_rewards,
         writes=frozenset({Kind.REWARDS_ADDED}),
         describe=wording.describe_rewards_added,
         balances=wording.rewards_lines,
-        value_label=_lazy("Number of rewards"),
+        value_label=gettext_lazy("Number of rewards"),
         value_is_count=True,
         purchase=PurchaseField.REQUIRED,
         purchase_help=REWARD_PURCHASE,
@@ -152,12 +154,12 @@ _TABLE = (
     Action(
         name="rewards_subtract",
         kind=STAMP,
-        title=_lazy("Redeem rewards"),
+        title=gettext_lazy("Redeem rewards"),
         rule=rules.stamp_redeem_rewards,
         writes=frozenset({Kind.REWARDS_REDEEMED}),
         describe=wording.describe_rewards_redeemed,
         balances=wording.rewards_lines,
-        value_label=_lazy("Number of rewards"),
+        value_label=gettext_lazy("Number of rewards"),
         value_is_count=True,
         purchase=PurchaseField.REQUIRED,
         purchase_help=REWARD_PURCHASE,
@@ -165,40 +167,42 @@ _TABLE = (
     Action(
         name="points_add",
         kind=CASHBACK,
-        title=_lazy("Add points"),
+        title=gettext_lazy("Add points"),
         rule=rules.cashback_add_points,
         writes=frozenset({Kind.POINTS_ADDED}),
         describe=wording.describe_points_added,
         balances=wording.points_lines,
-        value_label=_lazy("Value (points)"),
+        value_label=gettext_lazy("Value (points)"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
-        purchase_help=_lazy("Optional. Adds to LTV; does not change the transaction amount."),
+        purchase_help=gettext_lazy(
+            "Optional. Adds to LTV; does not change the transaction amount."
+        ),
     ),
     Action(
         name="points_subtract",
         kind=CASHBACK,
-        title=_lazy("Remove points"),
+        title=gettext_lazy("Remove points"),
         rule=rules.cashback_remove_points,
         writes=frozenset({Kind.POINTS_REMOVED}),
         describe=wording.describe_points_removed,
         balances=wording.points_lines,
-        value_label=_lazy("Value (points)"),
+        value_label=gettext_lazy("Value (points)"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
-        purchase_help=_lazy(
+        purchase_help=gettext_lazy(
             "Optional. Kept on the entry; changes neither transaction amount nor LTV."
         ),
     ),
     Action(
         name="transaction_amount_add",
         kind=CASHBACK,
-        title=_lazy("Increase transaction amount"),
+        title=gettext_lazy("Increase transaction amount"),
         rule=rules.cashback_add_transaction_amount,
         writes=frozenset({Kind.PURCHASE}),
         describe=wording.describe_cashback_purchase,
         balances=wording.cashback_purchase_lines,
-        value_label=_lazy("Value"),
+        value_label=gettext_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,
@@ -206,12 +210,12 @@ _TABLE = (
     Action(
         name="transaction_amount_subtract",
         kind=CASHBACK,
-        title=_lazy("Decrease transaction amount"),
+        title=gettext_lazy("Decrease transaction amount"),
         rule=rules.cashback_subtract_transaction_amount,
         writes=frozenset({Kind.REFUND}),
         describe=wording.describe_cashback_refund,
         balances=wording.cashback_purchase_lines,
-        value_label=_lazy("Value"),
+        value_label=gettext_lazy("Value"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=PURCHASE_EQUALS_VALUE,

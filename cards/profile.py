@@ -10,17 +10,19 @@ extending ``cards/profile_base.html``. Apps above cards add to the Profile tab t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django_stubs_ext import StrOrPromise
 
 from cards.models import Card
 from cards.selectors import card_get, card_metrics
 from loyalty.http import MerchantRequest, is_manager
 from loyalty.parts import PageParts
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # (key, label, URL name) of the profile's tabs, in order.
 TABS = (

@@ -15,15 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models  # TextChoices only: nothing here queries the database
 from django.utils.formats import number_format, sanitize_separators
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
-from django_stubs_ext import StrOrPromise
+from django.utils.translation import gettext_lazy, ngettext
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -35,19 +36,19 @@ MAX_COUNT = 10_000
 class Kind(models.TextChoices):
     """Ledger entry kinds; the label is what the history says to a merchant."""
 
-    CARD_ISSUED = "card_issued", _lazy("Card issued")
-    PURCHASE = "purchase", _lazy("Purchase")
-    REFUND = "refund", _lazy("Refund of amount spent")
-    STAMPS_CLAWBACK = "stamps_clawback", _lazy("Stamps redeemed")
-    VISITS_WRITE_OFF = "visits_write_off", _lazy("Visits written off")
-    STAMPS_ADDED = "stamps_added", _lazy("Stamps added")
-    STAMPS_REMOVED = "stamps_removed", _lazy("Stamps removed")
-    REWARDS_ADDED = "rewards_added", _lazy("Rewards added")
-    REWARDS_REDEEMED = "rewards_redeemed", _lazy("Reward redeemed")
-    POINTS_ADDED = "points_added", _lazy("Points added")
-    POINTS_REMOVED = "points_removed", _lazy("Points removed")
-    REFERRAL_BONUS = "referral_bonus", _lazy("Referral bonus")
-    WELCOME_BONUS = "welcome_bonus", _lazy("Welcome bonus")
+    CARD_ISSUED = "card_issued", gettext_lazy("Card issued")
+    PURCHASE = "purchase", gettext_lazy("Purchase")
+    REFUND = "refund", gettext_lazy("Refund of amount spent")
+    STAMPS_CLAWBACK = "stamps_clawback", gettext_lazy("Stamps redeemed")
+    VISITS_WRITE_OFF = "visits_write_off", gettext_lazy("Visits written off")
+    STAMPS_ADDED = "stamps_added", gettext_lazy("Stamps added")
+    STAMPS_REMOVED = "stamps_removed", gettext_lazy("Stamps removed")
+    REWARDS_ADDED = "rewards_added", gettext_lazy("Rewards added")
+    REWARDS_REDEEMED = "rewards_redeemed", gettext_lazy("Reward redeemed")
+    POINTS_ADDED = "points_added", gettext_lazy("Points added")
+    POINTS_REMOVED = "points_removed", gettext_lazy("Points removed")
+    REFERRAL_BONUS = "referral_bonus", gettext_lazy("Referral bonus")
+    WELCOME_BONUS = "welcome_bonus", gettext_lazy("Welcome bonus")
 
 
 class LedgerError(ValidationError):
@@ -229,19 +230,19 @@ class CountWords:
 
 COUNT_WORDS = {
     "stamps": CountWords(
-        _lazy("Enter a whole number of stamps."),
-        _lazy("Enter at least 1 stamp."),
-        _lazy("That is more than the %(max)s stamps allowed at once."),
+        gettext_lazy("Enter a whole number of stamps."),
+        gettext_lazy("Enter at least 1 stamp."),
+        gettext_lazy("That is more than the %(max)s stamps allowed at once."),
     ),
     "rewards": CountWords(
-        _lazy("Enter a whole number of rewards."),
-        _lazy("Enter at least 1 reward."),
-        _lazy("That is more than the %(max)s rewards allowed at once."),
+        gettext_lazy("Enter a whole number of rewards."),
+        gettext_lazy("Enter at least 1 reward."),
+        gettext_lazy("That is more than the %(max)s rewards allowed at once."),
     ),
     "visits": CountWords(
-        _lazy("Enter a whole number of visits."),
-        _lazy("Enter at least 1 visit."),
-        _lazy("That is more than the %(max)s visits allowed at once."),
+        gettext_lazy("Enter a whole number of visits."),
+        gettext_lazy("Enter at least 1 visit."),
+        gettext_lazy("That is more than the %(max)s visits allowed at once."),
     ),
 }
 

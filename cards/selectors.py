@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import Count, F, QuerySet
@@ -13,15 +14,16 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
-from django_stubs_ext import StrOrPromise
+from django.utils.translation import gettext_lazy, ngettext
 
 from cards import rules
 from cards.actions import kinds_written
 from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Program
 from loyalty.i18n import format_money
 from loyalty.models import Merchant
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 LAST_DATE_FIELDS = tuple(rules.LAST_DATE_RULES)
 
@@ -203,19 +205,19 @@ class HistoryLine:
 
 # What the customer reads; staff comments and who did it are the merchant's business.
 CUSTOMER_WORDS: dict[str, StrOrPromise] = {
-    rules.Kind.CARD_ISSUED: _lazy("You joined"),
-    rules.Kind.PURCHASE: _lazy("Purchase"),
-    rules.Kind.REFUND: _lazy("Purchase corrected"),
-    rules.Kind.STAMPS_CLAWBACK: _lazy("Stamps corrected"),
-    rules.Kind.VISITS_WRITE_OFF: _lazy("Visits corrected"),
-    rules.Kind.STAMPS_ADDED: _lazy("Stamps added"),
-    rules.Kind.STAMPS_REMOVED: _lazy("Stamps removed"),
-    rules.Kind.REWARDS_ADDED: _lazy("Reward added"),
-    rules.Kind.REWARDS_REDEEMED: _lazy("Reward used"),
-    rules.Kind.POINTS_ADDED: _lazy("Points added"),
-    rules.Kind.POINTS_REMOVED: _lazy("Points used"),
-    rules.Kind.REFERRAL_BONUS: _lazy("Thanks for inviting a friend"),
-    rules.Kind.WELCOME_BONUS: _lazy("Welcome gift"),
+    rules.Kind.CARD_ISSUED: gettext_lazy("You joined"),
+    rules.Kind.PURCHASE: gettext_lazy("Purchase"),
+    rules.Kind.REFUND: gettext_lazy("Purchase corrected"),
+    rules.Kind.STAMPS_CLAWBACK: gettext_lazy("Stamps corrected"),
+    rules.Kind.VISITS_WRITE_OFF: gettext_lazy("Visits corrected"),
+    rules.Kind.STAMPS_ADDED: gettext_lazy("Stamps added"),
+    rules.Kind.STAMPS_REMOVED: gettext_lazy("Stamps removed"),
+    rules.Kind.REWARDS_ADDED: gettext_lazy("Reward added"),
+    rules.Kind.REWARDS_REDEEMED: gettext_lazy("Reward used"),
+    rules.Kind.POINTS_ADDED: gettext_lazy("Points added"),
+    rules.Kind.POINTS_REMOVED: gettext_lazy("Points used"),
+    rules.Kind.REFERRAL_BONUS: gettext_lazy("Thanks for inviting a friend"),
+    rules.Kind.WELCOME_BONUS: gettext_lazy("Welcome gift"),
 }
 
 
@@ -263,9 +265,7 @@ def _entry_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
         )
     if entry.visits_delta < 0:
         count = abs(entry.visits_delta)
-        changes.append(
-            ngettext("\u2212%(count)s visit", "\u2212%(count)s visits", count) % {"count": count}
-        )
+        changes.append(ngettext("−%(count)s visit", "−%(count)s visits", count) % {"count": count})
     if entry.tier_name and entry.kind == rules.Kind.PURCHASE:
         changes.append(_("You reached %(tier)s") % {"tier": entry.tier_name})
     return tuple(changes)

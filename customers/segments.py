@@ -74,7 +74,7 @@ class SegmentBands:
     def recency_labels(self) -> tuple[str, str, str]:
         r1, r2, r3 = self.recency
         # Translators: a band of the segment grid, e.g. "31–60 days" since the last visit.
-        days = gettext("%(low)s\u2013%(high)s days")
+        days = gettext("%(low)s–%(high)s days")
         return (
             days % {"low": 0, "high": r1},
             days % {"low": r1 + 1, "high": r2},
@@ -85,7 +85,7 @@ class SegmentBands:
     def frequency_labels(self) -> tuple[str, str, str]:
         f1, f2 = self.frequency
         # Translators: a band of the segment grid, e.g. "4–7 visits" in all.
-        visits = gettext("%(low)s\u2013%(high)s visits")
+        visits = gettext("%(low)s–%(high)s visits")
         return (
             visits % {"low": 1, "high": f1},
             visits % {"low": f1 + 1, "high": f2},

@@ -87,7 +87,7 @@ def _range_label(dates: DateRange) -> str:
         # Translators: the Feedback tab's dates when only a start date is typed.
         return _("Since %(date)s") % {"date": _day(dates.first)}
     # Translators: a range of dates, first to last (an en dash between them).
-    return _("%(first)s \u2013 %(last)s") % {"first": _day(dates.first), "last": _day(dates.last)}
+    return _("%(first)s – %(last)s") % {"first": _day(dates.first), "last": _day(dates.last)}
 
 
 def _query_without_page(request: HttpRequest) -> str:

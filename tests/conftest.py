@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
+import io
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
+from PIL import Image
 
-from cards.models import Card, Program
+from cards.models import Card, CustomField, Program
 from loyalty import ratelimit
-from loyalty.models import Merchant, Role
+from loyalty.models import Invitation, Membership, Merchant, Role
+from pushes.models import PushMessage
 from tests.factories import (
     CashbackProgramFactory,
     MembershipFactory,
@@ -119,3 +124,54 @@ def stamp_card(stamp_program: Program) -> Card:
 @pytest.fixture
 def cashback_card(cashback_program: Program) -> Card:
     return issue_card(cashback_program)
+
+
+@pytest.fixture
+def world(merchant, owner, admin_user, staff, stamp_card, settings, tmp_path) -> dict[str, Any]:
+    """One object of each kind that a URL can name, all belonging to ``merchant``: the permission
+    matrix and the translated-pages test walk every URL with it."""
+    settings.MEDIA_ROOT = tmp_path
+    program = stamp_card.program
+    program.logo.save("logo.png", ContentFile(_png()), save=True)
+    field = CustomField.objects.create(program=program, key="coffee", label="Favourite coffee")
+    invitation = Invitation.objects.create(
+        merchant=merchant,
+        email="new@example.com",
+        token_hash="0" * 64,
+        invited_by=owner,
+        sent_at=timezone.now(),
+        expires_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    message = PushMessage.objects.create(
+        merchant=merchant,
+        card=stamp_card,
+        body="Free croissant today",
+        send_at=timezone.now() + datetime.timedelta(days=1),
+        scheduled=True,
+    )
+    return {
+        "serial": stamp_card.serial,
+        "action": "stamps_add",
+        "install_token": stamp_card.install_token,
+        "referral_token": stamp_card.referral_token,
+        "join_token": program.join_token,
+        "token": "not-a-real-invitation",
+        "size": 192,
+        "message_id": message.pk,
+        "field_pk": field.pk,
+        "pk": {
+            "customers:remove": stamp_card.customer_id,
+            "settings:invitation_resend": invitation.pk,
+            "settings:invitation_revoke": invitation.pk,
+            "settings:member_role": Membership.objects.get(user=staff).pk,
+            "settings:member_remove": Membership.objects.get(user=staff).pk,
+        },
+        "program_pk": program.pk,
+        "language": "es",
+    }
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -11,7 +11,7 @@ from django.db import IntegrityError, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from cards import rules
 from cards.models import (
@@ -147,8 +147,8 @@ def card_mark_installed(*, card: Card, device: str) -> Card:
 class LinkReason(models.TextChoices):
     """Why a card's link is emailed (the email's wording follows)."""
 
-    RESTORE = "restore", _lazy("The customer asked for their card again")
-    NEW_CARD = "new_card", _lazy("A new card on a known customer's record")
+    RESTORE = "restore", gettext_lazy("The customer asked for their card again")
+    NEW_CARD = "new_card", gettext_lazy("A new card on a known customer's record")
 
 
 def card_send_link(*, card: Card, reason: str) -> bool:

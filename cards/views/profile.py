@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -23,10 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
-from django_stubs_ext import StrOrPromise
 
 from cards import rules, services
 from cards.forms import ExpirationForm, custom_field_display
@@ -42,6 +40,9 @@ from loyalty.csv_export import streaming_csv
 from loyalty.http import MerchantRequest, redirect_for, wants_partial
 from loyalty.i18n import format_money
 from loyalty.tenancy import manager_required, merchant_required
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 HISTORY_PAGE_SIZE = 25
 
@@ -232,10 +233,10 @@ def entry_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
 
 
 SOURCE_WHO: dict[str, StrOrPromise] = {
-    Source.CARD_PAGE: _lazy("Customer (card page)"),
-    Source.REFERRAL: _lazy("Referral program"),
-    Source.SYSTEM: _lazy("System"),
-    Source.DASHBOARD: _lazy("Dashboard"),
+    Source.CARD_PAGE: gettext_lazy("Customer (card page)"),
+    Source.REFERRAL: gettext_lazy("Referral program"),
+    Source.SYSTEM: gettext_lazy("System"),
+    Source.DASHBOARD: gettext_lazy("Dashboard"),
 }
 
 
@@ -275,23 +276,23 @@ def history(request: MerchantRequest, serial: str) -> HttpResponse:
 
 # The header is in the reader's language; the cells stay machine-readable.
 HISTORY_CSV_HEADER = (
-    _lazy("Date"),
-    _lazy("What happened"),
-    _lazy("Transaction amount change"),
-    _lazy("LTV change"),
-    _lazy("Purchase amount"),
-    _lazy("Stamps earned change"),
-    _lazy("Stamps balance change"),
-    _lazy("Rewards available change"),
-    _lazy("Rewards earned change"),
-    _lazy("Rewards redeemed change"),
-    _lazy("Points change"),
-    _lazy("Points earned change"),
-    _lazy("Points redeemed change"),
-    _lazy("Visits change"),
-    _lazy("Who"),
-    _lazy("Source"),
-    _lazy("Comment"),
+    gettext_lazy("Date"),
+    gettext_lazy("What happened"),
+    gettext_lazy("Transaction amount change"),
+    gettext_lazy("LTV change"),
+    gettext_lazy("Purchase amount"),
+    gettext_lazy("Stamps earned change"),
+    gettext_lazy("Stamps balance change"),
+    gettext_lazy("Rewards available change"),
+    gettext_lazy("Rewards earned change"),
+    gettext_lazy("Rewards redeemed change"),
+    gettext_lazy("Points change"),
+    gettext_lazy("Points earned change"),
+    gettext_lazy("Points redeemed change"),
+    gettext_lazy("Visits change"),
+    gettext_lazy("Who"),
+    gettext_lazy("Source"),
+    gettext_lazy("Comment"),
 )
 
 

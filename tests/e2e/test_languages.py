@@ -1,0 +1,52 @@
+"""Languages in a real browser: a customer's card on a Spanish phone, the dashboard's switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from cards.models import Card
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_a_spanish_phone_shows_the_card_in_spanish_without_sideways_scrolling(
+    browser: Any, live_server: Any, stamp_card: Card
+) -> None:
+    context = browser.new_context(
+        base_url=live_server.url, locale="es-ES", viewport=PHONE, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.goto(reverse("public:card", args=[stamp_card.install_token]))
+
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.get_by_text("0 de 10 sellos")).to_be_visible()
+    # The script catalogue came in Spanish too.
+    page.wait_for_function("typeof window.gettext === 'function'")
+    assert page.evaluate("gettext('Copied')") == "Copiado"
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+    context.close()
+
+
+def test_the_header_switch_turns_the_dashboard_german_and_it_stays(
+    page: Any, login: Any, owner: Any
+) -> None:
+    login(owner)
+    page.goto("/customers/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    page.select_option("#language-switch-header", "de")
+
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.get_by_role("link", name="Kunden", exact=True)).to_be_visible()
+    page.reload()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.locator("#language-switch-header")).to_have_value("de")
