@@ -45,7 +45,7 @@ def _choice_pairs(raw: Any) -> list[tuple[str, str]]:
 def _form_field(field: CustomField) -> forms.Field:
     common: dict[str, Any] = {"label": field.label, "required": field.required}
     if field.field_type == FieldType.NUMBER:
-        return forms.DecimalField(max_digits=15, decimal_places=4, **common)
+        return forms.DecimalField(max_digits=15, decimal_places=4, localize=True, **common)
     if field.field_type == FieldType.DATE:
         return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
     if field.field_type == FieldType.CHOICE:
@@ -196,6 +196,8 @@ def _decimal(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.Decimal
         required=False,
         help_text=help_text,
         error_messages={"invalid": _NUMBER},
+        # Typed and shown with the language's decimal separator ("2,50" in Spanish and German).
+        localize=True,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
 
@@ -346,11 +348,13 @@ class TierForm(forms.Form):
     threshold = forms.DecimalField(
         required=False,
         error_messages={"invalid": _("Enter an amount, for example 500.")},
+        localize=True,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": _("Spend threshold")}),
     )
     percentage = forms.DecimalField(
         required=False,
         error_messages={"invalid": _("Enter a percentage, for example 5 or 7.5.")},
+        localize=True,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "aria-label": _("Cashback %")}),
     )
 

@@ -15,6 +15,7 @@ import zlib
 from typing import Any
 
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cards.models import Card, Program
@@ -69,6 +70,8 @@ def manifest(card: Card) -> dict[str, Any]:
         "name": name[:60],
         "short_name": card.merchant.name[:12],
         "description": _("Your %(program)s card") % {"program": card.program.name},
+        # The language the card page speaks to this customer (set by the calling view).
+        "lang": translation.get_language(),
         "start_url": card_url,
         "scope": card_url,
         "display": "standalone",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
 from cards.card_page import public, too_many
@@ -101,10 +100,8 @@ def _joined(request: HttpRequest, program: Program, result: JoinResult) -> HttpR
         reason = (
             LinkReason.RESTORE if result.outcome == JoinOutcome.DUPLICATE else LinkReason.NEW_CARD
         )
-        assert card.customer is not None  # has_email
-        # The email speaks the customer's language (the one they joined in), not the page's.
-        with translation.override(card.customer.language or program.merchant.language):
-            sent = card_send_link(card=card, reason=reason)
+        # Written in the language the customer joined in (card_send_link), not the page's.
+        sent = card_send_link(card=card, reason=reason)
     context = {
         "program": program,
         "merchant_name": program.merchant.name,

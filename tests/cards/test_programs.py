@@ -22,7 +22,7 @@ from cards import services
 from cards.models import Card, LedgerEntry, Program, ProgramKind, Tier
 from cards.selectors import ledger_differences
 from cards.services import ProgramSpec, TierSpec
-from loyalty.models import AuditAction, AuditEvent
+from loyalty.models import AuditAction, AuditEvent, UserPreference
 from tests.factories import CashbackProgramFactory, StampProgramFactory, issue_card
 
 pytestmark = pytest.mark.django_db
@@ -518,6 +518,20 @@ def test_the_form_shows_each_error_next_to_its_field_and_saves_nothing(
         response.content.decode()
     )
     assert not Program.objects.exists()
+
+
+def test_a_spanish_manager_types_decimals_with_a_comma(
+    owner_client: Client, owner, merchant
+) -> None:
+    UserPreference.objects.create(user=owner, language="es")
+    data = _program_post(welcome_bonus="2,50", **{"tiers-1-percentage": "7,5"})
+    response = owner_client.post(reverse("settings:program_create"), data)
+    program = Program.objects.get(merchant=merchant)
+    assert response.status_code == 302
+    assert program.welcome_bonus == Decimal("2.50")
+    assert program.tiers.get(name="Silver").percentage == Decimal("7.50")
+    page = owner_client.get(reverse("settings:program_edit", args=[program.pk])).content.decode()
+    assert 'value="7,50"' in page
 
 
 def test_removing_a_tier_row_with_its_checkbox(owner_client: Client, cashback_program) -> None:

@@ -201,6 +201,13 @@ def test_the_manifest_opens_the_card_in_its_own_window(client: Client, stamp_car
     assert 'rel="manifest"' in page_of(client, stamp_card)
 
 
+def test_the_manifest_speaks_the_customers_language(client: Client, stamp_card: Card) -> None:
+    url = reverse("public:card_manifest", args=[stamp_card.install_token])
+    manifest = json.loads(client.get(url, HTTP_ACCEPT_LANGUAGE="es-ES,es").content)
+    assert manifest["lang"] == "es"
+    assert manifest["description"] == f"Tu tarjeta {stamp_card.program.name}"
+
+
 @pytest.mark.parametrize("size", [192, 512])
 def test_the_icons_are_png_images_of_the_announced_size(
     client: Client, stamp_card: Card, size: int
@@ -329,3 +336,11 @@ def test_without_a_push_message_there_is_no_message_section(
     client: Client, stamp_card: Card
 ) -> None:
     assert "Latest message" not in page_of(client, stamp_card)
+
+
+def test_the_service_worker_carries_its_texts_in_the_customers_language(
+    client: Client, stamp_card: Card
+) -> None:
+    url = reverse("public:card_sw", args=[stamp_card.install_token])
+    script = client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert 'newMessage: "Neue Nachricht"' in script

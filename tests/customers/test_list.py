@@ -17,7 +17,7 @@ from cards import services
 from cards.models import Card, CardStatus, CustomField, Device, Program
 from customers.models import Customer, Segment
 from customers.selectors import PAGE_SIZE
-from loyalty.models import Merchant
+from loyalty.models import Merchant, UserPreference
 from tests.factories import CustomerFactory, issue_card
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +184,20 @@ def test_export_streams_every_matching_row_with_custom_fields(
     assert {row[city] for row in table[1:]} == {f"C{n}" for n in range(30)}
     filtered = rows(staff_client.get(EXPORT, {"program": cashback_program.pk}))
     assert len(filtered) == 16
+
+
+def test_export_headers_follow_the_readers_language_and_cells_stay_machine_readable(
+    staff_client: Client, staff, merchant: Merchant
+) -> None:
+    UserPreference.objects.create(user=staff, language="es")
+    customer = CustomerFactory(merchant=merchant, first_name="Lucía", total_visits=1234)
+    customer.birthday = datetime.date(1990, 3, 7)
+    customer.save()
+    table = rows(staff_client.get(EXPORT))
+    header, row = table[0], table[1]
+    assert header[0] == "Nombre"
+    assert row[header.index("Cumpleaños")] == "1990-03-07"
+    assert row[header.index("Visitas totales")] == "1234"
 
 
 def test_export_applies_the_search_without_the_25_row_cap(

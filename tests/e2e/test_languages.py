@@ -36,6 +36,30 @@ def test_a_spanish_phone_shows_the_card_in_spanish_without_sideways_scrolling(
     context.close()
 
 
+@pytest.mark.parametrize("language", ["es", "de"])
+@pytest.mark.parametrize("page_name", ["public:card", "public:join"])
+def test_customer_pages_fit_a_phone_in_each_language(
+    browser: Any, live_server: Any, cashback_card: Card, language: str, page_name: str
+) -> None:
+    """German and Spanish run longer than English: nothing may push the page sideways."""
+    token = (
+        cashback_card.install_token
+        if page_name == "public:card"
+        else cashback_card.program.join_token
+    )
+    context = browser.new_context(
+        base_url=live_server.url, locale=language, viewport=PHONE, is_mobile=True
+    )
+    page = context.new_page()
+    page.goto(reverse(page_name, args=[token]))
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+    context.close()
+
+
 def test_the_header_switch_turns_the_dashboard_german_and_it_stays(
     page: Any, login: Any, owner: Any
 ) -> None:
