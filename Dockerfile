@@ -26,7 +26,7 @@ COPY . .
 
 # Static files are collected at build time; the key only satisfies the settings import.
 RUN SECRET_KEY=build-time-only-not-a-secret python manage.py collectstatic --noinput \
-    && SECRET_KEY=build-time-only-not-a-secret python manage.py compilemessages
+    && SECRET_KEY=build-time-only-not-a-secret python manage.py compilemessages --ignore .venv
 
 RUN useradd --system --user-group --uid 10001 --home-dir /app --no-create-home app \
     && mkdir -p /data \

@@ -9,6 +9,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from cards.models import Card
+from loyalty.models import UserPreference
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,6 +68,7 @@ def test_the_header_switch_turns_the_dashboard_german_and_it_stays(
     page.goto("/customers/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
 
+    page.click("header details.dropdown summary")  # the menu under the user's name
     page.select_option("#language-switch-header", "de")
 
     expect(page.locator("html")).to_have_attribute("lang", "de")
@@ -74,3 +76,25 @@ def test_the_header_switch_turns_the_dashboard_german_and_it_stays(
     page.reload()
     expect(page.locator("html")).to_have_attribute("lang", "de")
     expect(page.locator("#language-switch-header")).to_have_value("de")
+
+
+@pytest.mark.parametrize("path", ["/customers/", "/settings/", "profile"])
+def test_the_german_dashboard_fits_a_phone(
+    browser: Any, live_server: Any, owner: Any, stamp_card: Card, path: str
+) -> None:
+    """German is the longest of the three: the header and the pages must still fit 390 px."""
+    UserPreference.objects.create(user=owner, language="de")
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True)
+    page = context.new_page()
+    page.goto("/login/")
+    page.fill("#id_username", owner.get_username())
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    page.goto(f"/cards/{stamp_card.serial}/" if path == "profile" else path)
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+    context.close()
