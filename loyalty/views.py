@@ -58,7 +58,8 @@ def javascript_catalog(request: HttpRequest, language: str) -> HttpResponseBase:
     if supported_language(language) != language:
         raise Http404
     with translation.override(language):
-        return JavaScriptCatalog.as_view()(request)
+        # Only the project's strings (LOCALE_PATHS), not every installed app's (the admin's).
+        return JavaScriptCatalog.as_view(packages=["loyalty"])(request)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -148,6 +148,7 @@ def test_the_script_catalogue_is_served_per_language(client: Client) -> None:
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/javascript")
     assert b"django.gettext" in response.content
+    assert "Copiado" in response.content.decode()  # static/card/card.js's "Copied"
 
 
 def test_the_script_catalogue_refuses_a_language_we_do_not_ship(client: Client) -> None:
