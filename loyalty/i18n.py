@@ -55,12 +55,13 @@ def saved_language(membership: Membership | None) -> str | None:
         return None
 
 
-def customer_language(request: HttpRequest, merchant: Merchant) -> str:
-    """A customer page's language: the browser's, else the merchant's default."""
+def customer_language(request: HttpRequest, merchant: Merchant | None) -> str:
+    """What someone who chose nothing on their account reads: the language picked before
+    signing in, else the browser's, else the merchant's default, else English."""
     return (
         _explicit_language(request)
         or browser_language(request)
-        or supported_language(merchant.language)
+        or (supported_language(merchant.language) if merchant else None)
         or settings.LANGUAGE_CODE
     )
 
@@ -79,15 +80,10 @@ def _explicit_language(request: HttpRequest) -> str | None:
 
 
 def request_language(request: HttpRequest) -> str:
+    """A dashboard user's own choice first; then as for a customer of their merchant."""
     tenant = cast(TenantRequest, request)
-    membership = getattr(tenant, "membership", None)
-    merchant = getattr(tenant, "merchant", None)
-    return (
-        saved_language(membership)
-        or _explicit_language(request)
-        or browser_language(request)
-        or (supported_language(merchant.language) if merchant else None)
-        or settings.LANGUAGE_CODE
+    return saved_language(getattr(tenant, "membership", None)) or customer_language(
+        request, getattr(tenant, "merchant", None)
     )
 
 
@@ -117,5 +113,9 @@ def format_money(value: Decimal | int | None, currency: str, *, language: str | 
 
 
 def language_context(request: HttpRequest) -> dict[str, Any]:
-    """Template context: the language the signed-in user chose (blank: the browser's)."""
-    return {"user_language": saved_language(getattr(request, "membership", None)) or ""}
+    """Template context: the language the signed-in user chose (blank: the browser's), and the
+    shipped languages each named in itself (Django's own list names them in the active one)."""
+    return {
+        "user_language": saved_language(getattr(request, "membership", None)) or "",
+        "language_names": settings.LANGUAGES,
+    }

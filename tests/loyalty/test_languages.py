@@ -87,8 +87,12 @@ def test_the_sign_in_page_can_be_switched_before_signing_in(client: Client) -> N
     assert _lang(page) == "de"
 
 
-def test_the_header_offers_every_shipped_language(owner_client: Client) -> None:
-    content = owner_client.get(reverse("customers:list")).content.decode()
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_header_offers_every_shipped_language_named_in_itself(
+    owner_client: Client, language: str
+) -> None:
+    url = reverse("customers:list")
+    content = owner_client.get(url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
     for code, name in settings.LANGUAGES:
         assert f'value="{code}"' in content
         assert name in content
