@@ -71,6 +71,10 @@ class Program(models.Model):
     # Stamps (whole numbers) on stamp programs, points on cashback programs.
     referral_bonus = money_field(default=Decimal("0.00"))
     welcome_bonus = money_field(default=Decimal("0.00"))
+    # Referral bonuses one referrer card may earn per calendar month (the merchant's time zone).
+    referral_cap = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(0), MaxValueValidator(1000)]
+    )
     validity = models.CharField(max_length=12, choices=Validity.choices, default=Validity.NONE)
     valid_until = models.DateField(null=True, blank=True)
     valid_days = models.PositiveIntegerField(null=True, blank=True)
@@ -361,6 +365,9 @@ class LedgerEntry(models.Model):
     # One operation (one click) may write two entries, a refund and its stamps taken back;
     # they share the idempotency key and differ by sequence.
     operation_key = models.CharField(max_length=64)
+    # A hash of (action, inputs) the key was first used with: a key replayed with other inputs
+    # is refused instead of answering with the old entries.
+    request_hash = models.CharField(max_length=64, blank=True)
     sequence = models.PositiveSmallIntegerField(default=0)
     comment = models.TextField(blank=True, max_length=500)
     purchase_amount = money_field(null=True, blank=True)
@@ -435,3 +442,17 @@ class LedgerEntry(models.Model):
             tier=tier,
             is_referral=self.source == Source.REFERRAL,
         )
+
+
+class RetiredCardLink(models.Model):
+    """An install link that was replaced: it answers 410 with an explanation, not 404."""
+
+    token = models.CharField(max_length=40, unique=True)
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="retired_links")
+    retired_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-retired_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} link retired at {self.retired_at:%Y-%m-%d %H:%M}"

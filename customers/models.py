@@ -37,6 +37,10 @@ class Customer(models.Model):
     # The language the customer joined in, for what we send them later (emails); blank when
     # unknown (added from the dashboard), which means the merchant's default.
     language = models.CharField(max_length=8, choices=settings.LANGUAGES, blank=True)
+    # Since when the email is vouched for: the customer opened a link sent to it, or the
+    # merchant's team typed it in the dashboard (a changed email: the time of the change).
+    # None for an address typed on the public join form by whoever filled it in.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     # Answers to the programs' custom fields, keyed by CustomField.key.
     custom_fields = models.JSONField(default=dict, blank=True)
     segment = models.CharField(max_length=20, choices=Segment.choices, default=Segment.NO_VISITS)

@@ -169,6 +169,13 @@ class AuditAction(models.TextChoices):
     CUSTOM_FIELDS_CHANGED = "custom_fields_changed", _("Join form changed")
     SEGMENTS_CHANGED = "segments_changed", _("Segment thresholds changed")
     LANGUAGE_CHANGED = "language_changed", _("Default language changed")
+    # Customers' personal data leaving the dashboard, and changes to one card or customer.
+    CUSTOMERS_EXPORTED = "customers_exported", _("Customers exported")
+    CARD_HISTORY_EXPORTED = "card_history_exported", _("Card history exported")
+    CARD_DELETED = "card_deleted", _("Card deleted")
+    CARD_EXPIRATION_CHANGED = "card_expiration_changed", _("Card expiration changed")
+    CARD_LINK_ROTATED = "card_link_rotated", _("Card link replaced")
+    CUSTOMER_UPDATED = "customer_updated", _("Personal information edited")
 
 
 class AuditEvent(models.Model):
