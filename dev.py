@@ -328,7 +328,9 @@ def cmd_run(args: list[str]) -> int:
         raise SystemExit(f"dev.py run takes no arguments\n\n{USAGE}")
     bootstrap()
     with servers() as urls:
-        env = child_env(urls, DEBUG="1")
+        # Local push services (http, private addresses) are allowed here only; check --deploy
+        # refuses the setting.
+        env = child_env(urls, DEBUG="1", PUSH_ALLOW_PRIVATE_ENDPOINTS="1")
         for step in (["migrate", "--noinput"], ["seed_demo"]):
             code = run_foreground([str(PYTHON), MANAGE, *step], env)
             if code:

@@ -57,6 +57,8 @@ def _recreate(admin_url: str, scratch_url: str, *, drop_only: bool = False) -> N
 def _setup_django(scratch_url: str) -> None:
     os.environ["DATABASE_URL"] = scratch_url
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))
+    # The local push service is plain http on 127.0.0.1; the worker inherits this too.
+    os.environ["PUSH_ALLOW_PRIVATE_ENDPOINTS"] = "1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "loyalty.settings"
     django.setup()
     call_command("migrate", verbosity=0)

@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
-from pywebpush import WebPushException, webpush
-from urllib3.exceptions import NewConnectionError
+from pywebpush import WebPusher, WebPushException
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, ReadTimeoutError
 
 from pushes import conf, vapid
+from pushes.endpoints import DeadlineExceeded, EndpointRefused, endpoint_check, endpoint_post
 from pushes.models import Channel as ChannelName
 from pushes.models import PushMessage, PushSubscription
 
@@ -87,33 +85,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, moment.timestamp() - (now if now is not None else time.time()))
 
 
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    """One keep-alive session per thread and process (a forked worker builds its own)."""
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None or getattr(_local, "pid", None) != os.getpid():
-        session = requests.Session()
-        _local.session, _local.pid = session, os.getpid()
-    return session
-
-
 def _origin(endpoint: str) -> str:
     parts = urlsplit(endpoint)
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _never_sent(error: requests.RequestException) -> bool:
-    """True when the request cannot have reached the push service (safe to retry)."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    reason = error.args[0] if error.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, NewConnectionError)
-
-
-def classify(status: int, retry_after: str | None, body: str = "") -> DeliveryResult:
+def classify(status: int, retry_after: str | None) -> DeliveryResult:
+    """What an answer means. Only its status is kept: the push service's own words (a body
+    staff would read) could be anything a hostile endpoint chose to show."""
     if status in (200, 201, 202):
         return DeliveryResult(Outcome.DELIVERED, status)
     if status in (404, 410):
@@ -128,72 +107,99 @@ def classify(status: int, retry_after: str | None, body: str = "") -> DeliveryRe
         )
     if status == 413:
         return DeliveryResult(Outcome.FAILED, status, detail=_("The message is too large."))
-    # Translators: %(status)s is an HTTP status code; %(answer)s the push service's own words.
-    detail = _("The push service refused it (%(status)s) %(answer)s") % {
-        "status": status,
-        "answer": body[:120],
-    }
+    if 300 <= status < 400:
+        # Translators: %(status)s is an HTTP status code (301, 302...).
+        detail = _("The push service answered with a redirect (%(status)s); not followed.")
+        return DeliveryResult(Outcome.FAILED, status, detail=detail % {"status": status})
+    # Translators: %(status)s is an HTTP status code.
+    detail = _("The push service refused it (%(status)s).") % {"status": status}
     return DeliveryResult(Outcome.FAILED, status, detail=detail)
 
 
+def _request(message: PushMessage, subscription: PushSubscription) -> tuple[bytes, dict[str, str]]:
+    """The encrypted body and the headers of one push (RFC 8030, 8291, 8292)."""
+    pusher = WebPusher(
+        {
+            "endpoint": subscription.endpoint,
+            "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
+        }
+    )
+    body: bytes = pusher.encode(payload_for(message), "aes128gcm")["body"]
+    # A fresh claims dict for every request, signed for this push service's origin.
+    claims: dict[str, str | int] = {
+        "sub": settings.VAPID_SUBJECT,
+        "aud": _origin(subscription.endpoint),
+        "exp": int(time.time()) + 12 * 60 * 60,
+    }
+    headers = {
+        "TTL": str(conf.get_int("PUSH_TTL_SECONDS")),
+        "Urgency": "normal",
+        "Topic": message.topic,
+        "Content-Encoding": "aes128gcm",
+        **vapid.keys().signer.sign(claims),
+    }
+    return body, headers
+
+
 class WebPushChannel:
-    """Web push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payloads (RFC 8291)."""
+    """Web push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payloads (RFC 8291).
+
+    pywebpush encrypts; ``pushes.endpoints`` checks where the endpoint leads (again: DNS may
+    have changed since the device subscribed) and makes the request to that address only."""
 
     name: str = ChannelName.WEB_PUSH.value
 
     def send(self, message: PushMessage, subscription: PushSubscription) -> DeliveryResult:
-        keys = vapid.keys()
-        # A fresh claims dict every time: pywebpush writes ``aud`` and ``exp`` into the dict
-        # it is given, so a shared one would sign for the first endpoint's origin forever.
-        claims: dict[str, str | int] = {
-            "sub": settings.VAPID_SUBJECT,
-            "aud": _origin(subscription.endpoint),
-            "exp": int(time.time()) + 12 * 60 * 60,
-        }
         try:
-            response = webpush(
-                subscription_info={
-                    "endpoint": subscription.endpoint,
-                    "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
-                },
-                data=payload_for(message).decode("utf-8"),
-                vapid_private_key=keys.signer,
-                vapid_claims=claims,
-                content_encoding="aes128gcm",
-                ttl=conf.get_int("PUSH_TTL_SECONDS"),
-                headers={"Urgency": "normal", "Topic": message.topic},
-                timeout=(conf.get("PUSH_CONNECT_TIMEOUT"), conf.get("PUSH_READ_TIMEOUT")),
-                requests_session=_session(),
-            )
+            endpoint = endpoint_check(subscription.endpoint)
+        except EndpointRefused as refused:
+            # A name that does not resolve may again later; an endpoint leading somewhere
+            # forbidden is never tried.
+            outcome = Outcome.RETRY if refused.temporary else Outcome.FAILED
+            return DeliveryResult(outcome, detail=refused.message)
+        try:
+            body, headers = _request(message, subscription)
         except WebPushException as error:
-            if error.response is None:
-                return DeliveryResult(Outcome.FAILED, detail=str(error.message)[:300])
-            return classify(
-                error.status_code or 0, error.retry_after, getattr(error.response, "text", "")
-            )
+            return DeliveryResult(Outcome.FAILED, detail=str(error.message)[:300])
         except ValueError as error:
             # Keys that are not a P-256 point or a 16-byte secret: the subscription is unusable.
             # Translators: %(error)s is a technical message, in English.
             detail = _("The device's keys are invalid: %(error)s") % {"error": error}
             return DeliveryResult(Outcome.FAILED, detail=detail)
-        except requests.RequestException as error:
-            if _never_sent(error):
-                return DeliveryResult(
-                    Outcome.RETRY, detail=_("Could not reach the push service; retrying.")
-                )
-            if isinstance(error, requests.Timeout):
-                detail = _(
-                    "The push service timed out before answering; not resent, so it cannot "
-                    "arrive twice."
-                )
-            else:
-                detail = _(
-                    "The push service broke off before answering; not resent, so it cannot "
-                    "arrive twice."
-                )
+        try:
+            answer = endpoint_post(
+                endpoint,
+                body=body,
+                headers=headers,
+                connect_timeout=conf.get("PUSH_CONNECT_TIMEOUT"),
+                read_timeout=conf.get("PUSH_READ_TIMEOUT"),
+                deadline=conf.get("PUSH_SEND_DEADLINE"),
+            )
+        except DeadlineExceeded:
+            # Translators: %(seconds)s is a number of seconds (15 unless configured).
+            detail = _(
+                "The push service did not answer within %(seconds)s seconds; not resent, so it "
+                "cannot arrive twice."
+            ) % {"seconds": f"{conf.get('PUSH_SEND_DEADLINE'):g}"}
             return DeliveryResult(Outcome.UNKNOWN, detail=detail)
-        assert isinstance(response, requests.Response)
-        return classify(response.status_code, response.headers.get("Retry-After"))
+        except ConnectTimeoutError:
+            # NewConnectionError included: the request never left, so it is safe to retry.
+            return DeliveryResult(
+                Outcome.RETRY, detail=_("Could not reach the push service; retrying.")
+            )
+        except ReadTimeoutError:
+            detail = _(
+                "The push service timed out before answering; not resent, so it cannot "
+                "arrive twice."
+            )
+            return DeliveryResult(Outcome.UNKNOWN, detail=detail)
+        except (HTTPError, OSError):
+            detail = _(
+                "The push service broke off before answering; not resent, so it cannot "
+                "arrive twice."
+            )
+            return DeliveryResult(Outcome.UNKNOWN, detail=detail)
+        return classify(answer.status, answer.retry_after)
 
 
 CHANNELS: dict[str, Channel] = {ChannelName.WEB_PUSH.value: WebPushChannel()}

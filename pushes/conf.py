@@ -14,6 +14,8 @@ DEFAULTS: dict[str, float] = {
     # (connect, read) timeouts of one request to a push service.
     "PUSH_CONNECT_TIMEOUT": 5.0,
     "PUSH_READ_TIMEOUT": 10.0,
+    # ... and one request in all, however slowly the push service trickles its answer.
+    "PUSH_SEND_DEADLINE": 15.0,
     # 429 and 5xx answers are retried up to this many attempts in all ...
     "PUSH_MAX_ATTEMPTS": 5,
     # ... with exponential backoff from this base when the service gives no Retry-After ...
@@ -24,10 +26,12 @@ DEFAULTS: dict[str, float] = {
     # (a lost or stuck broker message); the pair's claim makes a duplicate task harmless.
     "PUSH_REQUEUE_AFTER": 60.0,
     # A delivery still "sending" this long after its claim was interrupted (worker killed).
-    # It must exceed the connect + read timeouts by a wide margin.
+    # It must exceed the send deadline by a wide margin.
     "PUSH_SENDING_TIMEOUT": 120.0,
     # Messages claimed per beat tick.
     "PUSH_DISPATCH_BATCH": 200,
+    # Live devices per card; a new one past it ends the least recently refreshed.
+    "PUSH_MAX_DEVICES_PER_CARD": 10,
 }
 
 

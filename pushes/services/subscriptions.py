@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
-from urllib.parse import urlsplit
+import datetime
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from cards.models import Card
 from loyalty import clock
+from pushes import conf
+from pushes.endpoints import EndpointRefused, endpoint_check
 from pushes.models import PushSubscription
 
 
@@ -30,21 +31,12 @@ def _decode_key(value: str, *, length: int, field: str) -> bytes:
 
 
 def _validate_endpoint(endpoint: str) -> None:
-    parts = urlsplit(endpoint)
-    allow_http = bool(getattr(settings, "PUSH_ALLOW_HTTP_ENDPOINTS", settings.DEBUG))
-    if parts.scheme not in ({"https", "http"} if allow_http else {"https"}) or not parts.hostname:
-        raise ValidationError({"endpoint": _("The push endpoint must be an https URL.")})
-    if len(endpoint) > 1000:
-        raise ValidationError({"endpoint": _("The push endpoint is too long.")})
-    if not allow_http:
-        # Push services are public hosts; never let a browser point our server at an address
-        # inside the network.
-        try:
-            address = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            return
-        if not address.is_global:
-            raise ValidationError({"endpoint": _("The push endpoint must be a public host.")})
+    """Refuse an endpoint that is not https or leads to an address inside the network (see
+    ``pushes.endpoints``); sending checks it again."""
+    try:
+        endpoint_check(endpoint)
+    except EndpointRefused as refused:
+        raise ValidationError({"endpoint": refused.message}) from None
 
 
 def subscription_save(
@@ -59,7 +51,10 @@ def subscription_save(
     """Store (or refresh) a device's subscription to the card's pushes.
 
     Re-subscribing with the same endpoint updates the keys; a browser that replaced its
-    subscription sends the old endpoint, which stops receiving.
+    subscription sends the old endpoint, which stops receiving. A card keeps at most
+    ``PUSH_MAX_DEVICES_PER_CARD`` live devices: past it, the ones least recently refreshed (the
+    card page refreshes its device on every visit) stop receiving, so nobody can make one
+    message fan out to any number of endpoints.
     """
     if card.is_deleted:
         raise ValidationError(_("This card is no longer valid."))
@@ -69,6 +64,8 @@ def subscription_save(
     _decode_key(auth or "", length=16, field="auth")
     now = clock.now()
     with transaction.atomic():
+        # One subscription of a card at a time, so the device count below is exact.
+        Card.objects.select_for_update(of=("self",)).only("pk").get(pk=card.pk)
         if old_endpoint and old_endpoint != endpoint:
             # Stored for staff: in the merchant's language, not the customer's.
             with translation.override(card.merchant.language):
@@ -88,7 +85,24 @@ def subscription_save(
                 "expired_reason": "",
             },
         )
+        _expire_beyond_cap(card, keep=subscription, now=now)
     return subscription
+
+
+def _expire_beyond_cap(card: Card, *, keep: PushSubscription, now: datetime.datetime) -> None:
+    cap = max(1, conf.get_int("PUSH_MAX_DEVICES_PER_CARD"))
+    live = PushSubscription.objects.filter(card=card, expired_at__isnull=True).exclude(pk=keep.pk)
+    surplus = list(live.order_by("-updated_at", "-id").values_list("pk", flat=True)[cap - 1 :])
+    if not surplus:
+        return
+    with translation.override(card.merchant.language):
+        # Translators: %(count)d is the most devices one card keeps receiving pushes.
+        reason = ngettext(
+            "Replaced by a newer device (a card keeps at most %(count)d device).",
+            "Replaced by a newer device (a card keeps at most %(count)d devices).",
+            cap,
+        ) % {"count": cap}
+    PushSubscription.objects.filter(pk__in=surplus).update(expired_at=now, expired_reason=reason)
 
 
 def subscription_expire(*, subscription: PushSubscription, reason: str) -> None:

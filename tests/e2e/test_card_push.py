@@ -20,6 +20,7 @@ from playwright.sync_api import expect
 from cards.models import Card
 from pushes import vapid
 from pushes.models import PushSubscription
+from tests.pushes.support import FakeDNS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,8 +50,10 @@ def _b64url(data: bytes) -> str:
 
 
 def test_a_customer_turns_on_notifications_after_tapping_the_button(
-    page: Any, live_server: Any, stamp_card: Card
+    page: Any, live_server: Any, stamp_card: Card, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No DNS here: the push service's name resolves to one of its public addresses.
+    FakeDNS(monkeypatch).set("fcm.googleapis.com", "142.250.74.42")
     public = ec.generate_private_key(ec.SECP256R1()).public_key()
     keys = {
         "p256dh": _b64url(

@@ -14,6 +14,7 @@ from cards.models import Card
 from pushes import services
 from pushes.models import MessageStatus, PushMessage
 from tests.factories import issue_card
+from tests.pushes.support import FakeDNS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +22,9 @@ P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1Xbjhaz
 
 
 @pytest.fixture
-def card(stamp_program: Any) -> Card:
+def card(stamp_program: Any, monkeypatch: pytest.MonkeyPatch) -> Card:
+    # No DNS here: the push service's name resolves to one of its public addresses.
+    FakeDNS(monkeypatch).set("fcm.googleapis.com", "142.250.74.42")
     card = issue_card(stamp_program)
     card_services.card_mark_installed(card=card, device="pwa")
     services.subscription_save(

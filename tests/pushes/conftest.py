@@ -18,7 +18,7 @@ from loyalty.celery import app as celery_app
 from pushes import services, vapid
 from pushes.models import PushSubscription
 from tests.pushes.push_service import FakeSubscription, PushService
-from tests.pushes.support import Worker
+from tests.pushes.support import FakeDNS, Worker
 from tests.pushes.worker_settings import PUSH_SETTINGS
 
 
@@ -26,6 +26,12 @@ from tests.pushes.worker_settings import PUSH_SETTINGS
 def push_settings(settings: Any) -> None:
     for name, value in PUSH_SETTINGS.items():
         setattr(settings, name, value)
+
+
+@pytest.fixture
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
+    """``fake_dns.set("push.example", "192.0.2.1")``: what chosen names resolve to."""
+    return FakeDNS(monkeypatch)
 
 
 @pytest.fixture

@@ -4,7 +4,12 @@ It plays the browser vendor's push service AND the browser: for every fake subsc
 holds a real P-256 key pair and auth secret, so it can check the request the way a push
 service does (VAPID JWT signed ES256 by the expected key, for this origin, not expired; TTL,
 Urgency, Topic; ``Content-Encoding: aes128gcm``) and then decrypt the body the way the browser
-does (RFC 8291). Each subscription answers from a script: a status with headers, or a hang.
+does (RFC 8291). Each subscription answers from a script: a status with headers, or a hang;
+or, as a hostile endpoint would, a huge body or an answer trickled a byte at a time.
+
+``host`` names the service in its endpoints (the tests make that name resolve to 127.0.0.1),
+``tls`` serves https with that context (``server_names`` records the names asked for by SNI);
+``connections`` counts every TCP connection accepted, whatever came over it.
 
 Used by the tests and by bench/push_throughput.py.
 """
@@ -14,9 +19,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,6 +51,25 @@ class Reply:
     status: int = 201
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    # A body of this many bytes (``BODY_TEXT`` over and over), written as fast as it is taken.
+    body_size: int = 0
+    # Seconds between single bytes of the answer: from its status line on, or with
+    # ``trickle_body`` after the status and headers (sent at once).
+    trickle: float = 0.0
+    trickle_body: bool = False
+
+
+# What a hostile endpoint's body says: it must never reach what staff read.
+BODY_TEXT = b"INTERNAL-SECRET db-password=hunter2 "
+
+
+@dataclass
+class Answered:
+    """How much of a long or trickled answer got written before the sender hung up."""
+
+    total: int
+    written: int = 0
+    cut: bool = False
 
 
 CREATED = Reply(201)
@@ -86,8 +112,18 @@ class Received:
 
 
 class PushService:
-    def __init__(self, vapid_public_key: str, *, verify_every: int = 1) -> None:
+    def __init__(
+        self,
+        vapid_public_key: str,
+        *,
+        verify_every: int = 1,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.vapid_public_key = vapid_public_key
+        self.host = host
+        self.scheme = "https" if tls else "http"
+        self.server_names: list[str | None] = []
         # The benchmark checks a sample so the push service is not what it measures.
         self.verify_every = max(1, verify_every)
         self._lock = threading.Lock()
@@ -96,8 +132,13 @@ class PushService:
         self._scripts: dict[str, list[Reply]] = {}
         self._received: list[Received] = []
         self._count = 0
+        self.connections = 0
+        self.answered: list[Answered] = []
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _CountingServer(("127.0.0.1", 0), _handler_for(self), service=self)
+        if tls is not None:
+            tls.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -106,7 +147,7 @@ class PushService:
     @property
     def origin(self) -> str:
         port = self._server.server_address[1]
-        return f"http://127.0.0.1:{port}"
+        return f"{self.scheme}://{self.host}:{port}"
 
     def start(self) -> PushService:
         self._thread.start()
@@ -276,6 +317,60 @@ class PushService:
             return None
 
 
+class _CountingServer(ThreadingHTTPServer):
+    def __init__(self, *args: Any, service: PushService) -> None:
+        self.service = service
+        super().__init__(*args)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        with self.service._lock:
+            self.service.connections += 1
+        return True
+
+
+def _long_answer(service: PushService, sock: Any, reply: Reply) -> None:
+    """Write a huge body, or trickle the answer, until done or the sender hangs up."""
+    reason = BaseHTTPRequestHandler.responses.get(reply.status, ("",))[0]
+    head = f"HTTP/1.1 {reply.status} {reason}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in reply.headers.items()
+    )
+    head += f"Content-Length: {reply.body_size}\r\nConnection: close\r\n\r\n"
+    answered = Answered(total=len(head) + reply.body_size)
+    with service._lock:
+        service.answered.append(answered)
+    try:
+        for piece in _pieces(head.encode("latin-1"), reply):
+            sock.sendall(piece)
+            answered.written += len(piece)
+            if reply.trickle and service._release.wait(reply.trickle):
+                return
+    except OSError:
+        answered.cut = True
+
+
+def _pieces(head: bytes, reply: Reply) -> Iterator[bytes]:
+    if not reply.trickle:
+        yield head
+        yield from _body(reply.body_size)
+        return
+    if reply.trickle_body:
+        yield head
+    else:
+        yield from _bytes_of(head)
+    for block in _body(reply.body_size):
+        yield from _bytes_of(block)
+
+
+def _body(size: int) -> Iterator[bytes]:
+    block = BODY_TEXT * (64 * 1024 // len(BODY_TEXT))
+    for start in range(0, size, len(block)):
+        yield block[: size - start]
+
+
+def _bytes_of(data: bytes) -> Iterator[bytes]:
+    return (data[i : i + 1] for i in range(len(data)))
+
+
 def _handler_for(service: PushService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, like the real push services
@@ -288,6 +383,10 @@ def _handler_for(service: PushService) -> type[BaseHTTPRequestHandler]:
             if reply.hang:
                 # Never answer: the sender's read timeout fires. Released at teardown.
                 service._release.wait(120)
+                self.close_connection = True
+                return
+            if reply.body_size or reply.trickle:
+                _long_answer(service, self.connection, reply)
                 self.close_connection = True
                 return
             self.send_response(reply.status)

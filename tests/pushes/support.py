@@ -1,13 +1,16 @@
-"""A real Celery worker subprocess for the push tests, and a polling helper."""
+"""A real Celery worker subprocess for the push tests, a polling helper, and a resolver that
+answers for chosen names."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,9 @@ class Worker:
             "DATA_DIR": str(django_settings.DATA_DIR),
             "PYTHONPATH": str(ROOT),
             "TESTING": "1",
+            # As worker_settings says too: whatever settings module a worker is given, it may
+            # reach the local push service.
+            "PUSH_ALLOW_PRIVATE_ENDPOINTS": "1",
             # The suite runs Django's checks on its own; a worker need not repeat them.
             "CELERY_SKIP_CHECKS": "1",
         }
@@ -113,3 +119,40 @@ def wait_for_empty_queue(queue: str = "celery", timeout: float = 20.0) -> None:
         wait_until(lambda: client.llen(queue) == 0, timeout=timeout)
     finally:
         client.close()
+
+
+class FakeDNS:
+    """Answers ``socket.getaddrinfo`` for the names given to ``set`` (whatever address they
+    should have), and passes every other lookup, numeric ones included, to the real resolver.
+    ``lookups`` counts the questions about each faked name."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.answers: dict[str, list[list[str]]] = {}
+        self.lookups: Counter[str] = Counter()
+        self._real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", self._getaddrinfo)
+
+    def set(self, name: str, *addresses: str) -> None:
+        """``name`` resolves to ``addresses`` (none: it does not resolve)."""
+        self.answers[name.lower()] = [list(addresses)]
+
+    def answer_in_turn(self, name: str, *answers: list[str]) -> None:
+        """Each lookup of ``name`` gets the next answer; the last one stays (a DNS server
+        that changes its answer between two questions)."""
+        self.answers[name.lower()] = [list(answer) for answer in answers]
+
+    def _getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.lower().rstrip(".") if isinstance(host, str) else host
+        if name not in self.answers:
+            return self._real(host, port, *args, **kwargs)
+        self.lookups[name] += 1
+        turns = self.answers[name]
+        addresses = turns.pop(0) if len(turns) > 1 else turns[0]
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port or 0, 0, 0))
+            if ":" in address
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))
+            for address in addresses
+        ]

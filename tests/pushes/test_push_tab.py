@@ -23,6 +23,7 @@ from pushes.models import (
     PushSubscription,
 )
 from tests.factories import CustomerFactory, issue_card
+from tests.pushes.support import FakeDNS
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,12 @@ def _subscribe(card: Card, n: int = 1, agent: str = "") -> PushSubscription:
         auth=AUTH,
         user_agent=agent or "Mozilla/5.0 (Linux; Android 14) Chrome/130.0 Mobile Safari/537.36",
     )
+
+
+@pytest.fixture(autouse=True)
+def push_service_name(fake_dns: FakeDNS) -> None:
+    """No DNS here: the push service's name resolves to one of its public addresses."""
+    fake_dns.set("fcm.googleapis.com", "142.250.74.42")
 
 
 @pytest.fixture

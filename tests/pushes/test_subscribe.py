@@ -16,6 +16,7 @@ from pushes import services, vapid
 from pushes.models import Delivery, DeliveryStatus, PushSubscription
 from tests.factories import issue_card
 from tests.pushes.push_service import PushService
+from tests.pushes.support import FakeDNS
 
 pytestmark = pytest.mark.django_db
 
@@ -135,10 +136,12 @@ def test_a_bad_subscription_is_refused(
     card: Card,
     push_service: PushService,
     settings: Any,
+    fake_dns: FakeDNS,
     change: dict[str, Any],
     error: str,
 ) -> None:
-    settings.PUSH_ALLOW_HTTP_ENDPOINTS = False  # production: https push services only
+    settings.PUSH_ALLOW_PRIVATE_ENDPOINTS = False  # production: https push services only
+    fake_dns.set("fcm.googleapis.com", "142.250.74.42")
     fake = push_service.subscribe()
     data = {**fake.as_json(), "endpoint": "https://fcm.googleapis.com/fcm/send/abc", **change}
 

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     start_worker: Any, push_service: PushService, subscribe: Any, stamp_program: Any, settings: Any
 ) -> None:
+    settings.PUSH_MAX_DEVICES_PER_CARD = 12
     card = issue_card(stamp_program)
     # Twelve devices; the fifth request hangs, so the worker is killed in the middle of it.
     fakes = [subscribe(card, *([HANG] if n == 4 else []))[0] for n in range(12)]

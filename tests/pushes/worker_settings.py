@@ -9,9 +9,12 @@ os.environ.setdefault("TESTING", "1")
 from loyalty.settings_test import *  # noqa: F403
 
 PUSH_SETTINGS = {
-    "PUSH_ALLOW_HTTP_ENDPOINTS": True,  # the local push service speaks plain http
+    # The local push service speaks plain http on 127.0.0.1 (development only: check --deploy
+    # refuses this setting).
+    "PUSH_ALLOW_PRIVATE_ENDPOINTS": True,
     "PUSH_CONNECT_TIMEOUT": 1.0,
     "PUSH_READ_TIMEOUT": 1.5,
+    "PUSH_SEND_DEADLINE": 5.0,
     "PUSH_BACKOFF_BASE": 0.2,
     "PUSH_MAX_ATTEMPTS": 3,
     "PUSH_MAX_RETRY_DELAY": 5.0,
