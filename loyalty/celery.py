@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from typing import Any, ParamSpec
 
-from celery import Celery
+from celery import Celery, Task
 from celery.schedules import crontab
+from kombu.exceptions import OperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("loyalty")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -22,3 +27,19 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=15),
     },
 }
+
+P = ParamSpec("P")
+
+
+def delay_or_run(task: Task[P, Any], *args: P.args, **kwargs: P.kwargs) -> None:
+    """Queue ``task`` for the worker; when the broker cannot be reached, run it here and now.
+
+    For work that must not be lost to a broker outage and is safe to run in a web process
+    (slower for the one request, but done). The broker's connect timeout and publish retry
+    policy in the settings keep the failed attempt short.
+    """
+    try:
+        task.delay(*args, **kwargs)
+    except (OperationalError, OSError) as error:
+        logger.warning("Broker unreachable (%s); running %s in this process.", error, task.name)
+        task(*args, **kwargs)

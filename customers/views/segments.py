@@ -20,6 +20,7 @@ from customers import services, tasks
 from customers.forms import SegmentBandsForm
 from customers.models import Segment
 from customers.segments import GRID, SegmentBands
+from loyalty.celery import delay_or_run
 from loyalty.http import MerchantRequest, add_service_errors, is_manager
 from loyalty.models import Merchant
 from loyalty.tenancy import manager_required, merchant_required, owner_required
@@ -63,7 +64,10 @@ def segments(request: MerchantRequest) -> HttpResponse:
 def segments_recompute(request: MerchantRequest) -> HttpResponse:
     """Queue this merchant's recompute now (the same task the nightly run uses)."""
     merchant_id = request.merchant.pk
-    transaction.on_commit(lambda: tasks.recompute_merchant_segments.delay(merchant_id))
+    # With the broker down the recompute runs in this request rather than being lost.
+    transaction.on_commit(
+        lambda: delay_or_run(tasks.recompute_merchant_segments, merchant_id), robust=True
+    )
     messages.success(
         request,
         gettext("Segments are being recomputed; refresh the page in a moment to see them."),

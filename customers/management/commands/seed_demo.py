@@ -3,6 +3,10 @@
 Deterministic (every customer comes from its own seeded random generator) and idempotent (a
 second run creates only what is missing, and never deletes). Histories are replayed through
 the real ledger services under a frozen clock, so ``verify_ledger`` passes afterwards.
+
+The demo users have a public password, so the command runs only with DEBUG on unless forced,
+and never takes over an account it did not create: it refuses when a demo username or email
+belongs to someone else.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import random
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -89,6 +94,14 @@ LAST_NAMES = [
     "Wong",
 ]
 UTM_SOURCES = ["", "", "", "instagram", "qr-counter", "newsletter", "google"]
+DEMO_MERCHANTS = ("demo-coffee", "other-bakery")
+# (username, role): the first three work for Demo Coffee, the last owns Other Bakery.
+DEMO_USERS = (
+    ("owner", Role.OWNER),
+    ("admin", Role.ADMIN),
+    ("staff", Role.STAFF),
+    ("bakery-owner", Role.OWNER),
+)
 
 
 class Command(BaseCommand):
@@ -102,16 +115,30 @@ class Command(BaseCommand):
             help="Demo Coffee customers to have (default 300).",
         )
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run with DEBUG off too (the demo users' password is public).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "DEBUG is off: this looks like a real installation, and the demo users' "
+                f"password {PASSWORD!r} is public. Run with --force to load the demo anyway."
+            )
+        for username, _role in DEMO_USERS:
+            _check_not_taken(username)
+        for slug in DEMO_MERCHANTS:
+            _check_merchant_not_taken(slug)
         coffee = _merchant("demo-coffee", "Demo Coffee", "USD", "America/New_York", "US")
-        for username, role in (("owner", Role.OWNER), ("admin", Role.ADMIN), ("staff", Role.STAFF)):
+        for username, role in DEMO_USERS[:3]:
             _member(coffee, username, role)
         stamp = _stamp_program(coffee, "Coffee Stamp Card")
         cashback = _cashback_program(coffee)
 
         bakery = _merchant("other-bakery", "Other Bakery", "EUR", "Europe/Paris", "FR")
-        _member(bakery, "bakery-owner", Role.OWNER)
+        _member(bakery, *DEMO_USERS[3])
         bread = _stamp_program(bakery, "Bread Club", referral_bonus=Decimal("1"))
 
         made = _customers(coffee, [stamp, cashback], options["customers"], options["seed"])
@@ -134,12 +161,63 @@ def _merchant(slug: str, name: str, currency: str, tz: str, country: str) -> Mer
     return merchant
 
 
+def _demo_email(username: str) -> str:
+    return f"{username}@example.com"
+
+
+def _is_demo_user(user: Any, username: str) -> bool:
+    """Created by this command: its email, no admin rights, and still the public password.
+
+    An account that fails any of these is someone's real one (a superuser called ``admin``,
+    a changed password), and giving it the demo's password or memberships would hand it over.
+    """
+    return (
+        user.email.lower() == _demo_email(username)
+        and not user.is_staff
+        and not user.is_superuser
+        and user.check_password(PASSWORD)
+    )
+
+
+def _check_not_taken(username: str) -> None:
+    """Refuse, before writing anything, when a demo username or email is someone else's."""
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    if user is not None and not _is_demo_user(user, username):
+        raise CommandError(
+            f"A user named {username!r} already exists and is not a demo user; "
+            "the demo data was not loaded. Load it into a database without that user."
+        )
+    others = user_model.objects.filter(email__iexact=_demo_email(username))
+    if user is not None:
+        others = others.exclude(pk=user.pk)
+    if others.exists():
+        raise CommandError(
+            f"Another user already has the email {_demo_email(username)!r}; "
+            "the demo data was not loaded. Load it into a database without that user."
+        )
+
+
+def _check_merchant_not_taken(slug: str) -> None:
+    """Refuse when a merchant with a demo slug has members other than the demo users: it is a
+    real shop, and the demo users (public password) must not become its staff."""
+    demo_usernames = [username for username, _role in DEMO_USERS]
+    members = Membership.objects.filter(merchant__slug=slug).select_related("user")
+    for membership in members:
+        user = membership.user
+        if user.username not in demo_usernames or not _is_demo_user(user, user.username):
+            raise CommandError(
+                f"The merchant {slug!r} already exists and has members who are not demo "
+                "users; the demo data was not loaded. Load it into a database without it."
+            )
+
+
 def _member(merchant: Merchant, username: str, role: str) -> None:
     user_model = get_user_model()
     user = user_model.objects.filter(username=username).first()
     if user is None:
         user = user_model.objects.create_user(
-            username=username, email=f"{username}@example.com", password=PASSWORD
+            username=username, email=_demo_email(username), password=PASSWORD
         )
     Membership.objects.get_or_create(user=user, merchant=merchant, defaults={"role": role})
 
