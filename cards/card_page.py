@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.formats import localize
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -61,6 +62,18 @@ def gone(request: HttpRequest, merchant: Merchant | None = None) -> HttpResponse
     if merchant is not None:
         activate_for_customer(request, merchant)
     return render(request, "cards/public/card_gone.html", status=410)
+
+
+def link_replaced(request: HttpRequest, merchant: Merchant) -> HttpResponse:
+    """A card's former link: where the customer finds the current one, and nothing else."""
+    activate_for_customer(request, merchant)
+    response = render(
+        request, "cards/public/card_replaced.html", {"merchant_name": merchant.name}, status=410
+    )
+    # Raised out of the view (see cards.middleware), so the public decorator did not run.
+    add_never_cache_headers(response)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 def _serial_qr(card: Card) -> SafeString:

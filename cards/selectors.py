@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import Count, F, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.formats import number_format
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from cards import rules
 from cards.actions import kinds_written
-from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Program
+from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Program, RetiredCardLink
 from loyalty.i18n import format_money
 from loyalty.models import Merchant
 
@@ -166,11 +167,28 @@ def program_by_join_token(token: str) -> Program:
     )
 
 
+class CardLinkRetired(Http404):
+    """A card's former install link: every page under it answers 410 with an explanation
+    (``cards.middleware``). A 404 where nothing turns it into that page."""
+
+    def __init__(self, card: Card) -> None:
+        super().__init__("This card's link was replaced.")
+        self.card = card
+
+
 def card_by_install_token(token: str) -> Card:
-    """The card behind a personalized install link, or 404. Never by serial or id."""
-    return get_object_or_404(
-        Card.objects.select_related("program", "merchant"), install_token=token
-    )
+    """The card behind a personalized install link, or 404. Never by serial or id.
+
+    Every page under /c/<token>/ looks its card up here, so a replaced link is refused here
+    (``CardLinkRetired``) for all of them. Its lookup runs only when the token is not live.
+    """
+    card = Card.objects.select_related("program", "merchant").filter(install_token=token).first()
+    if card is not None:
+        return card
+    retired = RetiredCardLink.objects.select_related("card__merchant").filter(token=token).first()
+    if retired is not None:
+        raise CardLinkRetired(retired.card)
+    raise Http404("No such card.")
 
 
 def card_by_referral_token(token: str) -> Card:

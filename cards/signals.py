@@ -1,4 +1,4 @@
-"""Signals of the cards app, for apps above it that keep data derived from the ledger.
+"""Signals of the cards app, for apps above it that keep data derived from cards.
 
 ``ledger_recorded`` is sent inside the ledger's transaction, after a card's entries and
 aggregates are written, so a receiver's writes commit or roll back with the entries. The CRM
@@ -10,3 +10,12 @@ from django.dispatch import Signal
 # Arguments: card (the locked Card, already updated), visits (int: the visits the entries
 # added, negative for a write-off), at (datetime: the entries' time).
 ledger_recorded = Signal()
+
+# Sent inside the transaction that replaced a card's install link, so apps above can drop what
+# the old link's holder set up: pushes expires the card's subscriptions. Arguments: card (the
+# locked Card, already carrying its new token), reason (str, a ``LinkRotation`` value), at.
+card_link_rotated = Signal()
+
+# Sent when a link emailed to the holder's address was opened: the address is theirs. The CRM
+# marks it verified. Arguments: card, email (str, the address the link was sent to), at.
+holder_email_confirmed = Signal()

@@ -18,6 +18,7 @@ urlpatterns = [
     path("<str:serial>/history.csv", profile.history_csv, name="history_csv"),
     path("<str:serial>/delete/", profile.delete, name="delete"),
     path("<str:serial>/expiration/", profile.expiration, name="expiration"),
+    path("<str:serial>/link/replace/", profile.replace_link, name="replace_link"),
 ]
 
 # Plus/minus dialogs on the profile.
@@ -37,6 +38,11 @@ public_urlpatterns = [
     path("r/<slug:referral_token>/", public.referral, name="referral"),
     path("c/<slug:install_token>/", public.card_page, name="card"),
     path("c/<slug:install_token>/installed/", public.card_installed, name="card_installed"),
+    path(
+        "c/<slug:install_token>/replace-link/",
+        public.card_replace_link,
+        name="card_replace_link",
+    ),
     path(
         "c/<slug:install_token>/manifest.webmanifest",
         public.card_manifest,

@@ -11,7 +11,7 @@ import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -21,15 +21,28 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils.translation import gettext, gettext_lazy
 
-from cards.models import Card, CardStatus, Program, Source
+from cards.models import Card, CardStatus, Device, Program, Source
 from cards.rules import LedgerError
-from cards.services import card_credit_referral, card_credit_welcome_bonus, card_issue
-from customers.models import Customer
+from cards.services import (
+    LinkReason,
+    LinkRotation,
+    card_credit_welcome_bonus,
+    card_issue,
+    card_rotate_link,
+    card_send_link,
+)
+from customers.contacts import same_person
+from customers.models import Customer, Segment
 from customers.segments import SegmentBands, segment_bands_clean, segments_recompute
 from customers.tasks import recompute_merchant_segments
+from loyalty import clock
 from loyalty.actors import Actor
-from loyalty.audit import audit_record
+from loyalty.audit import audit_record, log_text
+from loyalty.celery import delay_or_run
 from loyalty.models import AuditAction, Merchant
+
+if TYPE_CHECKING:  # the selectors import this module (normalize_phone)
+    from customers.selectors import CustomerFilters
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +96,10 @@ def customer_create(
     birthday: datetime.date | None = None,
     custom_fields: dict[str, Any] | None = None,
     language: str = "",
+    email_verified: bool = False,
 ) -> Customer:
+    """A new customer. ``email_verified``: the merchant's team typed the email in the
+    dashboard, which vouches for it; an address typed on the public join form is not."""
     first_name = (first_name or "").strip()
     if not first_name:
         raise ValidationError({"first_name": gettext("Enter the customer's first name.")})
@@ -102,6 +118,7 @@ def customer_create(
                 birthday=birthday,
                 custom_fields=custom_fields or {},
                 language=language,
+                email_verified_at=clock.now() if email and email_verified else None,
             )
     except IntegrityError:  # a concurrent registration won the race for this email
         raise ValidationError({"email": str(EMAIL_TAKEN)}) from None
@@ -115,8 +132,12 @@ def customer_update(
     email: str,
     phone: str,
     birthday: datetime.date | None,
+    actor: Actor = None,
 ) -> Customer:
-    """Edit personal details. The holder name printed on the customer's cards stays as issued."""
+    """Edit personal details. The holder name printed on the customer's cards stays as issued.
+
+    The audit log records which fields changed, never their values: it keeps no personal data.
+    """
     first_name = (first_name or "").strip()
     if not first_name:
         raise ValidationError({"first_name": gettext("Enter the customer's first name.")})
@@ -124,17 +145,100 @@ def customer_update(
     phone = normalize_phone(phone, region=customer.merchant.country)
     if _email_taken(customer.merchant, email, exclude_pk=customer.pk):
         raise ValidationError({"email": str(EMAIL_TAKEN)})
+    changed = _changed_fields(
+        customer,
+        first_name=first_name,
+        last_name=(last_name or "").strip(),
+        email=email,
+        phone=phone,
+        birthday=birthday,
+    )
     customer.first_name = first_name
     customer.last_name = (last_name or "").strip()
+    if email.lower() != customer.email.lower():
+        # Typed by the merchant's team in the dashboard: vouched for from now on.
+        customer.email_verified_at = clock.now() if email else None
     customer.email = email
     customer.phone = phone
     customer.birthday = birthday
     try:
         with transaction.atomic():
-            customer.save(update_fields=["first_name", "last_name", "email", "phone", "birthday"])
+            customer.save(
+                update_fields=[
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "email_verified_at",
+                    "phone",
+                    "birthday",
+                ]
+            )
+            if changed:
+                audit_record(
+                    merchant=customer.merchant,
+                    actor=actor,
+                    action=AuditAction.CUSTOMER_UPDATED,
+                    summary=(
+                        f"Edited the personal information of customer #{customer.pk}: "
+                        + ", ".join(name.replace("_", " ") for name in changed)
+                    ),
+                    details={"customer_id": customer.pk, "fields": changed},
+                )
     except IntegrityError:
         raise ValidationError({"email": str(EMAIL_TAKEN)}) from None
     return customer
+
+
+def _changed_fields(customer: Customer, **values: Any) -> list[str]:
+    """The names of the fields whose new value differs from the customer's current one."""
+    return [name for name, value in values.items() if getattr(customer, name) != value]
+
+
+def customer_export_record(
+    *, merchant: Merchant, actor: Actor, query: str, filters: CustomerFilters, rows: int
+) -> None:
+    """Audit an export of customers' personal data: who, how many, and with which filters.
+
+    Recorded before the first row is sent, so an export cut short is in the log too. The
+    search text goes to the details only (it may be part of a name or an address).
+    """
+    described = _filters_text(merchant, query, filters)
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action=AuditAction.CUSTOMERS_EXPORTED,
+        summary=f"Exported {rows} customers as CSV" + (f", {described}" if described else ""),
+        details={
+            "rows": rows,
+            "search": query,
+            "program": filters.program,
+            "status": filters.status,
+            "segment": filters.segment,
+            "device": filters.device,
+        },
+    )
+
+
+def _filters_text(merchant: Merchant, query: str, filters: CustomerFilters) -> str:
+    parts = []
+    if query:
+        parts.append("a search")
+    if filters.program is not None:
+        name = (
+            Program.objects.filter(merchant=merchant, pk=filters.program)
+            .values_list("name", flat=True)
+            .first()
+        )
+        parts.append(f"program {name}")
+    if filters.status:
+        parts.append(f"status {log_text(CardStatus(filters.status).label)}")
+    if filters.segment:
+        parts.append(f"segment {log_text(Segment(filters.segment).label)}")
+    if filters.device:
+        # The filter's "none" (no device yet) is the blank Device.
+        device = dict(Device.choices).get(filters.device, Device.NONE.label)
+        parts.append(f"device {log_text(device)}")
+    return "filtered by " + ", ".join(parts) if parts else ""
 
 
 def customer_record_activity(*, customer_id: int, visits: int, at: datetime.datetime) -> None:
@@ -189,6 +293,7 @@ def customer_register(
             phone=phone,
             birthday=birthday,
             custom_fields=custom_fields,
+            email_verified=True,  # typed by the merchant's team
         )
         return card_issue(program=program, customer=customer, actor=actor, source=Source.DASHBOARD)
 
@@ -226,12 +331,17 @@ def customer_join(
     """A customer fills in a program's join form.
 
     An email or phone that already holds a live card of the program gets no second card (the
-    caller offers to send its link). A known customer without one gets a card, on their CRM
-    record, untouched by what was typed, whose link goes to the email on file (or, with none on
-    file, the staff issue it at the counter). The welcome bonus and the referrer's bonus go only to
-    someone who never had a card of this program; the referrer must hold a card of the same
-    program and be someone else. A new customer keeps ``language``, the language the join page
-    spoke, for what is sent to them later; a known customer's stays as it was.
+    caller sends its link to the email on file: ``customer_join_send_link``). A known customer
+    without one gets a card, on their CRM record, untouched by what was typed, whose link goes
+    to the email on file (or, with none on file, the staff issue it at the counter). Only a new
+    customer sees their card at once; their email stays unverified until they open a link
+    sent to it. The welcome bonus goes only to someone who never had a card of this program,
+    and only such a newcomer is recorded as referred: the referrer must hold a card of the same
+    program and be someone else, reached at none of the same addresses or numbers
+    (``customers.contacts``). The referrer's bonus comes with the new card's first purchase,
+    not with the join (``cards.services.ledger``). A new customer keeps ``language``, the
+    language the join page spoke, for what is sent to them later; a known customer's stays as
+    it was.
     """
     merchant = program.merchant
     email = (email or "").strip()
@@ -303,12 +413,14 @@ def _join(
             language=language,
         )
         outcome = JoinOutcome.ISSUED
-    credit_referrer = (
+    referred = (
         referrer is not None
         and newcomer
         and not referrer.is_deleted
         and referrer.program_id == program.pk
         and referrer.customer_id != customer.pk
+        # An alias of the referrer's own email or phone is the referrer again.
+        and not same_person(referrer.customer, customer, (email, phone))
     )
     card = card_issue(
         program=program,
@@ -316,16 +428,10 @@ def _join(
         actor=None,
         source=Source.CARD_PAGE,
         utm=utm,
-        referred_by=referrer if credit_referrer else None,
+        referred_by=referrer if referred else None,
     )
     if newcomer:
         card_credit_welcome_bonus(card=card)
-    if credit_referrer:
-        assert referrer is not None
-        try:
-            card_credit_referral(referrer=referrer, new_card=card)
-        except LedgerError:  # e.g. the referrer's card expired meanwhile: the join still stands
-            logger.warning("Referral bonus refused for card %s", card.pk, exc_info=True)
     return JoinResult(card=card, outcome=outcome)
 
 
@@ -339,6 +445,36 @@ def _matching_customers(merchant_id: int, *, email: str, phone: str) -> list[Cus
     return list(
         Customer.objects.select_for_update().filter(match, merchant_id=merchant_id).order_by("id")
     )
+
+
+def customer_join_send_link(*, result: JoinResult) -> bool:
+    """Email the card of a known customer's join to their address on file, never to the page.
+
+    A card held before this join may have been shown at once to whoever first typed this
+    address on the join form. Unless the address was proven since (``email_verified_at``), the
+    card gets a new link before it is sent, so from now on only the inbox's owner holds it.
+    False when there is nowhere to send it (the customer then asks at the counter).
+    """
+    card = result.card
+    customer = card.customer if card is not None else None
+    if card is None or customer is None or not customer.email:
+        return False
+    held_before = result.outcome == JoinOutcome.DUPLICATE
+    replace = held_before and customer.email_verified_at is None
+    if replace:
+        try:
+            card_rotate_link(card=card, actor=None, reason=LinkRotation.UNCONFIRMED_EMAIL)
+        except LedgerError:  # deleted meanwhile: nothing left to send
+            return False
+    reason = LinkReason.RESTORE if held_before else LinkReason.NEW_CARD
+    return card_send_link(card=card, reason=reason, replaced=replace)
+
+
+def customer_confirm_email(*, customer_id: int, email: str, at: datetime.datetime) -> None:
+    """The customer opened a link sent to ``email``: the address is theirs (unless it changed)."""
+    Customer.objects.filter(
+        pk=customer_id, email__iexact=email, email_verified_at__isnull=True
+    ).update(email_verified_at=at)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,7 +517,11 @@ def segment_bands_update(*, merchant: Merchant, bands: SegmentBands, actor: Acto
         )
         if Customer.objects.filter(merchant=merchant).count() > INLINE_SEGMENT_RECOMPUTE_LIMIT:
             merchant_id = merchant.pk
-            transaction.on_commit(lambda: recompute_merchant_segments.delay(merchant_id))
+            # Robust, and run here when the broker is down: the thresholds are saved either way,
+            # and the customers must not stay in their old segments.
+            transaction.on_commit(
+                lambda: delay_or_run(recompute_merchant_segments, merchant_id), robust=True
+            )
             return None
         return segments_recompute(merchant=merchant)
 

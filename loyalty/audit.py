@@ -36,12 +36,14 @@ def audit_record(
     action: str,
     summary: str,
     details: dict[str, Any] | None = None,
+    actor_name: str = "System",
 ) -> AuditEvent:
+    """``actor_name`` names who acted when no one is signed in (e.g. "Customer (card page)")."""
     user = user_or_none(actor)
     return AuditEvent.objects.create(
         merchant=merchant,
         actor=user,
-        actor_name=user.get_username() if user is not None else "System",
+        actor_name=user.get_username() if user is not None else actor_name,
         action=action,
         summary=summary[:300],
         details=details or {},

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.checks import Tags, register
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,6 +10,12 @@ class PushesConfig(AppConfig):
     def ready(self) -> None:
         # Late imports: views and the registry they fill need the app registry to be ready.
         from cards.card_page import CARD_PAGE_PARTS
-        from pushes import views
+        from cards.signals import card_link_rotated
+        from pushes import checks, receivers, views
 
         CARD_PAGE_PARTS.register(views.card_page_part)
+        card_link_rotated.connect(
+            receivers.expire_subscriptions_of_replaced_link,
+            dispatch_uid="pushes.replaced_link",
+        )
+        register(checks.check_private_endpoints, Tags.security, deploy=True)

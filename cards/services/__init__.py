@@ -2,7 +2,8 @@
 
 - ``ledger``: every balance change, through one locked, validated, idempotent path
   (``card_apply`` runs an action of the table in ``cards.actions``).
-- ``lifecycle``: issuing, installing, expiring and deleting cards, and emailing their link.
+- ``lifecycle``: issuing, installing, expiring and deleting cards, emailing and replacing
+  their link.
 - ``programs``: programs and their rules and tiers (settings).
 - ``logos``: a program's logo, checked and stored.
 - ``custom_fields``: the questions of a program's join form.
@@ -29,7 +30,6 @@ from cards.services.ledger import (
     card_add_transaction_amount,
     card_apply,
     card_check_open,
-    card_credit_referral,
     card_credit_welcome_bonus,
     card_redeem_rewards,
     card_remove_points,
@@ -39,12 +39,17 @@ from cards.services.ledger import (
     ledger_append,
 )
 from cards.services.lifecycle import (
+    CONFIRM_PARAMETER,
     UTM_KEYS,
     Holder,
     LinkReason,
+    LinkRotation,
+    card_confirm_email,
     card_delete,
+    card_history_export_record,
     card_issue,
     card_mark_installed,
+    card_rotate_link,
     card_send_link,
     card_set_expiration,
 )
@@ -66,6 +71,7 @@ from cards.services.programs import (
 )
 
 __all__ = [
+    "CONFIRM_PARAMETER",
     "MAX_BONUS_STAMPS",
     "MAX_CHOICES",
     "MAX_CUSTOM_FIELDS",
@@ -79,6 +85,7 @@ __all__ = [
     "Holder",
     "LedgerResult",
     "LinkReason",
+    "LinkRotation",
     "ProgramErrors",
     "ProgramSpec",
     "TierSpec",
@@ -88,14 +95,16 @@ __all__ = [
     "card_add_transaction_amount",
     "card_apply",
     "card_check_open",
-    "card_credit_referral",
+    "card_confirm_email",
     "card_credit_welcome_bonus",
     "card_delete",
+    "card_history_export_record",
     "card_issue",
     "card_mark_installed",
     "card_redeem_rewards",
     "card_remove_points",
     "card_remove_stamps",
+    "card_rotate_link",
     "card_send_link",
     "card_set_expiration",
     "card_subtract_transaction_amount",

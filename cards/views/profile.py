@@ -111,13 +111,53 @@ def delete(request: MerchantRequest, serial: str) -> HttpResponse:
 
 @merchant_required
 @require_http_methods(["GET", "POST"])
+def replace_link(request: MerchantRequest, serial: str) -> HttpResponse:
+    """Replace the card's install link (a lost phone, a link shared by mistake): staff too, as
+    the counter meets those customers. GET asks (a dialog with htmx, a page without); POST
+    replaces, then the profile shows the new link."""
+    context = profile_context(request, serial, "profile")
+    card: Card = context["card"]
+    if card.is_deleted:
+        messages.error(request, _("This card was deleted; it cannot be changed."))
+        return _back_to_profile(request, card)
+    if request.method == "POST":
+        try:
+            services.card_rotate_link(
+                card=card, actor=request.user, reason=services.LinkRotation.DASHBOARD
+            )
+        except ValidationError as error:  # deleted meanwhile
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _(
+                    "The card's link was replaced: the old one no longer opens the card on any "
+                    "phone. Give the customer the new link below."
+                ),
+            )
+        return _back_to_profile(request, card)
+    template = (
+        "cards/card_replace_link.html#dialog"
+        if wants_partial(request)
+        else "cards/card_replace_link.html"
+    )
+    return render(request, template, context)
+
+
+@merchant_required
+@require_http_methods(["GET", "POST"])
 def expiration(request: MerchantRequest, serial: str) -> HttpResponse:
-    """Edit the expiration date: with htmx, the metrics block with the date picker open."""
+    """Edit the expiration date: with htmx, the metrics block with the date picker open.
+
+    An expired card's date moves for owners and admins only (the service decides); staff see
+    why instead of a date picker.
+    """
     context = _metrics_context(request, profile_context(request, serial, "profile"))
     card: Card = context["card"]
     if card.is_deleted:
         messages.error(request, _("This card was deleted; it cannot be changed."))
         return _back_to_profile(request, card)
+    context["expiration_locked"] = card.is_expired and not context["can_manage"]
     if request.method == "GET":
         form = ExpirationForm(initial={"expires_on": card.expires_on})
         return _expiration_response(request, context, form)
@@ -125,10 +165,13 @@ def expiration(request: MerchantRequest, serial: str) -> HttpResponse:
     if form.is_valid():
         try:
             services.card_set_expiration(
-                card=card, expires_on=form.cleaned_data["expires_on"], actor=request.user
+                card=card,
+                expires_on=form.cleaned_data["expires_on"],
+                actor=request.user,
+                may_move_expired=context["can_manage"],
             )
         except ValidationError as error:
-            form.add_error("expires_on", error)
+            form.add_error(None, error)  # the service names the field
     if not form.is_valid():
         return _expiration_response(request, context, form, status=422)
     notice = _expiration_notice(card)
@@ -320,9 +363,13 @@ def _history_csv_rows(card: Card, tz: datetime.tzinfo) -> Iterator[tuple[Any, ..
         )
 
 
-@merchant_required
+@manager_required
 @require_GET
 def history_csv(request: MerchantRequest, serial: str) -> StreamingHttpResponse:
+    """Owners and admins only, audited; streamed, so a long history holds no memory."""
     card = card_get(merchant=request.merchant, serial=serial)
+    services.card_history_export_record(
+        card=card, actor=request.user, rows=card_history(card=card).count()
+    )
     rows = _history_csv_rows(card, request.merchant.tz)
     return streaming_csv(rows, f"card-{card.serial}-history.csv")

@@ -2,7 +2,8 @@
 The join form itself registers a customer, so it lives in the CRM (``customers.views.join``).
 
 These pages need no login. Each is reached only through an unguessable token (never a serial
-or an id), answers 404 to anything else, and reveals nothing beyond its own program or card.
+or an id), answers 404 to anything else (410 to a card's replaced link, see
+``cards.middleware``), and reveals nothing beyond its own program or card.
 Every response is ``no-store`` and ``noindex``; the forms are CSRF-protected and rate limited
 per address and per card.
 """
@@ -20,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cards import pwa
-from cards.card_page import gone, public, render_card_page
+from cards.card_page import gone, public, render_card_page, too_many
 from cards.forms import utm_from
 from cards.models import Card, Device
 from cards.selectors import (
@@ -29,12 +30,21 @@ from cards.selectors import (
     program_by_join_token,
     program_join_url,
 )
-from cards.services import card_mark_installed
+from cards.services import (
+    CONFIRM_PARAMETER,
+    LinkRotation,
+    card_confirm_email,
+    card_mark_installed,
+    card_rotate_link,
+)
 from loyalty import ratelimit
 from loyalty.i18n import activate_for_customer
 from loyalty.ratelimit import Limit
 
 INSTALLED_PER_CARD = Limit("installed-card", limit=30, window=600)
+# Replacing a link logs out every other device of the card: a few times an hour is plenty.
+REPLACE_LINK_PER_CARD = Limit("replace-link-card", limit=3, window=3600)
+REPLACE_LINK_PER_IP = Limit("replace-link-ip", limit=10, window=3600)
 
 
 def _live_card(install_token: str) -> Card:
@@ -99,7 +109,28 @@ def card_page(request: HttpRequest, install_token: str) -> HttpResponse:
     card = card_by_install_token(install_token)
     if card.is_deleted:
         return gone(request, card.merchant)
+    if CONFIRM_PARAMETER in request.GET:
+        # Opened from the email: the address is the holder's. Then the plain link, so the
+        # confirmation stays out of the address bar, the history and the installed app.
+        card_confirm_email(card=card, token=request.GET[CONFIRM_PARAMETER])
+        return redirect("public:card", card.install_token)
     return render_card_page(request, card)
+
+
+@public
+@require_POST
+def card_replace_link(request: HttpRequest, install_token: str) -> HttpResponse:
+    """The customer replaces their card's link (shared by mistake, a phone lost): the old one
+    stops opening the card anywhere, and this browser moves to the new one."""
+    card = card_by_install_token(install_token)
+    if card.is_deleted:
+        return gone(request, card.merchant)
+    if not ratelimit.allowed(
+        (REPLACE_LINK_PER_CARD, str(card.pk)), (REPLACE_LINK_PER_IP, ratelimit.client_ip(request))
+    ):
+        return too_many(request, REPLACE_LINK_PER_CARD.window, card.merchant)
+    card_rotate_link(card=card, actor=None, reason=LinkRotation.CARD_PAGE)
+    return redirect("public:card", card.install_token)
 
 
 @public

@@ -1,5 +1,7 @@
 """A program's public join page: whoever fills it in becomes a customer (or is recognised as
 one) and gets a card of the program, with the welcome and referral bonuses the rules allow.
+A new customer sees the card at once; a known one's link goes only to the email on file, and
+the page says the same whatever was known.
 
 No login: the page is reached through the program's unguessable join token. Responses are
 ``no-store`` and ``noindex``; the form is CSRF-protected and rate limited per address and per
@@ -17,9 +19,8 @@ from cards.card_page import public, too_many
 from cards.forms import utm_from
 from cards.models import Card, Program
 from cards.selectors import program_by_join_token
-from cards.services import LinkReason, card_send_link
 from customers.forms import JoinForm
-from customers.services import JoinOutcome, JoinResult, customer_join
+from customers.services import JoinOutcome, JoinResult, customer_join, customer_join_send_link
 from loyalty import ratelimit
 from loyalty.http import add_service_errors
 from loyalty.i18n import activate_for_customer
@@ -90,23 +91,16 @@ def join(request: HttpRequest, join_token: str) -> HttpResponse:
 
 
 def _joined(request: HttpRequest, program: Program, result: JoinResult) -> HttpResponse:
-    """Where the form leads: the new card, or a page that says where its link went."""
+    """Where the form leads: a new customer's card, else one page for every known contact.
+
+    Whether the email or phone was known, already held a card, had an email on file or hit
+    the email limit, the page is the same: it must not tell whoever typed them.
+    """
     card = result.card
     if result.outcome == JoinOutcome.ISSUED and card is not None:
         return redirect("public:card", card.install_token, permanent=False)
-    has_email = bool(card and card.customer and card.customer.email)
-    sent = False
-    if card is not None and has_email and ratelimit.allowed((LINK_EMAIL_PER_CARD, str(card.pk))):
-        reason = (
-            LinkReason.RESTORE if result.outcome == JoinOutcome.DUPLICATE else LinkReason.NEW_CARD
-        )
+    if card is not None and ratelimit.allowed((LINK_EMAIL_PER_CARD, str(card.pk))):
         # Written in the language the customer joined in (card_send_link), not the page's.
-        sent = card_send_link(card=card, reason=reason)
-    context = {
-        "program": program,
-        "merchant_name": program.merchant.name,
-        "outcome": result.outcome,
-        "has_email": has_email,
-        "sent": sent,
-    }
+        customer_join_send_link(result=result)
+    context = {"program": program, "merchant_name": program.merchant.name}
     return render(request, "cards/public/join_sent.html", context)

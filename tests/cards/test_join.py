@@ -217,18 +217,22 @@ def test_the_welcome_bonus_is_credited_to_a_newcomer(client: Client, merchant: A
     assert card.entries.filter(kind="welcome_bonus").count() == 1
 
 
+KNOWN_CONTACT = "we sent the card's link to the email address on file"
+
+
 def test_a_duplicate_email_gets_no_second_card_and_a_restore_link(
     client: Client, stamp_program: Program
 ) -> None:
-    customer = CustomerFactory(merchant=stamp_program.merchant, email="ada@example.com")
+    customer = CustomerFactory(
+        merchant=stamp_program.merchant, email="ada@example.com", email_verified_at=timezone.now()
+    )
     held = issue_card(stamp_program, customer=customer)
 
     response = join(client, stamp_program, email="ADA@example.com", first_name="Someone")
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "You already have this card" in page
-    assert "To restore it" in page
+    assert KNOWN_CONTACT in page
     assert Card.objects.filter(program=stamp_program).count() == 1
     assert Customer.objects.count() == 1
     assert len(mail.outbox) == 1
@@ -250,7 +254,7 @@ def test_a_duplicate_phone_gets_no_second_card_and_the_link_goes_to_the_email_on
 
     response = join(client, stamp_program, email="other@example.com", phone="(415) 555-0123")
 
-    assert "You already have this card" in response.content.decode()
+    assert KNOWN_CONTACT in response.content.decode()
     assert Card.objects.filter(program=stamp_program).count() == 1
     assert [m.to for m in mail.outbox] == [["owner@example.com"]]
 
@@ -264,7 +268,7 @@ def test_a_duplicate_without_an_email_on_file_is_told_to_ask_at_the_counter(
     response = join(client, stamp_program, email="new@example.com", phone="+1 415 555 0123")
 
     page = response.content.decode()
-    assert "ask the staff at Demo Coffee" in page
+    assert "ask the staff at the counter" in page
     assert Card.objects.filter(program=stamp_program).count() == 1
     assert mail.outbox == []
 
@@ -403,7 +407,7 @@ def test_a_phone_known_without_an_email_on_file_is_sent_to_the_counter(
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert "Ask at the counter" in page
+    assert "ask the staff at the counter" in page
     # Typing a phone number reveals nothing about its owner, and makes nothing.
     assert "Secret" not in page
     assert not Card.objects.filter(program=stamp_program).exists()

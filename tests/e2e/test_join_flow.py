@@ -68,3 +68,35 @@ def test_installing_the_card_as_an_app_marks_it_installed(page: Any, stamp_card:
     expect(page.locator("[data-installed-note]")).to_be_visible()
     stamp_card.refresh_from_db()
     assert (stamp_card.status, stamp_card.device) == (CardStatus.INSTALLED, Device.PWA)
+
+
+def test_a_known_email_is_told_only_to_check_the_inbox(page: Any, stamp_card: Card) -> None:
+    customer = stamp_card.customer
+    assert customer is not None
+    page.goto(f"/join/{stamp_card.program.join_token}/")
+    page.fill("#id_first_name", "Someone")
+    page.fill("#id_email", customer.email)
+    page.get_by_role("button", name="Get my card").click()
+
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    expect(page.locator(".join-sent")).to_contain_text("If this email address or phone number")
+    expect(page.locator(".join-sent")).not_to_contain_text(customer.first_name)
+    old_link = stamp_card.install_token
+    stamp_card.refresh_from_db()
+    assert stamp_card.install_token != old_link  # never confirmed: replaced, then emailed
+
+
+def test_a_customer_replaces_the_cards_link_from_the_card_page(page: Any, stamp_card: Card) -> None:
+    old = stamp_card.install_token
+    page.goto(f"/c/{old}/")
+    page.get_by_text("Replace this card's link").click()
+    page.get_by_role("button", name="Replace the link").click()
+
+    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
+    stamp_card.refresh_from_db()
+    assert page.url.endswith(f"/c/{stamp_card.install_token}/")
+    expect(page.locator('[data-field="serial"]')).to_have_text(stamp_card.serial)
+    response = page.goto(f"/c/{old}/")
+    assert response is not None
+    assert response.status == 410
+    expect(page.get_by_role("heading", name="This card's link was replaced")).to_be_visible()
