@@ -67,6 +67,13 @@ class Action:
             inputs["purchase_amount"] = data.get("purchase_amount")
         return inputs
 
+    def canonical_inputs(self, data: Mapping[str, Any]) -> dict[str, str]:
+        """The rule's inputs each written one way, so a resent request is recognised."""
+        return {
+            name: rules.canonical_input(raw, count=name == "value" and self.value_is_count)
+            for name, raw in self.inputs(data).items()
+        }
+
     def compute(self, balances: Balances, rule_set: Any, data: Mapping[str, Any]) -> list[Delta]:
         """The deltas this action makes from ``balances``; a ``LedgerError`` for bad input."""
         return self.rule(balances, rule_set, **self.inputs(data))

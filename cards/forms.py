@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cards.models import CustomField, FieldType, Mechanism, Program, ProgramKind, Validity
 from cards.services import UTM_KEYS, ProgramSpec, TierSpec
-from cards.services.programs import PROGRAM_FIELDS
+from cards.services.programs import MAX_REFERRAL_CAP, PROGRAM_FIELDS
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -246,9 +246,20 @@ class ProgramForm(forms.Form):
     referral_bonus = _decimal(
         _("Referral bonus"),
         _(
-            "Given to a customer whose referral link brings a new customer: stamps on a stamp "
-            "card (whole numbers), points on a cashback card. 0 for none."
+            "Given to a customer when a friend who joined through their referral link makes a "
+            "first purchase: stamps on a stamp card (whole numbers), points on a cashback card. "
+            "0 for none."
         ),
+    )
+    referral_cap = forms.IntegerField(
+        label=_("Referral bonuses per month"),
+        required=False,
+        help_text=_(
+            "The most referral bonuses one card earns in a calendar month; further friends earn "
+            "the card nothing. 0 turns referral bonuses off."
+        ),
+        error_messages={"invalid": _("Enter a whole number.")},
+        widget=forms.NumberInput(attrs={"min": 0, "max": MAX_REFERRAL_CAP, "inputmode": "numeric"}),
     )
     welcome_bonus = _decimal(
         _("Welcome bonus"), _("Given once to every new card: stamps or points. 0 for none.")
@@ -305,6 +316,7 @@ class ProgramForm(forms.Form):
                 "stamps_per_visit": 1,
                 "stamps_per_reward": 10,
                 "referral_bonus": 0,
+                "referral_cap": Program._meta.get_field("referral_cap").default,
                 "welcome_bonus": 0,
                 "validity": Validity.NONE,
                 "background_color": "#5b3a29",
@@ -327,6 +339,7 @@ class ProgramForm(forms.Form):
             stamps_per_reward=data.get("stamps_per_reward"),
             tiers=tiers,
             referral_bonus=data.get("referral_bonus"),
+            referral_cap=data.get("referral_cap"),
             welcome_bonus=data.get("welcome_bonus"),
             validity=data.get("validity") or "",
             valid_until=data.get("valid_until"),

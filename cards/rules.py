@@ -31,6 +31,15 @@ ZERO = Decimal("0.00")
 # Upper bound for one entry: a mistyped 10000000 should be an error, not a customer's fortune.
 MAX_AMOUNT = Decimal("1000000.00")
 MAX_COUNT = 10_000
+# Stamps one entry may credit, whatever earns them (a purchase, a manual add, a bonus): the same
+# limit a merchant already meets when adding stamps by hand. A spend per stamp of 0.01 would
+# otherwise turn one 1,000,000.00 purchase into 10^8 stamps.
+MAX_STAMPS_PER_ENTRY = MAX_COUNT
+# What the card's columns hold: whole numbers are 32-bit integers, money and points have 12
+# digits with 2 decimals. With the per-entry limits above no realistic card gets near them (see
+# ``Balances.fits``); a change that would pass them is refused instead of failing in the database.
+MAX_WHOLE = 2_147_483_647
+MAX_MONEY = Decimal("9999999999.99")
 
 
 class Kind(models.TextChoices):
@@ -115,6 +124,10 @@ class Balances:
     tier_threshold: Decimal | None = None
     cashback_percentage: Decimal | None = None
 
+    def fits(self) -> bool:
+        """Every balance small enough for its database column."""
+        return all(_fits(value) for _name, value in _numbers(self))
+
     def is_valid(self) -> bool:
         """No balance below zero: the same rule the database CHECK constraints enforce."""
         return all(
@@ -156,6 +169,39 @@ class Delta:
     # Cashback only: the tier in force after this entry (None: unchanged).
     tier: Tier | None = field(default=None)
     is_referral: bool = False
+
+    def fits(self) -> bool:
+        """Every change small enough for the entry's database column."""
+        return all(_fits(value) for _name, value in _numbers(self))
+
+
+def _numbers(values: Balances | Delta) -> list[tuple[str, int | Decimal]]:
+    """The numeric fields of a balances or delta value (bool is not a number here)."""
+    return [
+        (name, value)
+        for name in values.__dataclass_fields__
+        if isinstance(value := getattr(values, name), int | Decimal) and not isinstance(value, bool)
+    ]
+
+
+def _fits(value: int | Decimal) -> bool:
+    if isinstance(value, int):
+        return abs(value) <= MAX_WHOLE
+    return abs(value) <= MAX_MONEY
+
+
+def is_purchase(delta: Delta) -> bool:
+    """Whether the entry records money the customer spent.
+
+    An entry with a purchase amount above zero, except a refund or correction, which carries
+    the amount it takes back (its amount and LTV go down).
+    """
+    return (
+        delta.purchase_amount is not None
+        and delta.purchase_amount > 0
+        and delta.amount >= 0
+        and delta.ltv >= 0
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +313,22 @@ def parse_count(raw: Any, *, field_name: str, noun: str) -> int:
     return int(value)
 
 
+def canonical_input(raw: Any, *, count: bool) -> str:
+    """One spelling for every way of typing the same value, as the parsers read it.
+
+    "35", "35.00" and (in Spanish) "35,00" are one amount; "2" and "2.0" one count. Input the
+    parsers refuse stays as typed, marked so it never equals a parsed value. Used to recognise
+    a resent request (see ``cards.services.ledger``), never to compute anything.
+    """
+    try:
+        if count:
+            return str(parse_count(raw, field_name="value", noun="stamps"))
+        value = parse_optional_amount(raw, field_name="value")
+    except LedgerError:
+        return "?" + ("" if raw is None else str(raw).strip())
+    return "" if value is None else str(value)
+
+
 def _purchase_equal_to_value(raw: Any, value: Decimal) -> Decimal:
     purchase = parse_optional_amount(raw, field_name="purchase_amount")
     if purchase is not None and purchase != value:
@@ -357,6 +419,12 @@ def _credit_stamps(
     balances: Balances, rules: StampRules, stamps: int, *, kind: str, **extra: Any
 ) -> Delta:
     """A delta crediting ``stamps`` and converting full cards into rewards."""
+    if stamps > MAX_STAMPS_PER_ENTRY:  # callers refuse first, with their own words
+        raise LedgerError(
+            "value",
+            _("That is more than the %(max)s stamps allowed at once.")
+            % {"max": _limit(MAX_STAMPS_PER_ENTRY)},
+        )
     rewards, left = convert(balances.stamps_balance + stamps, rules.stamps_per_reward)
     return Delta(
         kind=kind,
@@ -374,6 +442,15 @@ def stamp_add_transaction_amount(
     amount = parse_amount(value, field_name="value")
     _purchase_equal_to_value(purchase_amount, amount)
     stamps = stamps_for_purchase(rules, amount)
+    if stamps > MAX_STAMPS_PER_ENTRY:
+        raise LedgerError(
+            "value",
+            _(
+                "That purchase would earn %(count)s stamps; a single purchase can earn at most "
+                "%(max)s. Check the amount."
+            )
+            % {"count": _limit(stamps), "max": _limit(MAX_STAMPS_PER_ENTRY)},
+        )
     return [
         _credit_stamps(
             balances,

@@ -1,17 +1,24 @@
 """Every balance change, through one path.
 
 Staff actions (``card_apply`` and its named entry points) and the system's bonuses all go
-through ``_record``: lock the card row, replay the idempotency key if it was seen, refuse
-deleted and expired cards, let the pure rule validate and compute the deltas against the
-*locked* values, then ``ledger_append`` inserts the entries and updates the aggregates in the
-same transaction. Concurrent staff therefore queue on the row lock and no update is lost; a
-double click (same key) changes things once. Which rule an action runs is the table in
+through ``_record``: lock the card row, replay the idempotency key if it was seen (and refuse
+it if it was seen with another action or other inputs), refuse deleted and expired cards, let
+the pure rule validate and compute the deltas against the *locked* values, then
+``ledger_append`` inserts the entries and updates the aggregates in the same transaction.
+Concurrent staff therefore queue on the row lock and no update is lost; a double click (same
+key, same inputs) changes things once. Which rule an action runs is the table in
 ``cards.actions``.
+
+A referred card's first purchase also credits its referrer, in the same transaction (see
+``_referrer_due``): a join alone earns nothing, so sign-ups that never buy pay nothing.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -31,8 +39,15 @@ from cards.signals import ledger_recorded
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
 
+logger = logging.getLogger(__name__)
+
 MAX_KEY_LENGTH = 64
 MAX_COMMENT_LENGTH = 500
+# The system writes its own operations under keys with a colon ("issue:<card>",
+# "welcome:<card>", "referral:<new card>"); a key a request brings (a dialog's hidden field, a
+# caller's retry key) may not contain one. So a request can neither take a system key first
+# (and so block a bonus) nor replay one: the two namespaces cannot meet.
+SYSTEM_KEY_SEPARATOR = ":"
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,37 @@ class LedgerResult:
     card: Card
     entries: list[LedgerEntry]
     replayed: bool = False
+
+
+def request_fingerprint(action: str, inputs: Mapping[str, str] | None = None) -> str:
+    """A hash of what an operation was asked to do, stored with its idempotency key.
+
+    A key seen again with the same fingerprint is a resent request (replayed); with another,
+    a form reused for a different change (refused).
+    """
+    payload = json.dumps(
+        {"action": action, "inputs": dict(inputs or {})}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _request_key(raw: str | None) -> str:
+    key = (raw or "").strip()
+    if not key:
+        return uuid.uuid4().hex
+    if len(key) > MAX_KEY_LENGTH or SYSTEM_KEY_SEPARATOR in key:
+        raise LedgerError("idempotency_key", _("The form expired; reload the page and try again."))
+    return key
+
+
+def _clean_comment(raw: str | None) -> str:
+    comment = (raw or "").strip()
+    if len(comment) > MAX_COMMENT_LENGTH:
+        raise LedgerError(
+            "comment",
+            _("Keep the comment under %(max)s characters.") % {"max": MAX_COMMENT_LENGTH},
+        )
+    return comment
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,42 +96,53 @@ def _record(
     *,
     card: Card,
     actor: Actor,
-    idempotency_key: str | None,
+    key: str,
+    fingerprint: str,
     source: str,
     compute: Callable[[Card], list[Delta]],
     comment: str = "",
-    referred_card: Card | None = None,
 ) -> LedgerResult:
-    key = (idempotency_key or "").strip() or uuid.uuid4().hex
-    if len(key) > MAX_KEY_LENGTH:
-        raise LedgerError("idempotency_key", _("The form expired; reload the page and try again."))
-    comment = (comment or "").strip()
-    if len(comment) > MAX_COMMENT_LENGTH:
-        raise LedgerError(
-            "comment",
-            _("Keep the comment under %(max)s characters.") % {"max": MAX_COMMENT_LENGTH},
-        )
+    comment = _clean_comment(comment)
     with transaction.atomic():
-        locked = (
-            Card.objects.select_for_update(of=("self",))
-            .select_related("program", "merchant")
-            .get(pk=card.pk)
-        )
+        locked = _lock(card.pk)
         previous = list(locked.entries.filter(operation_key=key).order_by("sequence"))
         if previous:
+            _ensure_same_request(previous, fingerprint)
             return LedgerResult(card=locked, entries=previous, replayed=True)
         _ensure_open(locked)
-        entries = ledger_append(
+        deltas = compute(locked)
+        write = partial(
+            ledger_append,
             card=locked,
-            deltas=compute(locked),
+            deltas=deltas,
             key=key,
+            request_hash=fingerprint,
             actor=actor,
             comment=comment,
             source=source,
-            referred_card=referred_card,
         )
+        referrer = _referrer_due(locked, deltas)
+        entries = write() if referrer is None else _write_with_referral(write, locked, referrer)
     _copy_balances(locked, card)
     return LedgerResult(card=locked, entries=entries)
+
+
+def _lock(pk: int) -> Card:
+    return (
+        Card.objects.select_for_update(of=("self",))
+        .select_related("program", "merchant")
+        .get(pk=pk)
+    )
+
+
+def _ensure_same_request(previous: list[LedgerEntry], fingerprint: str) -> None:
+    stored = previous[0].request_hash
+    # Entries written before keys carried a fingerprint (blank) replay as they always did.
+    if stored and stored != fingerprint:
+        raise LedgerError(
+            "idempotency_key",
+            _("This form was already used for another change; reload the page and try again."),
+        )
 
 
 def _ensure_open(card: Card) -> None:
@@ -118,12 +175,17 @@ def ledger_append(
     comment: str = "",
     at: datetime.datetime | None = None,
     referred_card: Card | None = None,
+    request_hash: str | None = None,
 ) -> list[LedgerEntry]:
     """Write ``deltas`` as the card's next entries and fold them into its aggregates.
 
     The only code that writes entries. The caller holds the card's row lock (or has just
-    created the card) inside a transaction.
+    created the card) inside a transaction. ``request_hash`` is the operation's
+    ``request_fingerprint``; a system entry written directly (a card's first) is fingerprinted
+    by its kinds.
     """
+    if request_hash is None:
+        request_hash = request_fingerprint(",".join(delta.kind for delta in deltas))
     now = at or clock.now()
     user = user_or_none(actor)
     balances = card.balances()
@@ -139,6 +201,7 @@ def ledger_append(
                 actor_id=user.pk if user is not None else None,
                 created_at=now,
                 operation_key=key,
+                request_hash=request_hash,
                 sequence=sequence,
                 # The comment belongs to the operation; shown once, on its first row.
                 comment=comment if sequence == 0 else "",
@@ -163,6 +226,12 @@ def ledger_append(
         )
     if not balances.is_valid():  # the rules never allow it; the CHECK constraints agree
         raise LedgerError("value", _("That change would make a balance negative."))
+    if not (balances.fits() and all(delta.fits() for delta in deltas)):
+        # Out of reach with the per-entry limits, short of millions of entries on one card;
+        # refused in words rather than left to overflow a column.
+        raise LedgerError(
+            "value", _("That change would take a balance past the largest a card can hold.")
+        )
     try:
         LedgerEntry.objects.bulk_create(entries)
     except IntegrityError as error:
@@ -203,9 +272,17 @@ def card_apply(
     """Apply the action ``action`` of ``cards.actions`` (e.g. "stamps_add") to the card.
 
     ``value`` and ``purchase_amount`` may be raw text: the action's rule parses them and
-    refuses bad input with a ``LedgerError`` naming the field, and nothing is written.
+    refuses bad input with a ``LedgerError`` naming the field, and nothing is written. The
+    idempotency key is bound to the action and its inputs: resent with them it replays the
+    first result; with others it is refused.
     """
     inputs: Mapping[str, Any] = {"value": value, "purchase_amount": purchase_amount}
+    key = _request_key(idempotency_key)
+    # The kind never changes once a program has cards, so the unlocked instance can say it.
+    spec = action_for(card.program.kind, action)
+    fingerprint = request_fingerprint(
+        action, {**spec.canonical_inputs(inputs), "comment": (comment or "").strip()}
+    )
 
     def compute(locked: Card) -> list[Delta]:
         spec = action_for(locked.program.kind, action)
@@ -216,7 +293,8 @@ def card_apply(
     return _record(
         card=card,
         actor=actor,
-        idempotency_key=idempotency_key,
+        key=key,
+        fingerprint=fingerprint,
         comment=comment,
         source=source,
         compute=compute,
@@ -251,32 +329,90 @@ def _bonus(amount: Decimal, kind: str) -> Callable[[Card], list[Delta]]:
     return compute
 
 
-def card_credit_referral(*, referrer: Card, new_card: Card) -> LedgerResult | None:
-    """Credit the referrer once for a newcomer's card; None where nothing is due.
+def _referrer_due(new_card: Card, deltas: list[Delta]) -> Card | None:
+    """The referrer to credit for this operation, locked; None where no bonus is due.
 
-    Never for self-referral, never across programs, never twice for the same new card (the
-    database's partial unique index is the last word on "twice").
+    A bonus is due once, when the referred card records its first purchase (an entry
+    ``rules.is_purchase`` accepts), to a live card of the same program and another holder,
+    within the program's monthly cap. The caller holds the new card's lock, so two first
+    purchases of one card queue and the second sees the first.
+
+    Lock order: the new card is locked first, its referrer second. A card can only be referred
+    by a card that existed before it, so a referrer always has the smaller id: every
+    transaction holding two card locks takes them from the higher id to the lower, and no two
+    of them can wait on each other. Every other writer holds a single card lock.
     """
+    if new_card.referred_by_id is None or not any(rules.is_purchase(d) for d in deltas):
+        return None
+    # The same test as rules.is_purchase, over the entries already written.
+    bought_before = new_card.entries.filter(
+        purchase_amount__gt=0, amount_delta__gte=0, ltv_delta__gte=0
+    ).exists()
+    if bought_before:
+        return None
+    referrer = _lock(new_card.referred_by_id)
     program = referrer.program
-    bonus = program.referral_bonus
     if (
-        bonus <= 0
-        or referrer.pk == new_card.pk
+        program.referral_bonus <= 0
         or referrer.program_id != new_card.program_id
         or (referrer.customer_id is not None and referrer.customer_id == new_card.customer_id)
         or referrer.is_deleted
         or referrer.is_expired
+        # Cards referred before bonuses waited for a purchase were credited at join.
+        or LedgerEntry.objects.filter(kind=Kind.REFERRAL_BONUS, referred_card=new_card).exists()
+        or _referrals_this_month(referrer) >= program.referral_cap
     ):
         return None
-    return _record(
-        card=referrer,
-        actor=None,
-        idempotency_key=f"referral:{new_card.pk}",
-        comment=f"Referred card {new_card.serial}",
-        source=Source.REFERRAL,
-        compute=_bonus(bonus, Kind.REFERRAL_BONUS),
-        referred_card=new_card,
-    )
+    return referrer
+
+
+def _referrals_this_month(referrer: Card) -> int:
+    """Referral bonuses the card earned this calendar month, in the merchant's time zone.
+
+    Counted under the referrer's row lock, so concurrent first purchases cannot both take the
+    last place under the cap.
+    """
+    local = timezone.localtime(clock.now(), referrer.merchant.tz)
+    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + datetime.timedelta(days=32)).replace(day=1)
+    return referrer.entries.filter(
+        kind=Kind.REFERRAL_BONUS, created_at__gte=start, created_at__lt=end
+    ).count()
+
+
+def _write_with_referral(
+    write: Callable[[], list[LedgerEntry]], new_card: Card, referrer: Card
+) -> list[LedgerEntry]:
+    """The new card's entries and its referrer's bonus, in one transaction.
+
+    Each write also updates its holder's CRM row (``ledger_recorded``), which locks it; the two
+    rows are taken in ascending id, the order the join flow locks customers in, so two first
+    purchases of customers who referred each other (on two programs) cannot deadlock there.
+    """
+
+    def credit() -> None:
+        try:
+            # A savepoint: a refused bonus (say, a balance at its limit) leaves the purchase.
+            with transaction.atomic():
+                ledger_append(
+                    card=referrer,
+                    deltas=_bonus(referrer.program.referral_bonus, Kind.REFERRAL_BONUS)(referrer),
+                    key=f"referral:{new_card.pk}",
+                    request_hash=request_fingerprint(Kind.REFERRAL_BONUS),
+                    actor=None,
+                    comment=f"Referred card {new_card.serial}",
+                    source=Source.REFERRAL,
+                    referred_card=new_card,
+                )
+        except LedgerError:
+            logger.warning("Referral bonus refused for card %s", new_card.pk, exc_info=True)
+
+    if (referrer.customer_id or 0) < (new_card.customer_id or 0):
+        credit()
+        return write()
+    entries = write()
+    credit()
+    return entries
 
 
 def card_credit_welcome_bonus(*, card: Card) -> LedgerResult | None:
@@ -286,7 +422,8 @@ def card_credit_welcome_bonus(*, card: Card) -> LedgerResult | None:
     return _record(
         card=card,
         actor=None,
-        idempotency_key=f"welcome:{card.pk}",
+        key=f"welcome:{card.pk}",
+        fingerprint=request_fingerprint(Kind.WELCOME_BONUS),
         source=Source.SYSTEM,
         compute=_bonus(bonus, Kind.WELCOME_BONUS),
     )

@@ -42,6 +42,12 @@ MAX_BONUS_STAMPS = 1000
 MAX_VALID_DAYS = 3650
 MAX_STAMPS_PER_VISIT = 100
 MAX_STAMPS_PER_REWARD = 100
+MAX_REFERRAL_CAP = 1000  # the column's validator agrees
+# The largest purchase a spend rule must turn into stamps without reaching the per-entry limit
+# (rules.MAX_STAMPS_PER_ENTRY): a spend per stamp below LARGE_PURCHASE / that limit (0.10)
+# would refuse ordinary purchases. Per visit, at most MAX_STAMPS_PER_VISIT (100), is always
+# under the limit.
+LARGE_PURCHASE = Decimal("1000.00")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ProgramErrors = dict[str, list[str]]
 
@@ -66,6 +72,8 @@ class ProgramSpec:
     tiers: tuple[TierSpec, ...] = ()
     referral_bonus: Decimal | None = None
     welcome_bonus: Decimal | None = None
+    # None: unchanged on an edit, the default (10) on a new program.
+    referral_cap: int | None = None
     validity: str = Validity.NONE
     valid_until: datetime.date | None = None
     valid_days: int | None = None
@@ -135,6 +143,8 @@ def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors) -> None:
             )
         else:
             _check_money(errors, "spend_per_stamp", spec.spend_per_stamp, low=Decimal("0.01"))
+            if "spend_per_stamp" not in errors:
+                _check_stamps_per_purchase(spec.spend_per_stamp, errors)
     elif spec.stamps_per_visit is None:
         _add(errors, "stamps_per_visit", _("Enter how many stamps a visit earns."))
     elif not 1 <= spec.stamps_per_visit <= MAX_STAMPS_PER_VISIT:
@@ -150,6 +160,36 @@ def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors) -> None:
             errors,
             "stamps_per_reward",
             _("A reward takes 1 to %(max)s stamps.") % {"max": MAX_STAMPS_PER_REWARD},
+        )
+
+
+def _check_stamps_per_purchase(spend: Decimal, errors: ProgramErrors) -> None:
+    """One large purchase must not earn more stamps than one entry can hold."""
+    lowest = rules.money(LARGE_PURCHASE / rules.MAX_STAMPS_PER_ENTRY)
+    if spend < lowest:
+        _add(
+            errors,
+            "spend_per_stamp",
+            _(
+                "At %(spend)s per stamp, a purchase of %(amount)s would earn more than the "
+                "%(max)s stamps one purchase can earn. Use at least %(lowest)s per stamp."
+            )
+            % {
+                "spend": number_format(spend),
+                "amount": _number(LARGE_PURCHASE),
+                "max": _number(rules.MAX_STAMPS_PER_ENTRY),
+                "lowest": number_format(lowest),
+            },
+        )
+
+
+def _check_referral_cap(value: int | None, errors: ProgramErrors) -> None:
+    if value is not None and not 0 <= value <= MAX_REFERRAL_CAP:
+        _add(
+            errors,
+            "referral_cap",
+            _("Enter between 0 and %(max)s referral bonuses a month.")
+            % {"max": _number(MAX_REFERRAL_CAP)},
         )
 
 
@@ -347,6 +387,7 @@ def program_check(
     if spec.kind in ProgramKind.values:
         _check_bonus(spec, "referral_bonus", errors)
         _check_bonus(spec, "welcome_bonus", errors)
+    _check_referral_cap(spec.referral_cap, errors)
     _check_validity(spec, program, timezone.localdate(timezone=merchant.tz), errors)
     _check_colors(spec, errors)
     return errors
@@ -361,6 +402,7 @@ PROGRAM_FIELDS = (
     "stamps_per_visit",
     "stamps_per_reward",
     "referral_bonus",
+    "referral_cap",
     "welcome_bonus",
     "validity",
     "valid_until",
@@ -376,6 +418,7 @@ _FIELD_LABELS = {
     "stamps_per_visit": "stamps per visit",
     "stamps_per_reward": "stamps per reward",
     "referral_bonus": "referral bonus",
+    "referral_cap": "monthly referral cap",
     "welcome_bonus": "welcome bonus",
     "validity": "card validity",
     "valid_until": "expiry date",
@@ -387,7 +430,16 @@ _FIELD_LABELS = {
 }
 
 
-def _normalized(spec: ProgramSpec) -> dict[str, Any]:
+def _referral_cap(spec: ProgramSpec, program: Program | None) -> int:
+    if spec.referral_cap is not None:
+        return spec.referral_cap
+    if program is not None:
+        return program.referral_cap
+    default: int = Program._meta.get_field("referral_cap").default
+    return default
+
+
+def _normalized(spec: ProgramSpec, program: Program | None = None) -> dict[str, Any]:
     """The column values for ``spec``: rules of the other kind are cleared, not kept around."""
     stamp = spec.kind == ProgramKind.STAMP
     spend = stamp and spec.mechanism == Mechanism.SPEND
@@ -402,6 +454,7 @@ def _normalized(spec: ProgramSpec) -> dict[str, Any]:
         "stamps_per_reward": spec.stamps_per_reward if stamp else 10,
         "referral_bonus": rules.money(spec.referral_bonus or Decimal(0)),
         "welcome_bonus": rules.money(spec.welcome_bonus or Decimal(0)),
+        "referral_cap": _referral_cap(spec, program),
         "validity": spec.validity,
         "valid_until": spec.valid_until if spec.validity == Validity.FIXED_DATE else None,
         "valid_days": spec.valid_days if spec.validity == Validity.DAYS else None,
@@ -489,7 +542,7 @@ def program_update(
         errors.update(logo_errors)
         if errors:
             raise ValidationError(errors)
-        values = _normalized(spec)
+        values = _normalized(spec, locked)
         changed = [name for name in PROGRAM_FIELDS if getattr(locked, name) != values[name]]
         old_tiers = _tiers_of(locked)
         new_tiers = _tier_rows(spec)

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
-from cards import services
+from cards import rules, services
 from cards.models import Card, LedgerEntry, Source
 from cards.rules import LedgerError
 from customers.models import Customer
@@ -391,8 +392,8 @@ def test_the_result_and_the_callers_card_show_the_new_balances(stamp_card: Card,
     assert stamp_card.transaction_amount == D("35.00")
     assert result.entries == entries(stamp_card)
     assert result.entries[0].pk is not None
-    replay = services.card_add_stamps(
-        card=stamp_card, value=1, actor=staff, idempotency_key=result.entries[0].operation_key
+    replay = services.card_add_transaction_amount(
+        card=stamp_card, value="35", actor=staff, idempotency_key=result.entries[0].operation_key
     )
     assert replay.replayed
     assert (replay.card.pk, replay.card.stamps_balance) == (stamp_card.pk, 3)
@@ -495,13 +496,19 @@ def test_a_drifted_aggregate_is_refused_before_it_goes_negative(stamp_card: Card
 # ------------------------------------------------------------------------ bonuses
 
 
+def referred(referrer: Card, **kwargs: Any) -> Card:
+    """A newcomer's card of the referrer's program, issued through the referrer's link."""
+    return issue_card(referrer.program, referred_by=referrer, **kwargs)
+
+
+def buy(card: Card, value: str = "10", **kwargs: Any) -> services.LedgerResult:
+    return services.card_add_transaction_amount(card=card, value=value, actor=None, **kwargs)
+
+
 def test_a_referral_credits_the_referrer_once_with_a_referral_entry(stamp_card: Card) -> None:
-    newcomer = issue_card(stamp_card.program)
-    first = services.card_credit_referral(referrer=stamp_card, new_card=newcomer)
-    again = services.card_credit_referral(referrer=stamp_card, new_card=newcomer)
-    assert first is not None
-    assert again is not None
-    assert (first.replayed, again.replayed) == (False, True)
+    newcomer = referred(stamp_card)
+    buy(newcomer)
+    buy(newcomer)
     (entry,) = entries(stamp_card)
     assert deltas(entry) == {
         "kind": "referral_bonus",
@@ -515,16 +522,29 @@ def test_a_referral_credits_the_referrer_once_with_a_referral_entry(stamp_card: 
         f"Referred card {newcomer.serial}",
     )
     assert entry.operation_key == f"referral:{newcomer.pk}"
+    assert len(entry.request_hash) == 64
     card = Card.objects.get(pk=stamp_card.pk)
     assert (card.referral_stamps, card.stamps_balance, card.total_visits) == (2, 2, 0)
 
 
 def test_a_new_card_credits_only_one_referrer(stamp_card: Card) -> None:
-    newcomer = issue_card(stamp_card.program)
+    newcomer = referred(stamp_card)
     other = issue_card(stamp_card.program)
-    services.card_credit_referral(referrer=stamp_card, new_card=newcomer)
-    error = refused(services.card_credit_referral, referrer=other, new_card=newcomer)
-    assert (error.field_name, error.text) == ("value", "This new card already credited a referrer.")
+    buy(newcomer)
+    # The database's partial unique index is the last word on "once", whatever the caller.
+    with pytest.raises(LedgerError) as error, transaction.atomic():
+        services.ledger_append(
+            card=Card.objects.select_for_update().get(pk=other.pk),
+            deltas=[rules.Delta(kind="referral_bonus", stamps=1, stamps_earned=1)],
+            key=f"referral:{newcomer.pk}",
+            actor=None,
+            source=Source.REFERRAL,
+            referred_card=newcomer,
+        )
+    assert (error.value.field_name, error.value.text) == (
+        "value",
+        "This new card already credited a referrer.",
+    )
     assert entries(other) == []
 
 
@@ -532,21 +552,21 @@ def test_a_referral_bonus_of_one_stamp_is_credited(stamp_card: Card) -> None:
     program = stamp_card.program
     program.referral_bonus = D("1")
     program.save()
-    result = services.card_credit_referral(referrer=stamp_card, new_card=issue_card(program))
-    assert result is not None
+    buy(referred(stamp_card))
     assert Card.objects.get(pk=stamp_card.pk).referral_stamps == 1
 
 
 def test_no_referral_is_due_without_a_bonus_or_for_oneself(stamp_card: Card, owner) -> None:
     program = stamp_card.program
-    same_holder = issue_card(program, customer=stamp_card.customer)
-    other_program_card = issue_card(CashbackProgramFactory(merchant=program.merchant))
-    assert services.card_credit_referral(referrer=stamp_card, new_card=stamp_card) is None
-    assert services.card_credit_referral(referrer=stamp_card, new_card=same_holder) is None
-    assert services.card_credit_referral(referrer=stamp_card, new_card=other_program_card) is None
+    same_holder = referred(stamp_card, customer=stamp_card.customer)
+    other_program_card = issue_card(
+        CashbackProgramFactory(merchant=program.merchant), referred_by=stamp_card
+    )
+    buy(same_holder)
+    buy(other_program_card)
     program.referral_bonus = D("0")
     program.save()
-    assert services.card_credit_referral(referrer=stamp_card, new_card=issue_card(program)) is None
+    buy(referred(stamp_card))
     assert entries(stamp_card) == []
 
 
@@ -557,21 +577,25 @@ def test_no_referral_is_due_to_a_deleted_or_expired_card(stamp_card: Card, owner
     services.card_set_expiration(card=expired, expires_on=yesterday, actor=owner)
     services.card_delete(card=stamp_card, actor=owner)
     for referrer in (stamp_card, expired):
-        assert (
-            services.card_credit_referral(referrer=referrer, new_card=issue_card(program)) is None
-        )
+        newcomer = referred(referrer)
+        buy(newcomer)
         assert entries(referrer) == []
+        assert Card.objects.get(pk=newcomer.pk).transaction_amount == D("10.00")
 
 
 def test_a_referral_of_a_cardless_customer_still_counts(stamp_program) -> None:
     referrer = issue_card(stamp_program)
-    newcomer = issue_card(stamp_program, customer=CustomerFactory(merchant=stamp_program.merchant))
-    assert services.card_credit_referral(referrer=referrer, new_card=newcomer) is not None
+    newcomer = issue_card(
+        stamp_program,
+        customer=CustomerFactory(merchant=stamp_program.merchant),
+        referred_by=referrer,
+    )
+    buy(newcomer)
+    assert Card.objects.get(pk=referrer.pk).referral_stamps == 2
 
 
 def test_a_cashback_referral_credits_points(cashback_card: Card) -> None:
-    newcomer = issue_card(cashback_card.program)
-    services.card_credit_referral(referrer=cashback_card, new_card=newcomer)
+    buy(referred(cashback_card))
     (entry,) = entries(cashback_card)
     assert deltas(entry) == {
         "kind": "referral_bonus",
