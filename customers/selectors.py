@@ -351,17 +351,26 @@ def customer_search(
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def customer_export_rows(
-    *, merchant: Merchant, q: str, filters: CustomerFilters
-) -> Iterator[Customer]:
-    """Every customer matching the search and filters (no cap), streamed in chunks."""
+def _export_queryset(*, merchant: Merchant, q: str, filters: CustomerFilters) -> QuerySet[Customer]:
     customers = customer_list(merchant=merchant, filters=filters)
     if q.strip():
         # The filters are already on ``customers``; the search adds its matches, uncapped.
         hits, params = customer_search_sql(merchant=merchant, q=q, limit=None)
         matches = RawSQL(f"SELECT id FROM ({hits}) AS hits", params)  # noqa: S608, S611
         customers = customers.filter(pk__in=matches)
-    return customers.iterator(chunk_size=2000)
+    return customers
+
+
+def customer_export_rows(
+    *, merchant: Merchant, q: str, filters: CustomerFilters
+) -> Iterator[Customer]:
+    """Every customer matching the search and filters (no cap), streamed in chunks."""
+    return _export_queryset(merchant=merchant, q=q, filters=filters).iterator(chunk_size=2000)
+
+
+def customer_export_count(*, merchant: Merchant, q: str, filters: CustomerFilters) -> int:
+    """How many customers ``customer_export_rows`` yields (one COUNT, for the audit log)."""
+    return _export_queryset(merchant=merchant, q=q, filters=filters).count()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -47,8 +47,17 @@ class RoleForm(forms.Form):
 
 
 class AcceptInvitationForm(forms.Form):
-    """A new team member picks a username and sets their password."""
+    """A new team member picks a username and sets their password.
 
+    The email is the invited address, shown but fixed: a disabled field ignores what is posted.
+    """
+
+    email = forms.EmailField(
+        label=_("Email"),
+        disabled=True,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     username = forms.CharField(
         label=_("Username"),
         max_length=150,

@@ -289,10 +289,29 @@ def _lock_open(token: str) -> Invitation:
     return locked
 
 
+def invitation_is_for(invitation: Invitation, user: Any) -> bool:
+    """Whether ``user``'s email is the invited address (letter case aside)."""
+    email = (getattr(user, "email", "") or "").strip()
+    return bool(email) and email.casefold() == invitation.email.casefold()
+
+
 def invitation_accept(*, token: str, user: Any) -> Membership:
-    """A signed-in user accepts: they join with the invited role."""
+    """A signed-in user accepts: they join with the invited role.
+
+    Only the account of the invited address may: the link proves someone can read that
+    mailbox, not who opened it (a forwarded email, a shared screen, a proxy's log).
+    """
     with transaction.atomic():
-        return _join(_lock_open(token), user)
+        invitation = _lock_open(token)
+        if not invitation_is_for(invitation, user):
+            raise ValidationError(
+                _(
+                    "This invitation is for %(email)s. Log out, then log in with the account "
+                    "of that address or create one."
+                )
+                % {"email": invitation.email}
+            )
+        return _join(invitation, user)
 
 
 def invitation_accept_new_user(*, token: str, username: str, password: str) -> Membership:
@@ -306,8 +325,13 @@ def invitation_accept_new_user(*, token: str, username: str, password: str) -> M
         if user_model.objects.filter(username__iexact=username).exists():
             raise ValidationError({"username": _("That username is taken; choose another.")})
         if user_model.objects.filter(email__iexact=invitation.email).exists():
+            # Generic words, the only answer that differs from the new-account path: the page
+            # shows nothing else that would tell which addresses have an account.
             raise ValidationError(
-                {"username": _("An account with this email already exists. Log in to accept.")}
+                _(
+                    "No new account can be made with this email address. If you already have "
+                    "an account, log in to accept the invitation."
+                )
             )
         user = user_model(username=username, email=invitation.email)
         try:

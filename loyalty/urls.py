@@ -12,6 +12,7 @@ from cards.urls import public_urlpatterns as card_public_urlpatterns
 from customers.urls import public_urlpatterns as join_urlpatterns
 from feedback.urls import public_urlpatterns as feedback_public_urlpatterns
 from loyalty import views
+from loyalty.media import media_urlpatterns
 
 # What customers see without logging in (namespace "public"): the join pages, the card and its
 # rating form, gathered from the apps that own them.
@@ -43,4 +44,6 @@ urlpatterns = [
     path("settings/", include("loyalty.settings_urls")),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("admin/", admin.site.urls),
+    # Uploaded logos under MEDIA_URL, in production too (whitenoise serves only static files).
+    *media_urlpatterns(),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -35,6 +35,7 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 @merchant_required
+@require_GET
 def home(request: MerchantRequest) -> HttpResponse:
     return redirect("customers:list")
 
@@ -62,6 +63,7 @@ def javascript_catalog(request: HttpRequest, language: str) -> HttpResponseBase:
         return JavaScriptCatalog.as_view(packages=["loyalty"])(request)
 
 
+@require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
@@ -256,18 +258,23 @@ def _invalid_invitation(request: HttpRequest, reason: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Join a team from an emailed link: signed in with the invited address, or as someone new.
+
+    Signed out, the page is the same whether or not an account uses the invited address: it
+    offers to log in and to create an account (refused, in general words, if one exists).
+    """
     try:
         invitation = services.invitation_for_token(token)
     except services.InvitationInvalid as invalid:
         return _invalid_invitation(request, invalid.reason)
     if request.user.is_authenticated:
         return _accept_signed_in(request, token, invitation)
-    has_account = get_user_model().objects.filter(email__iexact=invitation.email).exists()
     form = AcceptInvitationForm(
-        request.POST or None, initial={"username": invitation.email.split("@")[0]}
+        request.POST or None,
+        initial={"email": invitation.email, "username": invitation.email.split("@")[0]},
     )
     status = 200
-    if request.method == "POST" and not has_account:
+    if request.method == "POST":
         if form.is_valid():
             try:
                 membership = services.invitation_accept_new_user(
@@ -287,11 +294,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 )
                 return redirect("home")
         status = INVALID
-    context = {"invitation": invitation, "form": form, "has_account": has_account}
+    context = {"invitation": invitation, "form": form}
     return render(request, "loyalty/settings/invitation_accept.html", context, status=status)
 
 
 def _accept_signed_in(request: HttpRequest, token: str, invitation: Invitation) -> HttpResponse:
+    """The invited address's account joins; any other account is asked to log out first."""
     error = ""
     if request.method == "POST":
         try:
@@ -306,7 +314,12 @@ def _accept_signed_in(request: HttpRequest, token: str, invitation: Invitation) 
                 request, _("You joined %(merchant)s.") % {"merchant": membership.merchant.name}
             )
             return redirect("home")
-    context = {"invitation": invitation, "signed_in": True, "error": error}
+    context = {
+        "invitation": invitation,
+        "signed_in": True,
+        "is_invited_account": services.invitation_is_for(invitation, request.user),
+        "error": error,
+    }
     return render(
         request,
         "loyalty/settings/invitation_accept.html",

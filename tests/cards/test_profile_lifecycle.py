@@ -17,6 +17,7 @@ from cards import services
 from cards.models import Card, CardStatus, LedgerEntry, Program
 from cards.rules import LedgerError
 from customers.models import Customer
+from loyalty.models import AuditAction, AuditEvent
 from tests.factories import issue_card
 
 pytestmark = pytest.mark.django_db
@@ -197,12 +198,12 @@ def test_a_past_expiration_date_expires_the_card_at_once_with_a_warning(
 
 
 def test_clearing_the_expiration_date_makes_the_card_never_expire(
-    staff_client: Client, stamp_card: Card, owner: Any
+    admin_client_: Client, stamp_card: Card, owner: Any
 ) -> None:
     services.card_set_expiration(
         card=stamp_card, expires_on=timezone.localdate() - datetime.timedelta(days=3), actor=owner
     )
-    response = staff_client.post(url("cards:expiration", stamp_card), {"expires_on": ""})
+    response = admin_client_.post(url("cards:expiration", stamp_card), {"expires_on": ""})
     assert response.status_code == 302
     assert fresh(stamp_card).expires_on is None
     assert not fresh(stamp_card).is_expired
@@ -307,3 +308,163 @@ def test_metrics_partial_is_the_block_alone(owner_client: Client, stamp_card: Ca
     assert text.startswith('<div id="profile-metrics"')
     assert 'hx-trigger="ledger-changed from:body"' in text
     assert "<html" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may export the history, move an expired card's date; what the audit log keeps
+
+
+def _audit(action: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+
+
+def test_staff_can_neither_download_the_history_nor_see_its_button(
+    staff_client: Client, owner_client: Client, stamp_card: Card
+) -> None:
+    assert staff_client.get(url("cards:history_csv", stamp_card)).status_code == 403
+    assert (
+        'data-action="history_csv"' not in staff_client.get(url("cards:profile", stamp_card)).text
+    )
+    assert 'data-action="history_csv"' in owner_client.get(url("cards:profile", stamp_card)).text
+    assert not _audit(AuditAction.CARD_HISTORY_EXPORTED)
+
+
+def test_a_history_download_is_audited_with_its_row_count_before_any_row_is_sent(
+    admin_client_: Client, admin_user: Any, stamp_card: Card, staff: Any
+) -> None:
+    services.card_add_stamps(card=stamp_card, value=2, actor=staff)
+    response = admin_client_.get(url("cards:history_csv", stamp_card))
+    # Recorded when the download starts, not when (or if) it finishes.
+    [event] = _audit(AuditAction.CARD_HISTORY_EXPORTED)
+    assert (event.actor, event.merchant_id) == (admin_user, stamp_card.merchant_id)
+    assert event.details == {"serial": stamp_card.serial, "rows": 2}
+    assert event.summary == f"Exported the history of card {stamp_card.serial} as CSV (2 entries)"
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 1 + 2
+
+
+def test_history_csv_writes_negative_amounts_as_numbers(
+    owner_client: Client, stamp_card: Card, staff: Any
+) -> None:
+    services.card_add_transaction_amount(card=stamp_card, value="95", actor=staff)
+    services.card_subtract_transaction_amount(card=stamp_card, value="27", actor=staff)
+    response = owner_client.get(url("cards:history_csv", stamp_card))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    amounts = [row[rows[0].index("Transaction amount change")] for row in rows[1:]]
+    assert "-27.00" in amounts  # the refund: a number a spreadsheet can sum
+    assert not [cell for row in rows for cell in row if cell.startswith("'")]
+
+
+def _expire(card: Card, owner: Any) -> datetime.date:
+    day = timezone.localdate() - datetime.timedelta(days=3)
+    services.card_set_expiration(card=card, expires_on=day, actor=owner)
+    return day
+
+
+def test_staff_cannot_move_an_expired_cards_date_even_by_posting(
+    staff_client: Client, stamp_card: Card, owner: Any
+) -> None:
+    day = _expire(stamp_card, owner)
+    later = (timezone.localdate() + datetime.timedelta(days=30)).isoformat()
+    for data in ({"expires_on": later}, {"expires_on": ""}):
+        response = staff_client.post(url("cards:expiration", stamp_card), data, headers=HTMX)
+        assert response.status_code == 422
+        assert "Only an owner or an admin can move its expiration date" in response.text
+    assert fresh(stamp_card).expires_on == day
+    assert len(_audit(AuditAction.CARD_EXPIRATION_CHANGED)) == 1  # the owner's, only
+
+
+def test_the_service_refuses_to_move_an_expired_cards_date_without_a_managers_say(
+    stamp_card: Card, owner: Any, staff: Any
+) -> None:
+    day = _expire(stamp_card, owner)
+    with pytest.raises(LedgerError, match="Only an owner or an admin"):
+        services.card_set_expiration(card=stamp_card, expires_on=None, actor=staff)
+    assert fresh(stamp_card).expires_on == day
+
+
+@pytest.mark.parametrize("headers", [HTMX, {}], ids=["htmx", "page"])
+def test_staff_opening_an_expired_cards_date_are_told_to_ask_a_manager(
+    staff_client: Client, stamp_card: Card, owner: Any, headers: dict[str, str]
+) -> None:
+    _expire(stamp_card, owner)
+    response = staff_client.get(url("cards:expiration", stamp_card), headers=headers)
+    assert response.status_code == 200
+    assert "data-expiration-locked" in response.text
+    assert "ask one of them" in response.text
+    assert 'name="expires_on"' not in response.text
+
+
+def test_a_manager_revives_an_expired_card_and_the_audit_log_says_from_what_to_what(
+    admin_client_: Client, admin_user: Any, stamp_card: Card, owner: Any
+) -> None:
+    day = _expire(stamp_card, owner)
+    page = admin_client_.get(url("cards:expiration", stamp_card), headers=HTMX)
+    assert 'name="expires_on"' in page.text
+    later = timezone.localdate() + datetime.timedelta(days=30)
+    response = admin_client_.post(
+        url("cards:expiration", stamp_card), {"expires_on": later.isoformat()}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert not fresh(stamp_card).is_expired
+    event = _audit(AuditAction.CARD_EXPIRATION_CHANGED)[-1]
+    assert event.actor == admin_user
+    assert event.summary == (
+        f"Changed the expiration date of card {stamp_card.serial} from {day.isoformat()} "
+        f"to {later.isoformat()}"
+    )
+    assert event.details == {
+        "serial": stamp_card.serial,
+        "from": day.isoformat(),
+        "to": later.isoformat(),
+    }
+
+
+def test_staff_still_move_a_valid_cards_date_either_way_and_each_move_is_audited(
+    staff_client: Client, staff: Any, stamp_card: Card
+) -> None:
+    later = timezone.localdate() + datetime.timedelta(days=60)
+    sooner = timezone.localdate() + datetime.timedelta(days=5)
+    for day in (later, sooner):
+        response = staff_client.post(
+            url("cards:expiration", stamp_card), {"expires_on": day.isoformat()}
+        )
+        assert response.status_code == 302
+        assert fresh(stamp_card).expires_on == day
+    events = _audit(AuditAction.CARD_EXPIRATION_CHANGED)
+    assert [(e.actor, e.details["from"], e.details["to"]) for e in events] == [
+        (staff, None, later.isoformat()),
+        (staff, later.isoformat(), sooner.isoformat()),
+    ]
+    assert f"from never to {later.isoformat()}" in events[0].summary
+    # Saving the same date again changes nothing and records nothing.
+    staff_client.post(url("cards:expiration", stamp_card), {"expires_on": sooner.isoformat()})
+    assert len(_audit(AuditAction.CARD_EXPIRATION_CHANGED)) == 2
+
+
+def test_deleting_a_card_is_audited_once(
+    admin_client_: Client, admin_user: Any, stamp_card: Card
+) -> None:
+    admin_client_.post(url("cards:delete", stamp_card))
+    services.card_delete(card=stamp_card, actor=admin_user)  # already deleted: nothing more
+    [event] = _audit(AuditAction.CARD_DELETED)
+    assert event.actor == admin_user
+    assert event.summary == f"Deleted card {stamp_card.serial} of {stamp_card.program.name}"
+    assert event.details == {"serial": stamp_card.serial, "customer_id": stamp_card.customer_id}
+
+
+def test_the_audit_log_lists_card_deletions_expirations_and_downloads(
+    owner_client: Client, owner: Any, stamp_card: Card
+) -> None:
+    _expire(stamp_card, owner)
+    owner_client.get(url("cards:history_csv", stamp_card))
+    services.card_delete(card=stamp_card, actor=owner)
+    html = owner_client.get(reverse("settings:audit")).text
+    for action in (
+        AuditAction.CARD_EXPIRATION_CHANGED,
+        AuditAction.CARD_HISTORY_EXPORTED,
+        AuditAction.CARD_DELETED,
+    ):
+        assert f'data-audit-action="{action}"' in html
+    assert f"Deleted card {stamp_card.serial}" in html
+    assert f"Exported the history of card {stamp_card.serial}" in html

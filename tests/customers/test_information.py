@@ -13,6 +13,7 @@ from cards import services
 from cards.models import Card
 from customers.models import Customer, Segment, SegmentChange
 from customers.services import customer_remove
+from loyalty.models import AuditAction, AuditEvent
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +119,48 @@ def test_a_removed_customers_tab_has_nothing_to_edit(
     assert 'name="first_name"' not in html
     assert owner_client.post(info_url(stamp_card), details()).status_code == 422
     assert not Customer.objects.filter(first_name="Ann").exists()
+
+
+def test_an_edit_is_audited_with_the_changed_field_names_and_no_personal_data(
+    staff_client: Client, staff: Any, stamp_card: Card
+) -> None:
+    customer = stamp_card.customer
+    data = details(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        email="new.address@example.com",
+        phone="+1 415-555-0199",
+        birthday="",
+    )
+    assert staff_client.post(info_url(stamp_card), data).status_code == 302
+    event = AuditEvent.objects.get(action=AuditAction.CUSTOMER_UPDATED)
+    assert (event.actor, event.merchant_id) == (staff, stamp_card.merchant_id)
+    assert event.summary == (
+        f"Edited the personal information of customer #{customer.pk}: email, phone"
+    )
+    assert event.details == {"customer_id": customer.pk, "fields": ["email", "phone"]}
+    logged = event.summary + str(event.details)
+    for value in ("new.address", "0199", customer.first_name, customer.last_name):
+        assert value not in logged
+
+
+def test_saving_unchanged_details_records_nothing(staff_client: Client, stamp_card: Card) -> None:
+    customer = stamp_card.customer
+    data = details(
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        email=customer.email,
+        phone=customer.phone,
+        birthday=customer.birthday.isoformat() if customer.birthday else "",
+    )
+    assert staff_client.post(info_url(stamp_card), data).status_code == 302
+    assert not AuditEvent.objects.filter(action=AuditAction.CUSTOMER_UPDATED).exists()
+
+
+def test_the_audit_log_lists_personal_information_edits(
+    owner_client: Client, stamp_card: Card
+) -> None:
+    owner_client.post(info_url(stamp_card), details())
+    html = owner_client.get(reverse("settings:audit")).text
+    assert f'data-audit-action="{AuditAction.CUSTOMER_UPDATED}"' in html
+    assert f"customer #{stamp_card.customer_id}" in html

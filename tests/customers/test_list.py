@@ -17,7 +17,7 @@ from cards import services
 from cards.models import Card, CardStatus, CustomField, Device, Program
 from customers.models import Customer, Segment
 from customers.selectors import PAGE_SIZE
-from loyalty.models import Merchant, UserPreference
+from loyalty.models import AuditAction, AuditEvent, Merchant, UserPreference
 from tests.factories import CustomerFactory, issue_card
 
 pytestmark = pytest.mark.django_db
@@ -161,7 +161,7 @@ def test_owner_sees_recompute_segments_now_and_others_do_not(
 
 
 def test_export_streams_every_matching_row_with_custom_fields(
-    staff_client: Client, stamp_program: Program, cashback_program: Program
+    admin_client_: Client, stamp_program: Program, cashback_program: Program
 ) -> None:
     CustomField.objects.create(program=stamp_program, key="city", label="City")
     CustomField.objects.create(program=cashback_program, key="shoe", label="Shoe size")
@@ -171,7 +171,7 @@ def test_export_streams_every_matching_row_with_custom_fields(
             merchant=merchant, first_name=f"P{n}", custom_fields={"city": f"C{n}", "shoe": "42"}
         )
         issue_card(stamp_program if n % 2 else cashback_program, customer=customer)
-    response = staff_client.get(EXPORT)
+    response = admin_client_.get(EXPORT)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -182,18 +182,18 @@ def test_export_streams_every_matching_row_with_custom_fields(
     assert len(table) == 31
     city = header.index("City")
     assert {row[city] for row in table[1:]} == {f"C{n}" for n in range(30)}
-    filtered = rows(staff_client.get(EXPORT, {"program": cashback_program.pk}))
+    filtered = rows(admin_client_.get(EXPORT, {"program": cashback_program.pk}))
     assert len(filtered) == 16
 
 
 def test_export_headers_follow_the_readers_language_and_cells_stay_machine_readable(
-    staff_client: Client, staff, merchant: Merchant
+    admin_client_: Client, admin_user, merchant: Merchant
 ) -> None:
-    UserPreference.objects.create(user=staff, language="es")
+    UserPreference.objects.create(user=admin_user, language="es")
     customer = CustomerFactory(merchant=merchant, first_name="Lucía", total_visits=1234)
     customer.birthday = datetime.date(1990, 3, 7)
     customer.save()
-    table = rows(staff_client.get(EXPORT))
+    table = rows(admin_client_.get(EXPORT))
     header, row = table[0], table[1]
     assert header[0] == "Nombre"
     assert row[header.index("Cumpleaños")] == "1990-03-07"
@@ -201,16 +201,16 @@ def test_export_headers_follow_the_readers_language_and_cells_stay_machine_reada
 
 
 def test_export_applies_the_search_without_the_25_row_cap(
-    staff_client: Client, merchant: Merchant
+    admin_client_: Client, merchant: Merchant
 ) -> None:
     CustomerFactory.create_batch(30, merchant=merchant, first_name="Kim")
     CustomerFactory(merchant=merchant, first_name="Lee")
-    table = rows(staff_client.get(EXPORT, {"q": "kim"}))
+    table = rows(admin_client_.get(EXPORT, {"q": "kim"}))
     assert len(table) == 31
     assert {row[0] for row in table[1:]} == {"Kim"}
 
 
-def test_export_neutralises_spreadsheet_formulas(staff_client: Client, merchant: Merchant) -> None:
+def test_export_neutralises_spreadsheet_formulas(admin_client_: Client, merchant: Merchant) -> None:
     CustomerFactory(
         merchant=merchant,
         first_name="=cmd|' /C calc'!A0",
@@ -219,7 +219,7 @@ def test_export_neutralises_spreadsheet_formulas(staff_client: Client, merchant:
         custom_fields={},
     )
     CustomerFactory(merchant=merchant, first_name="-2+3", last_name="Plain")
-    table = rows(staff_client.get(EXPORT))
+    table = rows(admin_client_.get(EXPORT))
     cells = {cell for row in table[1:] for cell in row}
     assert "'=cmd|' /C calc'!A0" in cells
     assert "'@SUM(1)" in cells
@@ -237,11 +237,58 @@ def test_export_contains_only_this_merchants_customers(
 
 
 def test_export_dates_are_in_the_merchants_time_zone(
-    staff_client: Client, merchant: Merchant
+    admin_client_: Client, merchant: Merchant
 ) -> None:
     Merchant.objects.filter(pk=merchant.pk).update(time_zone="Asia/Tokyo")
     visit = datetime.datetime(2025, 1, 1, 20, 0, tzinfo=datetime.UTC)
     CustomerFactory(merchant=merchant, last_visit_at=visit, total_visits=1)
-    table = rows(staff_client.get(EXPORT))
+    table = rows(admin_client_.get(EXPORT))
     last_visit = table[0].index("Last visit")
     assert table[1][last_visit] == "2025-01-02T05:00:00+09:00"
+
+
+def test_staff_can_neither_export_customers_nor_see_the_button(
+    staff_client: Client, admin_client_: Client, stamp_card: Card
+) -> None:
+    assert staff_client.get(EXPORT).status_code == 403
+    assert 'data-action="customer_export"' not in staff_client.get(LIST).text
+    assert 'data-action="customer_export"' in admin_client_.get(LIST).text
+    assert not AuditEvent.objects.filter(action=AuditAction.CUSTOMERS_EXPORTED).exists()
+
+
+def test_an_export_is_audited_in_english_with_its_filters_and_row_count(
+    admin_client_: Client, admin_user: Any, stamp_program: Program
+) -> None:
+    UserPreference.objects.create(user=admin_user, language="de")
+    merchant = stamp_program.merchant
+    for customer in CustomerFactory.create_batch(3, merchant=merchant, first_name="Kim"):
+        issue_card(stamp_program, customer=customer)
+    CustomerFactory(merchant=merchant, first_name="Lee")
+    query = {"q": "kim", "program": stamp_program.pk, "status": CardStatus.NOT_INSTALLED}
+    response = admin_client_.get(EXPORT, query)
+    # Recorded when the download starts, before any row is sent.
+    [event] = AuditEvent.objects.filter(action=AuditAction.CUSTOMERS_EXPORTED)
+    assert (event.actor, event.merchant) == (admin_user, merchant)
+    assert event.summary == (
+        "Exported 3 customers as CSV, filtered by a search, "
+        f"program {stamp_program.name}, status Not installed"
+    )
+    assert event.details == {
+        "rows": 3,
+        "search": "kim",
+        "program": stamp_program.pk,
+        "status": CardStatus.NOT_INSTALLED,
+        "segment": "",
+        "device": "",
+    }
+    assert len(rows(response)) == 1 + 3
+
+
+def test_an_unfiltered_export_names_no_filter_and_counts_every_customer(
+    owner_client: Client, merchant: Merchant
+) -> None:
+    CustomerFactory.create_batch(4, merchant=merchant)
+    rows(owner_client.get(EXPORT))
+    event = AuditEvent.objects.get(action=AuditAction.CUSTOMERS_EXPORTED)
+    assert event.summary == "Exported 4 customers as CSV"
+    assert event.details["rows"] == 4

@@ -206,9 +206,114 @@ def test_a_member_cannot_join_twice(merchant, owner, staff) -> None:
         merchant=merchant, email="else@example.com", role="admin", actor=owner
     )
     _, token = _link_in(mail.outbox[0])
+    # A member who took the invited address since (an invitation to a member's is refused).
+    staff.email = "Else@Example.com"
+    staff.save(update_fields=["email"])
     with pytest.raises(ValidationError, match="already a member"):
         services.invitation_accept(token=token, user=staff)
     assert Membership.objects.get(user=staff).role == Role.STAFF
+
+
+def test_an_account_of_another_address_cannot_accept(merchant, owner, outsider) -> None:
+    services.invitation_create(
+        merchant=merchant, email="new@example.com", role="admin", actor=owner
+    )
+    link, token = _link_in(mail.outbox[0])
+    client = Client()
+    client.force_login(outsider)  # outsider@example.com, owner of another merchant
+    page = client.get(_path(link)).content.decode()
+    assert "data-invitation-other-account" in page
+    assert "this invitation is for new@example.com" in page
+    assert f'action="{reverse("logout")}"' in page
+    assert "Join Demo Coffee</button>" not in page
+    response = client.post(_path(link))
+    assert response.status_code == 422
+    with pytest.raises(ValidationError, match="This invitation is for new@example.com"):
+        services.invitation_accept(token=token, user=outsider)
+    assert not Membership.objects.filter(merchant=merchant, user=outsider).exists()
+    assert Invitation.objects.get().accepted_at is None
+    assert not AuditEvent.objects.filter(action=AuditAction.MEMBER_JOINED).exists()
+
+
+def test_logging_out_from_the_invitation_comes_back_to_it(merchant, owner, outsider) -> None:
+    services.invitation_create(
+        merchant=merchant, email="new@example.com", role="staff", actor=owner
+    )
+    link, _ = _link_in(mail.outbox[0])
+    client = Client()
+    client.force_login(outsider)
+    response = client.post(reverse("logout"), {"next": _path(link)})
+    assert response["Location"] == _path(link)
+    assert "data-invitation-signup" in client.get(_path(link)).content.decode()
+
+
+def test_the_invited_address_accepts_whatever_its_letter_case(merchant, owner) -> None:
+    existing = UserFactory(username="baker", email="Baker@EXAMPLE.com")
+    services.invitation_create(
+        merchant=merchant, email="baker@example.com", role="staff", actor=owner
+    )
+    link, _ = _link_in(mail.outbox[0])
+    client = Client()
+    client.force_login(existing)
+    assert "Join Demo Coffee</button>" in client.get(_path(link)).content.decode()
+    assert client.post(_path(link)).status_code == 302
+    assert Membership.objects.get(user=existing, merchant=merchant).role == Role.STAFF
+
+
+# What changes from one request to the next whatever the data: the CSRF token, the CSP nonce.
+PER_REQUEST = re.compile(r'(csrfmiddlewaretoken" value="|nonce="|"X-CSRFToken": ")[^"]*"')
+
+
+def test_the_signed_out_page_is_the_same_whether_or_not_an_account_uses_the_address(
+    merchant, owner
+) -> None:
+    services.invitation_create(
+        merchant=merchant, email="baker@example.com", role="staff", actor=owner
+    )
+    link, _ = _link_in(mail.outbox[0])
+    without_account = Client().get(_path(link)).content.decode()
+    UserFactory(username="baker", email="baker@example.com")
+    with_account = Client().get(_path(link)).content.decode()
+    assert PER_REQUEST.sub("", with_account) == PER_REQUEST.sub("", without_account)
+    # Both ways offer to log in and to create an account with the invited address.
+    assert "Log in to accept" in with_account
+    assert 'name="username"' in with_account
+    assert re.search(
+        r'<input type="email" name="email" value="baker@example.com"[^>]* disabled', with_account
+    )
+
+
+def test_creating_an_account_for_an_address_that_has_one_is_refused_in_general_words(
+    merchant, owner
+) -> None:
+    UserFactory(username="baker", email="Baker@example.com")
+    services.invitation_create(
+        merchant=merchant, email="baker@example.com", role="staff", actor=owner
+    )
+    link, _ = _link_in(mail.outbox[0])
+    data = {"username": "newbaker", "password1": "a-long-Passphrase-9"}
+    response = Client().post(_path(link), {**data, "password2": data["password1"]})
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "No new account can be made with this email address" in page
+    assert "already exists" not in page
+    assert not get_user_model().objects.filter(username="newbaker").exists()
+    assert Invitation.objects.get().accepted_at is None
+
+
+def test_a_new_account_gets_the_invited_address_whatever_is_posted(merchant, owner) -> None:
+    services.invitation_create(
+        merchant=merchant, email="new@example.com", role="staff", actor=owner
+    )
+    link, _ = _link_in(mail.outbox[0])
+    data = {
+        "email": "someone.else@example.com",
+        "username": "newbie",
+        "password1": "a-long-Passphrase-9",
+        "password2": "a-long-Passphrase-9",
+    }
+    assert Client().post(_path(link), data).status_code == 302
+    assert get_user_model().objects.get(username="newbie").email == "new@example.com"
 
 
 @pytest.mark.parametrize("state", ["expired", "revoked", "resent", "unknown"])
