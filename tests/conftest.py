@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 from typing import Any
 
@@ -19,6 +20,7 @@ from loyalty.models import Invitation, Membership, Merchant, Role
 from pushes.models import PushMessage
 from tests.factories import (
     CashbackProgramFactory,
+    CustomerFactory,
     MembershipFactory,
     MerchantFactory,
     StampProgramFactory,
@@ -131,43 +133,82 @@ def world(merchant, owner, admin_user, staff, stamp_card, settings, tmp_path) ->
     """One object of each kind that a URL can name, all belonging to ``merchant``: the permission
     matrix and the translated-pages test walk every URL with it."""
     settings.MEDIA_ROOT = tmp_path
-    program = stamp_card.program
+    return _world_of(stamp_card, owner=owner, staff=staff, token="world-invitation-token")
+
+
+@pytest.fixture
+def other_world(other_merchant, outsider, settings, tmp_path) -> dict[str, Any]:
+    """The same objects for ``other_merchant`` (whose owner is ``outsider``), with names of
+    their own, so a test can tell when one of them shows up on this merchant's pages."""
+    settings.MEDIA_ROOT = tmp_path
+    program = StampProgramFactory(merchant=other_merchant, name="Bakery Stamp Card")
+    customer = CustomerFactory(
+        merchant=other_merchant, first_name="Bernadette", last_name="Bakerloo"
+    )
+    staff = _member(other_merchant, Role.STAFF, "other-staff")
+    return _world_of(
+        issue_card(program, customer),
+        owner=outsider,
+        staff=staff,
+        token="other-invitation-token",
+        question="Favourite cake",
+    )
+
+
+def _world_of(
+    card: Card, *, owner: Any, staff: Any, token: str, question: str = "Favourite coffee"
+) -> dict[str, Any]:
+    program = card.program
+    merchant = program.merchant
     program.logo.save("logo.png", ContentFile(_png()), save=True)
-    field = CustomField.objects.create(program=program, key="coffee", label="Favourite coffee")
+    field = CustomField.objects.create(program=program, key="coffee", label=question)
     invitation = Invitation.objects.create(
         merchant=merchant,
         email="new@example.com",
-        token_hash="0" * 64,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
         invited_by=owner,
         sent_at=timezone.now(),
         expires_at=timezone.now() + datetime.timedelta(days=7),
     )
     message = PushMessage.objects.create(
         merchant=merchant,
-        card=stamp_card,
+        card=card,
         body="Free croissant today",
         send_at=timezone.now() + datetime.timedelta(days=1),
         scheduled=True,
     )
+    membership = Membership.objects.get(user=staff, merchant=merchant)
     return {
-        "serial": stamp_card.serial,
+        "serial": card.serial,
         "action": "stamps_add",
-        "install_token": stamp_card.install_token,
-        "referral_token": stamp_card.referral_token,
+        "install_token": card.install_token,
+        "referral_token": card.referral_token,
         "join_token": program.join_token,
-        "token": "not-a-real-invitation",
+        # The link of the pending invitation (only its hash is stored).
+        "token": token,
         "size": 192,
         "message_id": message.pk,
         "field_pk": field.pk,
         "pk": {
-            "customers:remove": stamp_card.customer_id,
+            "customers:remove": card.customer_id,
             "settings:invitation_resend": invitation.pk,
             "settings:invitation_revoke": invitation.pk,
-            "settings:member_role": Membership.objects.get(user=staff).pk,
-            "settings:member_remove": Membership.objects.get(user=staff).pk,
+            "settings:member_role": membership.pk,
+            "settings:member_remove": membership.pk,
         },
         "program_pk": program.pk,
         "language": "es",
+        # An uploaded file under MEDIA_URL: the program's logo.
+        "path": program.logo.name,
+        # The objects themselves, for tests that prepare or inspect them.
+        "merchant": merchant,
+        "program": program,
+        "card": card,
+        "customer": card.customer,
+        "field": field,
+        "invitation": invitation,
+        "message": message,
+        "membership": membership,
     }
 
 

@@ -12,6 +12,8 @@ from cards import services as card_services
 from cards.models import Card, Program, ProgramKind, Tier
 from customers.models import Customer
 from loyalty.models import Membership, Merchant, Role
+from pushes import services as push_services
+from pushes.models import PushSubscription
 
 PASSWORD = "correct-horse-battery"
 
@@ -107,3 +109,43 @@ def issue_card(program: Program, customer: Customer | None = None, **kwargs: Any
     """A card issued through the real service (so it has its first ledger entry)."""
     customer = customer or CustomerFactory(merchant=program.merchant)
     return card_services.card_issue(program=program, customer=customer, actor=None, **kwargs)
+
+
+# A device's keys as a browser sends them, and a push service at a public address (so checking
+# the endpoint needs no name lookup).
+PUSH_P256DH = (
+    "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+)
+PUSH_AUTH = "tBHItJI5svbpez7KI4CCXg"
+PUSH_SERVICE = "https://142.250.0.1/fcm/send"
+
+
+def subscribe_device(card: Card, name: str) -> PushSubscription:
+    """A device subscribed to the card's pushes through the real service."""
+    return push_services.subscription_save(
+        card=card, endpoint=f"{PUSH_SERVICE}/{name}", p256dh=PUSH_P256DH, auth=PUSH_AUTH
+    )
+
+
+def subscription_json(endpoint: str, **extra: str) -> dict[str, Any]:
+    """The JSON body the card page posts to subscribe a device."""
+    return {"endpoint": endpoint, "keys": {"p256dh": PUSH_P256DH, "auth": PUSH_AUTH}, **extra}
+
+
+def stamp_program_form(**overrides: str) -> dict[str, str]:
+    """A valid POST of the program settings form for a stamp program, with ``overrides``."""
+    data = {
+        "name": "Coffee Stamp Card",
+        "kind": "stamp",
+        "mechanism": "spend",
+        "spend_per_stamp": "10",
+        "stamps_per_reward": "10",
+        "referral_bonus": "0",
+        "welcome_bonus": "0",
+        "validity": "none",
+        "background_color": "#5b3a29",
+        "foreground_color": "#ffffff",
+        "tiers-TOTAL_FORMS": "0",
+        "tiers-INITIAL_FORMS": "0",
+    }
+    return {**data, **overrides}

@@ -71,6 +71,7 @@ NOT_PAGES = {
     "public:join_qr",
     "public:join_theme",
     "settings:program_logo",
+    "media",
 }
 
 PAGES = [

@@ -19,7 +19,7 @@ from django.urls import reverse
 from cards.models import CustomField, Program
 from loyalty.models import AuditEvent
 from tests.cards.test_programs import PNG
-from tests.factories import StampProgramFactory
+from tests.factories import StampProgramFactory, stamp_program_form
 
 pytestmark = pytest.mark.django_db
 
@@ -42,20 +42,7 @@ def _field(objects: dict[str, Any]) -> list[Any]:
     return [objects["program"].pk, objects["field"].pk]
 
 
-PROGRAM_FORM = {
-    "name": "Renamed",
-    "kind": "stamp",
-    "mechanism": "spend",
-    "spend_per_stamp": "10",
-    "stamps_per_reward": "10",
-    "referral_bonus": "0",
-    "welcome_bonus": "0",
-    "validity": "none",
-    "background_color": "#5b3a29",
-    "foreground_color": "#ffffff",
-    "tiers-TOTAL_FORMS": "0",
-    "tiers-INITIAL_FORMS": "0",
-}
+PROGRAM_FORM = stamp_program_form(name="Renamed")
 
 PROGRAM_ROUTES = [
     Route("settings:programs", of_object=False),
