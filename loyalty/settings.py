@@ -7,6 +7,7 @@ HSTS and a strict Content-Security-Policy.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -64,6 +65,8 @@ MIDDLEWARE = [
     "loyalty.tenancy.MerchantMiddleware",
     # After the merchant is known: the user's language, else the browser's, else the merchant's.
     "loyalty.i18n.LanguageMiddleware",
+    # A replaced card link (raised by any view under /c/<token>/) answers 410, not 404.
+    "cards.middleware.RetiredCardLinkMiddleware",
     # Last, as django-axes requires: it turns locked-out logins into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -108,6 +111,9 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "loyalty",
+        # Fail fast when Redis is unreachable: the rate limiter then counts in the process
+        # (loyalty.ratelimit) instead of holding the request.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
 
@@ -135,6 +141,8 @@ AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client's address as the rate limits see it, X-Forwarded-For from TRUSTED_PROXIES included.
+AXES_CLIENT_IP_CALLABLE = "loyalty.ratelimit.client_ip"
 
 # The languages shipped (README "Languages"): each named in itself, as the switcher shows it.
 LANGUAGE_CODE = "en"
@@ -174,11 +182,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request that queues work must not hang on a dead broker: connect within 2 seconds and
+# retry a publish once, then the caller runs the work in-process (loyalty.celery.delay_or_run).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 
 # Web push (VAPID). When unset, keys are generated into DATA_DIR on first use.
 VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
 VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
 VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:admin@localhost")
+# Push endpoints come from browsers: only https URLs whose host resolves to public addresses
+# are used (pushes/endpoints.py). Development with a local push service turns this on
+# (dev.py run and the push tests do); `manage.py check --deploy` refuses it.
+PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
+# Optional allow-list of push service hosts (comma-separated; each also allows its subdomains).
+PUSH_ENDPOINT_HOSTS = env_list("PUSH_ENDPOINT_HOSTS", [])
 
 # Security. Production defaults; DEBUG relaxes only what breaks plain-http local use.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
@@ -191,8 +215,18 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies whose X-Forwarded-For gives the client's address (rate limits, login throttling):
+# IPs or CIDR networks, comma-separated, e.g. "127.0.0.1,10.0.0.0/8". The header is read only
+# on requests whose REMOTE_ADDR is one of them (loyalty.ratelimit.client_ip), so a client that
+# forges it changes nothing. BEHIND_PROXY alone trusts a proxy on the same host (loopback, as
+# gunicorn's --forwarded-allow-ips does by default); a proxy elsewhere must be listed here, or
+# every visitor counts as the proxy's one address. Neither set: nothing is trusted.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"] if BEHIND_PROXY else [])
+for _proxy in TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo stops the start, naming the value
 
 # No inline scripts or styles anywhere: every script and stylesheet is a static file.
 CONTENT_SECURITY_POLICY = {
