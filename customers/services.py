@@ -8,7 +8,6 @@ each change back through ``cards.signals.ledger_recorded`` (see ``customer_recor
 from __future__ import annotations
 
 import datetime
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,8 +42,6 @@ from loyalty.models import AuditAction, Merchant
 
 if TYPE_CHECKING:  # the selectors import this module (normalize_phone)
     from customers.selectors import CustomerFilters
-
-logger = logging.getLogger(__name__)
 
 
 INVALID_PHONE = gettext_lazy("Enter a valid phone number, e.g. +1 415 555 0123.")
