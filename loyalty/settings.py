@@ -98,10 +98,15 @@ DATABASES = {
         env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/loyalty")
     )
 }
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0)
+# Persistent connections: a new PostgreSQL connection per request (a backend process forked,
+# authenticated and configured) cost more than most dashboard requests themselves. The health
+# check replaces a connection the server dropped before the request uses it.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env_bool("DATABASE_POOL", False):
     # psycopg's pool for long-running production processes (gunicorn, workers).
     DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 2, "max_size": 10}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections instead
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -129,7 +134,8 @@ PASSWORD_HASHERS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, loading the user's memberships in the same query (one per request).
+    "loyalty.authentication.MembershipBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -205,6 +211,8 @@ PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
 PUSH_ENDPOINT_HOSTS = env_list("PUSH_ENDPOINT_HOSTS", [])
 
 # Security. Production defaults; DEBUG relaxes only what breaks plain-http local use.
+# Read from Redis, kept in the database (see loyalty.sessions).
+SESSION_ENGINE = "loyalty.sessions"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True

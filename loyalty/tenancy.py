@@ -47,17 +47,30 @@ class MerchantMiddleware:
 
 
 def _current_membership(request: HttpRequest) -> Membership | None:
+    """The membership of the merchant chosen in the session, else the first by name."""
     assert request.user.pk is not None  # only called for authenticated users
-    # The user's preference rides along for the language middleware: no query of its own.
-    memberships = Membership.objects.select_related("merchant", "user__preference").filter(
-        user_id=request.user.pk
-    )
+    memberships = user_memberships(request)
     wanted = request.session.get(SESSION_KEY)
-    if wanted is not None:
-        chosen = memberships.filter(merchant_id=wanted).first()
-        if chosen is not None:
-            return chosen
-    return memberships.order_by("merchant__name", "merchant_id").first()
+    chosen = next((m for m in memberships if m.merchant_id == wanted), None)
+    return chosen or (memberships[0] if memberships else None)
+
+
+def user_memberships(request: HttpRequest) -> list[Membership]:
+    """Every membership of the signed-in user, merchants by name, loaded once per request.
+
+    ``loyalty.authentication.MembershipBackend`` loads them with the user; a user signed in
+    through another backend gets them here (with the user's preference, which the language
+    middleware reads).
+    """
+    loaded = getattr(request.user, "loaded_memberships", None)
+    if loaded is None:
+        loaded = list(
+            Membership.objects.select_related("merchant", "user__preference")
+            .filter(user_id=cast(int, request.user.pk))
+            .order_by("merchant__name", "merchant_id")
+        )
+        setattr(request.user, "loaded_memberships", loaded)  # noqa: B010 (a lazy object)
+    return loaded
 
 
 def merchant_required(view: View) -> View:
@@ -112,4 +125,6 @@ def merchant_context(request: HttpRequest) -> dict[str, Any]:
         "membership": membership,
         "is_manager": membership.role in MANAGER_ROLES,
         "is_owner": membership.role == "owner",
+        # For the header's merchant switcher: no query of its own.
+        "memberships": user_memberships(request),
     }

@@ -31,7 +31,7 @@ from loyalty.i18n import supported_language
 from loyalty.models import MANAGER_ROLES, Invitation, Membership, Role
 from loyalty.tenancy import manager_required, merchant_required, owner_required, switch_merchant
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MODEL_BACKEND = "loyalty.authentication.MembershipBackend"
 
 
 @merchant_required

@@ -205,3 +205,35 @@ def test_the_recompute_button_still_recomputes(
 
     assert response.status_code == 302
     assert Customer.objects.filter(merchant=merchant).exclude(segment="no_visits").count() == 4
+
+
+@pytest.mark.django_db
+def test_a_signed_in_merchant_keeps_working_when_the_session_cache_is_down(
+    staff_client: Client, stamp_card: Card, redis_down: str, logged: Any
+) -> None:
+    # The session was written to the cache and the database at sign-in; now only the
+    # database answers.
+    profile = reverse("cards:profile", args=[stamp_card.serial])
+
+    assert staff_client.get(profile).status_code == 200
+    assert staff_client.post(reverse("logout")).status_code == 302
+    assert staff_client.get(profile).status_code == 302  # signed out: off to the login page
+    assert "Session cache unavailable" in logged.text
+
+
+@pytest.mark.django_db
+def test_signing_in_works_with_the_session_cache_down(
+    redis_down: str, staff: Any, stamp_card: Card, settings: Any
+) -> None:
+    settings.AXES_ENABLED = False  # the lockout store is the cache too; not what is tested
+    client = Client()
+    staff.set_password("a long pass phrase")
+    staff.save()
+
+    response = client.post(
+        reverse("login"), {"username": staff.username, "password": "a long pass phrase"}
+    )
+
+    assert response.status_code == 302
+    profile = reverse("cards:profile", args=[stamp_card.serial])
+    assert client.get(profile).status_code == 200
