@@ -20,6 +20,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -42,7 +43,10 @@ VISIBLE_FIELDS = frozenset({"value", "purchase_amount", "comment"})
 
 def _load(request: MerchantRequest, serial: str, name: str) -> tuple[Card, Action]:
     """The card and the action, or 404 where the card's profile does not offer it."""
-    card = card_get(merchant=request.merchant, serial=serial)
+    return _offered(card_get(merchant=request.merchant, serial=serial), name)
+
+
+def _offered(card: Card, name: str) -> tuple[Card, Action]:
     action = ACTIONS.get((card.program.kind, name))
     if action is None or not action.offered_on(card):
         raise Http404(_("No such action on this card."))
@@ -168,14 +172,34 @@ def _success(
 @require_http_methods(["GET", "POST"])
 def dialog(request: MerchantRequest, serial: str, action: str) -> HttpResponse:
     """A plus/minus dialog: GET renders it with a fresh idempotency key, POST applies it."""
+    if request.method == "POST":
+        return _post(request, serial, action)
     card, spec = _load(request, serial, action)
-    if request.method == "GET":
-        return _render(request, card, spec, _form(spec, key=uuid.uuid4().hex))
-    form = _form(spec, request.POST)
-    if form.is_valid():
-        result = _apply(request, card, spec, form)
-        if result is not None:
-            return _success(request, card, spec, result)
+    return _render(request, card, spec, _form(spec, key=uuid.uuid4().hex))
+
+
+def _post(request: MerchantRequest, serial: str, name: str) -> HttpResponse:
+    """Apply: the card is read once, by the query that locks it for the ledger.
+
+    The counter's hot path. A refusal rolls the transaction back (nothing was written) and the
+    form is rendered after it, with the card as it was read.
+    """
+    result = None
+    with transaction.atomic():
+        try:
+            card = services.card_lock(
+                merchant=request.merchant,
+                serial=serial,
+                idempotency_key=request.POST.get("idempotency_key"),
+            )
+        except Card.DoesNotExist:
+            raise Http404("No such card.") from None
+        card, spec = _offered(card, name)
+        form = _form(spec, request.POST)
+        if form.is_valid():
+            result = _apply(request, card, spec, form)
+    if result is not None:
+        return _success(request, card, spec, result)
     return _render(request, card, spec, form, status=422)
 
 
