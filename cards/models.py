@@ -325,6 +325,11 @@ class Card(models.Model):
         return reverse("cards:profile", args=[self.serial])
 
     @property
+    def status_label(self) -> str:
+        # Not get_status_display(): it rebuilds the choices, translating every label, per call.
+        return str(CardStatus(self.status).label)
+
+    @property
     def is_deleted(self) -> bool:
         return self.status == CardStatus.DELETED
 

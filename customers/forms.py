@@ -18,6 +18,7 @@ from customers.models import Segment
 from customers.segments import WHOLE_DAYS, WHOLE_VISITS
 from customers.selectors import CustomerFilters, device_choices, program_choices
 from loyalty.models import Merchant
+from loyalty.widgets import PlainSelect
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -171,10 +172,13 @@ class JoinForm(forms.Form):
 
 class CustomerFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label=_("Search"))
-    program = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    status = forms.ChoiceField(required=False)
-    segment = forms.ChoiceField(required=False)
-    device = forms.ChoiceField(required=False)
+    # PlainSelect: the list renders on every search keystroke; see loyalty.widgets.
+    program = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, widget=PlainSelect
+    )
+    status = forms.ChoiceField(required=False, widget=PlainSelect)
+    segment = forms.ChoiceField(required=False, widget=PlainSelect)
+    device = forms.ChoiceField(required=False, widget=PlainSelect)
     page = forms.IntegerField(required=False, min_value=1)
 
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:

@@ -69,6 +69,11 @@ class Customer(models.Model):
         return self.full_name
 
     @property
+    def segment_label(self) -> str:
+        # Not get_segment_display(): it rebuilds the choices, translating every label, per call.
+        return str(Segment(self.segment).label)
+
+    @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 

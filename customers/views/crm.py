@@ -27,6 +27,7 @@ from customers.forms import (
     custom_values,
 )
 from customers.models import Customer, Segment
+from customers.rows import customer_rows
 from loyalty.csv_export import streaming_csv
 from loyalty.http import (
     MerchantRequest,
@@ -71,6 +72,7 @@ def customer_list(request: MerchantRequest) -> HttpResponse:
         "form": form,
         "query": query,
         "customers": customers,
+        "rows": customer_rows(customers),
         "page": page,
         "search_limit": selectors.SEARCH_LIMIT,
         "filtered": bool(query) or not filters.is_empty,

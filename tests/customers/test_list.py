@@ -292,3 +292,27 @@ def test_an_unfiltered_export_names_no_filter_and_counts_every_customer(
     event = AuditEvent.objects.get(action=AuditAction.CUSTOMERS_EXPORTED)
     assert event.summary == "Exported 4 customers as CSV"
     assert event.details["rows"] == 4
+
+
+def test_a_row_lists_each_card_in_order_in_the_merchants_words(
+    staff_client: Client, stamp_program: Program, cashback_program: Program, staff: Any
+) -> None:
+    UserPreference.objects.update_or_create(user=staff, defaults={"language": "de"})
+    cashback_program.name = "<b>Cash</b>"
+    cashback_program.save()
+    customer = CustomerFactory(merchant=stamp_program.merchant, first_name="Ann")
+    stamp = issue_card(stamp_program, customer=customer)
+    cashback = issue_card(cashback_program, customer=customer)
+    services.card_add_stamps(card=stamp, value=3, actor=staff)
+    services.card_add_points(card=cashback, value="12.5", actor=staff)
+
+    html = staff_client.get(LIST).text
+    row = html[html.index(f'data-customer="{customer.pk}"') :].split("</tr>")[0]
+
+    assert row.index(stamp.serial) < row.index(cashback.serial)
+    assert f'href="{reverse("cards:profile", args=[stamp.serial])}" data-customer-link' in row
+    assert "<li>3 Stempel · 0 Prämien</li>" in row
+    assert "12,50 Punkte" in row
+    assert "&lt;b&gt;Cash&lt;/b&gt;" in row
+    assert "<b>Cash" not in row
+    assert row.count('class="status-not_installed"') == 2
