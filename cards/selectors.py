@@ -6,9 +6,11 @@ import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.db.models import Count, F, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -19,7 +21,15 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from cards import rules
 from cards.actions import kinds_written
-from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Program, RetiredCardLink
+from cards.models import (
+    BALANCE_FIELDS,
+    Card,
+    LedgerEntry,
+    Program,
+    ProgramKind,
+    RetiredCardLink,
+    Source,
+)
 from loyalty.i18n import format_money
 from loyalty.models import Merchant
 
@@ -102,6 +112,219 @@ def cards_with_entries(
             by_card[entry.card_id].append(entry)
         for card in batch:
             yield card, by_card[card.pk]
+
+
+# ---------------------------------------------------------------------------------------------
+# verify_ledger, set-based: one statement per range of cards finds those whose aggregates
+# disagree with their ledger; ``ledger_differences`` then explains just those.
+
+# Balances that are the plain sum of one entry column (``rules.apply``, ``LedgerEntry.delta``).
+SUMMED_BALANCES = {
+    "transaction_amount": "amount_delta",
+    "ltv": "ltv_delta",
+    "stamps_earned": "stamps_earned_delta",
+    "stamps_balance": "stamps_delta",
+    "rewards_earned": "rewards_earned_delta",
+    "rewards_available": "rewards_available_delta",
+    "rewards_redeemed": "rewards_redeemed_delta",
+    "points_balance": "points_delta",
+    "points_earned": "points_earned_delta",
+    "points_redeemed": "points_redeemed_delta",
+    "total_visits": "visits_delta",
+}
+# An entry carries a tier (``LedgerEntry.delta``) only with both its threshold and percentage;
+# the latest such entry sets the card's tier. ``tiers_since`` counts them newest first.
+_HAS_TIER = "tier_threshold IS NOT NULL AND tier_percentage IS NOT NULL"
+_LATEST_TIER = f"tiers_since = 1 AND {_HAS_TIER}"
+# The fold of one card's entries, one SQL aggregate per balance (``rules.apply``). NULL where
+# the fold keeps the empty balances' value (no entries, no referral, no tier).
+FOLDED_BALANCES = {
+    **{name: f"SUM({column})" for name, column in SUMMED_BALANCES.items()},
+    # Entries are read newest first (the order of the ledger_card_newest index), so the running
+    # amount after an entry, oldest first, is the total minus what the newer ones added:
+    # SUM - (amount_since - amount_delta). The peak starts at 0, as in ``rules.Balances``.
+    "peak_transaction_amount": "GREATEST(0, SUM(amount_delta) + MAX(amount_delta - amount_since))",
+    "referral_stamps": "SUM(stamps_earned_delta) FILTER (WHERE source = %(referral)s)",
+    "referral_points": "SUM(points_earned_delta) FILTER (WHERE source = %(referral)s)",
+    "tier_name": f"MAX(tier_name) FILTER (WHERE {_LATEST_TIER})",
+    "tier_threshold": f"MAX(tier_threshold) FILTER (WHERE {_LATEST_TIER})",
+    "cashback_percentage": f"MAX(tier_percentage) FILTER (WHERE {_LATEST_TIER})",
+}
+# Which entries move each "last ... at" date (``rules.LAST_DATE_RULES``, in SQL). The last such
+# entry in (created_at, id) order is one with the greatest created_at: MAX(created_at) is its date.
+LAST_DATE_CONDITIONS = {
+    "last_visit_at": "visits_delta > 0",
+    "last_stamp_earned_at": "stamps_earned_delta > 0",
+    "last_reward_earned_at": "rewards_earned_delta > 0",
+    "last_reward_redeemed_at": "rewards_redeemed_delta > 0",
+    "last_points_earned_at": "points_earned_delta > 0",
+    "last_points_redeemed_at": "points_redeemed_delta > 0",
+}
+_ENTRY_COLUMNS = (
+    "card_id, created_at, kind, source, tier_name, tier_threshold, tier_percentage, "
+    + ", ".join(SUMMED_BALANCES.values())
+)
+
+
+def _folded_columns() -> dict[str, str]:
+    """Every aggregate ``verify_ledger`` checks (balances, then dates), as SQL over one card's
+    entries. Refuses to build a check that would silently skip a balance or a date added later.
+    """
+    missing = set(BALANCE_FIELDS) - set(FOLDED_BALANCES)
+    missing |= set(LAST_DATE_FIELDS) - set(LAST_DATE_CONDITIONS)
+    if missing:
+        raise ImproperlyConfigured(f"verify_ledger has no SQL for {', '.join(sorted(missing))}.")
+    dates = {
+        name: f"MAX(created_at) FILTER (WHERE {LAST_DATE_CONDITIONS[name]})"
+        for name in LAST_DATE_FIELDS
+    }
+    return {**{name: FOLDED_BALANCES[name] for name in BALANCE_FIELDS}, **dates}
+
+
+def _kind_list(program_kind: str) -> list[str]:
+    # Plain strings: the database gets the values, whatever the driver makes of an enum.
+    return sorted(str(kind) for kind in kinds_written(program_kind))
+
+
+def _foreign_kinds_sql() -> tuple[str, str, dict[str, Any]]:
+    """(aggregates, the card's flag, params): whether a card holds an entry kind that no action
+    of its program's kind writes (``foreign_entry_kinds``)."""
+    aggregates, cases = [], []
+    params: dict[str, Any] = {"unknown_kind_writes": _kind_list("")}
+    for number, kind in enumerate(ProgramKind.values):
+        aggregates.append(f"BOOL_OR(kind <> ALL(%(writes_{number})s)) AS foreign_{number}")
+        cases.append(f"WHEN %(kind_{number})s THEN folded.foreign_{number}")
+        params[f"kind_{number}"] = kind
+        params[f"writes_{number}"] = _kind_list(kind)
+    aggregates.append("BOOL_OR(kind <> ALL(%(unknown_kind_writes)s)) AS foreign_unknown")
+    flag = f"COALESCE(CASE program.kind {' '.join(cases)} ELSE folded.foreign_unknown END, FALSE)"
+    return ", ".join(aggregates), flag, params
+
+
+@dataclass(frozen=True)
+class _FoldSql:
+    """The fold of every card in a range of ids, in SQL: ``select(columns)`` selects over the
+    range's cards (``card``); ``expected`` maps each aggregate to what it must be, and
+    ``foreign`` says whether the card holds entry kinds foreign to its program."""
+
+    ctes: str
+    cards: str
+    expected: dict[str, str]
+    foreign: str
+    params: dict[str, Any]
+
+    def select(self, columns: str) -> str:
+        return f"{self.ctes} SELECT {columns} {self.cards}"
+
+
+def _fold_sql(*, merchant_id: int | None) -> _FoldSql:
+    folded = _folded_columns()
+    foreign_aggregates, foreign, params = _foreign_kinds_sql()
+    params["referral"] = Source.REFERRAL.value
+    # A card without entries (or without a referral, or a tier) keeps the empty balances.
+    empty = rules.Balances()
+    expected = {}
+    for name in folded:
+        params[f"empty_{name}"] = getattr(empty, name, None)
+        expected[name] = f"COALESCE(folded.{name}, %(empty_{name})s)"
+    card_table = Card._meta.db_table
+    entries_of_merchant = cards_of_merchant = ""
+    if merchant_id is not None:
+        params["merchant"] = merchant_id
+        cards_of_merchant = "AND card.merchant_id = %(merchant)s"
+        entries_of_merchant = (
+            f"AND card_id IN (SELECT id FROM {card_table} WHERE merchant_id = %(merchant)s"  # noqa: S608
+            " AND id BETWEEN %(low)s AND %(high)s)"
+        )
+    aggregates = ", ".join(f"{expression} AS {name}" for name, expression in folded.items())
+    ctes = f"""
+        WITH entries AS (
+            SELECT {_ENTRY_COLUMNS},
+                SUM(amount_delta) OVER newest_first AS amount_since,
+                COUNT(*) FILTER (WHERE {_HAS_TIER}) OVER newest_first AS tiers_since
+            FROM {LedgerEntry._meta.db_table}
+            WHERE card_id BETWEEN %(low)s AND %(high)s {entries_of_merchant}
+            WINDOW newest_first AS (
+                PARTITION BY card_id ORDER BY created_at DESC, id DESC ROWS UNBOUNDED PRECEDING
+            )
+        ), folded AS (
+            SELECT card_id, {aggregates}, {foreign_aggregates}
+            FROM entries
+            GROUP BY card_id
+        )
+    """  # noqa: S608 (built from this module's constants and model metadata; values are params)
+    cards = f"""
+        FROM {card_table} card
+        JOIN {Program._meta.db_table} program ON program.id = card.program_id
+        LEFT JOIN folded ON folded.card_id = card.id
+        WHERE card.id BETWEEN %(low)s AND %(high)s {cards_of_merchant}
+    """
+    return _FoldSql(ctes, cards, expected=expected, foreign=foreign, params=params)
+
+
+def ledger_disagreeing_card_ids(
+    *, low: int, high: int, merchant_id: int | None = None
+) -> list[int]:
+    """Ids of the cards with ``low <= id <= high`` (of one merchant if given) whose aggregates
+    differ from the fold of their ledger, or that hold an entry kind foreign to their program.
+
+    One statement, whatever the number of cards: the cards for which ``ledger_differences``
+    or ``foreign_entry_kinds`` has something to say, found by the database.
+    """
+    fold = _fold_sql(merchant_id=merchant_id)
+    differs = [f"card.{name} IS DISTINCT FROM {sql}" for name, sql in fold.expected.items()]
+    sql = fold.select("card.id") + f"AND ({' OR '.join([*differs, fold.foreign])}) ORDER BY card.id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**fold.params, "low": low, "high": high})
+        return [card_id for (card_id,) in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class SqlFold:
+    """What the set-based check computes for one card: ``recomputed`` matches ``fold_entries``
+    and ``holds_foreign_kinds`` whether ``foreign_entry_kinds`` is not empty."""
+
+    recomputed: Recomputed
+    holds_foreign_kinds: bool
+
+
+def ledger_sql_folds(*, low: int, high: int, merchant_id: int | None = None) -> dict[int, SqlFold]:
+    """The set-based fold of every card with ``low <= id <= high``, by card id.
+
+    What ``ledger_disagreeing_card_ids`` compares the cards with, as values: to check it
+    against ``fold_entries``, or to look at one range by hand.
+    """
+    fold = _fold_sql(merchant_id=merchant_id)
+    columns = ", ".join(["card.id", *fold.expected.values(), fold.foreign])
+    folds = {}
+    with connection.cursor() as cursor:
+        cursor.execute(fold.select(columns), {**fold.params, "low": low, "high": high})
+        for card_id, *values, foreign in cursor.fetchall():
+            by_name = dict(zip(fold.expected, values, strict=True))
+            balances = rules.Balances(**{name: by_name[name] for name in BALANCE_FIELDS})
+            dates = {name: by_name[name] for name in LAST_DATE_FIELDS}
+            folds[card_id] = SqlFold(Recomputed(balances, dates), holds_foreign_kinds=foreign)
+    return folds
+
+
+@dataclass(frozen=True)
+class CardRange:
+    """A run of consecutive card ids (``low`` to ``high``) holding ``count`` cards."""
+
+    low: int
+    high: int
+    count: int
+
+
+def card_ranges(cards: QuerySet[Card], size: int = 50_000) -> Iterator[CardRange]:
+    """The cards' ids in ascending runs of ``size`` cards (the last one shorter), one query each."""
+    after = 0
+    while True:
+        ids = list(cards.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
+        if not ids:
+            return
+        yield CardRange(low=ids[0], high=ids[-1], count=len(ids))
+        after = ids[-1]
 
 
 def card_metrics(card: Card) -> dict[str, object]:
