@@ -20,7 +20,14 @@ from cards.actions import ACTIONS
 from cards.models import Card, LedgerEntry, Program
 from cards.rules import Kind
 from cards.services.ledger import request_fingerprint
-from customers import generator
+from customers.generator import generate
+from customers.generator.cashback_fold import _taken
+from customers.generator.columns import money
+from customers.generator.load import indexes_dropped
+from customers.generator.plan import plan_build
+from customers.generator.rows import DigestSink, rows_write
+from customers.generator.specs import merchant_specs
+from customers.generator.tenants import Tenant
 from customers.models import Customer, Segment, SegmentChange
 from customers.services import normalize_phone
 from loyalty.models import Membership, Merchant, Role
@@ -308,7 +315,7 @@ def test_indexes_and_constraints_are_the_same_after_a_run() -> None:
 
 def test_without_the_replica_role_foreign_keys_are_dropped_and_re_checked() -> None:
     before = _schema()
-    summary = generator.generate(**SIZES, skip_fk_triggers=False)
+    summary = generate(**SIZES, skip_fk_triggers=False)
     assert not summary.fk_triggers_skipped
     assert _schema() == before
     assert LedgerEntry.objects.count() == SIZES["entries"]
@@ -324,7 +331,7 @@ def test_a_load_that_fails_leaves_indexes_rows_and_merchants_as_they_were() -> N
             raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError, match="interrupted"):
-        generator.generate(**SIZES, say=fail_before_the_indexes_come_back)
+        generate(**SIZES, say=fail_before_the_indexes_come_back)
     assert _schema() == before
     assert not Merchant.objects.exists()
     assert not LedgerEntry.objects.exists()
@@ -336,7 +343,7 @@ def test_indexes_dropped_restores_them_when_the_transaction_rolls_back() -> None
         pytest.raises(RuntimeError),
         transaction.atomic(),
         connection.cursor() as cursor,
-        generator.indexes_dropped(cursor, TABLES, foreign_keys=True) as dropped,
+        indexes_dropped(cursor, TABLES, foreign_keys=True) as dropped,
     ):
         raise RuntimeError("copy failed")
     assert {item.name for item in dropped} >= {"ledger_idempotency", "ledger_card_newest"}
@@ -344,13 +351,13 @@ def test_indexes_dropped_restores_them_when_the_transaction_rolls_back() -> None
 
 
 def _digest(seed: int) -> dict[str, str]:
-    specs = generator.merchant_specs(count=4, seed=seed, taken=lambda slug: False)
+    specs = merchant_specs(count=4, seed=seed, taken=lambda slug: False)
     tenants = [
-        generator.Tenant(spec, index + 1, (2 * index + 1, 2 * index + 2), (10 * index + 1,))
+        Tenant(spec, index + 1, (2 * index + 1, 2 * index + 2), (10 * index + 1,))
         for index, spec in enumerate(specs)
     ]
     now = datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC)
-    plan = generator.plan_build(
+    plan = plan_build(
         tenants=tenants,
         customers=200,
         entries=3_000,
@@ -358,8 +365,8 @@ def _digest(seed: int) -> dict[str, str]:
         now=int(now.timestamp() * 1_000_000),
         taken_serials=set(),
     )
-    sink = generator.DigestSink()
-    written = generator.rows_write(
+    sink = DigestSink()
+    written = rows_write(
         tenants=tenants,
         plan=plan,
         now=now,
@@ -388,9 +395,9 @@ def test_the_tokens_are_unguessable_and_unique(generated: str) -> None:
 
 
 def test_money_formats_match_the_columns() -> None:
-    assert generator._money(0) == "0.00"
-    assert generator._money(5) == "0.05"
-    assert generator._money(-1250) == "-12.50"
-    assert generator._money(123_456_789) == "1234567.89"
-    assert Decimal(generator._money(199_999)) == Decimal("1999.99")
-    assert generator._taken(0) == "0.00"
+    assert money(0) == "0.00"
+    assert money(5) == "0.05"
+    assert money(-1250) == "-12.50"
+    assert money(123_456_789) == "1234567.89"
+    assert Decimal(money(199_999)) == Decimal("1999.99")
+    assert _taken(0) == "0.00"
