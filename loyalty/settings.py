@@ -100,8 +100,9 @@ DATABASES = {
 }
 # Persistent connections: a new PostgreSQL connection per request (a backend process forked,
 # authenticated and configured) cost more than most dashboard requests themselves. The health
-# check replaces a connection the server dropped before the request uses it.
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 300)
+# check replaces a connection the server dropped before the request uses it. Not in development:
+# runserver starts a thread per request, and each thread would keep a connection of its own.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 0 if DEBUG else 300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if env_bool("DATABASE_POOL", False):
     # psycopg's pool for long-running production processes (gunicorn, workers).
