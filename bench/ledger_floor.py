@@ -25,36 +25,33 @@ SOURCE = "dashboard"
 ZERO = Decimal("0.00")
 
 LOCK = "SELECT points_balance, points_earned FROM cards_card WHERE id = %s FOR UPDATE"
-# Every column but the id: the database keeps no defaults of its own (Django supplies them).
-_COLUMNS = (
-    "merchant_id",
-    "card_id",
-    "kind",
-    "source",
-    "actor_id",
-    "created_at",
-    "operation_key",
-    "request_hash",
-    "sequence",
-    "comment",
-    "purchase_amount",
-    "amount_delta",
-    "ltv_delta",
-    "stamps_delta",
-    "stamps_earned_delta",
-    "rewards_earned_delta",
-    "rewards_available_delta",
-    "rewards_redeemed_delta",
-    "points_delta",
-    "points_earned_delta",
-    "points_redeemed_delta",
-    "visits_delta",
-    "cashback_percentage",
-    "tier_name",
-    "tier_threshold",
-    "tier_percentage",
-    "referred_card_id",
-)
+# The entry's columns, every one but the id (the database keeps no defaults of its own: Django
+# supplies them): those that differ per entry, then those fixed for a points_added of 1.00.
+_PER_ENTRY = ("merchant_id", "card_id", "actor_id", "created_at", "operation_key", "request_hash")
+_FIXED = {
+    "kind": KIND,
+    "source": SOURCE,
+    "sequence": 0,
+    "comment": "",
+    "purchase_amount": None,
+    "amount_delta": ZERO,
+    "ltv_delta": ZERO,
+    "stamps_delta": 0,
+    "stamps_earned_delta": 0,
+    "rewards_earned_delta": 0,
+    "rewards_available_delta": 0,
+    "rewards_redeemed_delta": 0,
+    "points_delta": POINTS,
+    "points_earned_delta": POINTS,
+    "points_redeemed_delta": ZERO,
+    "visits_delta": 0,
+    "cashback_percentage": None,
+    "tier_name": "",
+    "tier_threshold": None,
+    "tier_percentage": None,
+    "referred_card_id": None,
+}
+_COLUMNS = (*_PER_ENTRY, *_FIXED)
 INSERT = (
     f"INSERT INTO cards_ledgerentry ({', '.join(_COLUMNS)}) "  # noqa: S608 - fixed names
     f"VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
@@ -76,37 +73,10 @@ def entry_values(
 ) -> tuple[object, ...]:
     """The INSERT's values. ``at`` is taken once the lock is held (as the services take the
     clock), so a card's entries are in the order they were folded."""
-    values = {
-        "merchant_id": card.merchant_id,
-        "card_id": card.card_id,
-        "kind": KIND,
-        "source": SOURCE,
-        "actor_id": actor_id,
-        "created_at": at,
-        # A request's key never holds ":" (the system's keys do).
-        "operation_key": uuid.uuid4().hex,
-        "request_hash": request_hash,
-        "sequence": 0,
-        "comment": "",
-        "purchase_amount": None,
-        "amount_delta": ZERO,
-        "ltv_delta": ZERO,
-        "stamps_delta": 0,
-        "stamps_earned_delta": 0,
-        "rewards_earned_delta": 0,
-        "rewards_available_delta": 0,
-        "rewards_redeemed_delta": 0,
-        "points_delta": POINTS,
-        "points_earned_delta": POINTS,
-        "points_redeemed_delta": ZERO,
-        "visits_delta": 0,
-        "cashback_percentage": None,
-        "tier_name": "",
-        "tier_threshold": None,
-        "tier_percentage": None,
-        "referred_card_id": None,
-    }
-    return tuple(values[column] for column in _COLUMNS)
+    # A request's key never holds ":" (the system's keys do).
+    key = uuid.uuid4().hex
+    per_entry = (card.merchant_id, card.card_id, actor_id, at, key, request_hash)
+    return (*per_entry, *_FIXED.values())
 
 
 def update_values(card: FloorCard, *, at: datetime.datetime) -> tuple[object, ...]:
