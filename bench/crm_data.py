@@ -204,6 +204,10 @@ def _sql_literal_defaults(model: Any, supplied: dict[str, str]) -> tuple[list[st
     return columns, expressions
 
 
+# A card's stable pseudo-random draw of 0-7 for its devices.
+DEVICE_DRAW = "abs(hashtext(c.id::text || 'w')) % 8"
+
+
 def _array(values: tuple[str, ...] | list[str]) -> str:
     return "ARRAY[" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
@@ -273,6 +277,13 @@ def load(customers: int) -> Any:
         "referral_token": "md5('r' || c.id::text || random()::text)",
         "total_visits": "c.total_visits",
         "last_visit_at": "c.last_visit_at",
+        # Five cards in eight installed: on the PWA, a wallet, or a wallet and the PWA.
+        "status": f"CASE WHEN {DEVICE_DRAW} < 5 THEN 'installed' ELSE 'not_installed' END",
+        "devices": (
+            f"(CASE {DEVICE_DRAW} WHEN 0 THEN '{{pwa}}' WHEN 1 THEN '{{pwa}}' "
+            "WHEN 2 THEN '{google_wallet}' WHEN 3 THEN '{apple_wallet}' "
+            "WHEN 4 THEN '{apple_wallet,pwa}' ELSE '{}' END)::varchar(14)[]"
+        ),
     }
     columns, expressions = _sql_literal_defaults(Card, card_values)
     with connection.cursor() as cursor:

@@ -82,7 +82,7 @@ def _create_data(count: int, service: object) -> None:
                 program=program,
                 holder_name=f"Customer {n}",
                 status=CardStatus.INSTALLED,
-                device=Device.PWA,
+                devices=[Device.PWA],
             )
             for n in range(count)
         ],

@@ -27,7 +27,7 @@ class CardAdmin(admin.ModelAdmin):
     """Read-mostly: balances change only through the ledger services, never by hand here."""
 
     list_display = ["serial", "merchant", "program", "customer", "status", "issued_at"]
-    list_filter = ["status", "device", "merchant"]
+    list_filter = ["status", "merchant"]
     search_fields = ["serial", "customer__email", "customer__last_name"]
     raw_id_fields = ["customer", "referred_by", "program"]
     readonly_fields = [

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -241,7 +243,10 @@ class Card(models.Model):
     status = models.CharField(
         max_length=14, choices=CardStatus.choices, default=CardStatus.NOT_INSTALLED
     )
-    device = models.CharField(max_length=14, choices=Device.choices, default="", blank=True)
+    # Where the card is held now (several at once: a PWA and Apple Wallet on two phones).
+    devices = ArrayField(
+        models.CharField(max_length=14, choices=Device.choices), default=list, blank=True
+    )
     utm_source = models.CharField(max_length=100, blank=True)
     utm_medium = models.CharField(max_length=100, blank=True)
     utm_campaign = models.CharField(max_length=100, blank=True)
@@ -290,6 +295,8 @@ class Card(models.Model):
         indexes = [
             models.Index(fields=["merchant", "status"], name="card_merchant_status"),
             models.Index(fields=["customer", "issued_at"], name="card_customer_issued"),
+            # The CRM's device filter (devices @> '{apple_wallet}').
+            GinIndex(fields=["devices"], name="card_devices"),
         ]
         constraints = [
             models.CheckConstraint(

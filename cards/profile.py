@@ -9,6 +9,7 @@ extending ``cards/profile_base.html``. Apps above cards add to the Profile tab t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from cards.models import Card
+from cards.models import Card, Device
 from cards.selectors import card_get, card_metrics
 from loyalty.http import MerchantRequest, is_manager
 from loyalty.parts import PageParts
@@ -34,6 +35,15 @@ TABS = (
 
 # What apps above cards show on the Profile tab; each part takes the card.
 PROFILE_PARTS: PageParts[Card] = PageParts("profile")
+
+# The order devices are listed in, wherever a card's devices are shown (labels alphabetical).
+DEVICE_ORDER = (Device.APPLE_WALLET, Device.GOOGLE_WALLET, Device.PWA)
+
+
+def devices_in_order(devices: Iterable[str]) -> list[Device]:
+    """The kinds of device a card is held on, each once, in ``DEVICE_ORDER``."""
+    held = set(devices)
+    return [device for device in DEVICE_ORDER if device in held]
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ def profile_context(request: MerchantRequest, serial: str, tab: str) -> dict[str
         "tab": tab,
         "tabs": [Tab(key, label, reverse(name, args=[card.serial])) for key, label, name in TABS],
         "metrics": card_metrics(card),
+        "installed_on": devices_in_order(card.devices),
         "can_change_balances": not card.is_deleted and not card.is_expired,
         "can_manage": is_manager(request),
     }

@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import ngettext
 
 from cards.models import CardStatus, ProgramKind
+from cards.profile import devices_in_order
 from customers.models import Customer
 from customers.selectors import ListedCard, listed_cards
 
@@ -37,11 +38,12 @@ class CustomerRow:
     segment_label: str
     last_visit_iso: str
     last_visit: str  # empty: never visited
-    # One <li> per card, in the order of the cards, for each of the four card columns.
+    # One <li> per card, in the order of the cards, for each of the five card columns.
     serials: SafeString
     programs: SafeString
     balances: SafeString
     statuses: SafeString
+    devices: SafeString
 
 
 def customer_rows(customers: Iterable[Customer]) -> list[CustomerRow]:
@@ -80,7 +82,20 @@ def _row(customer: Customer, cards: list[ListedCard], prefix: str, suffix: str) 
             '<li class="status-{}">{}</li>',
             ((card.status, CardStatus(card.status).label) for card in cards),
         ),
+        devices=format_html_join(
+            "",
+            '<li data-devices="{}">{}</li>',
+            (_card_devices(card) for card in cards),
+        ),
     )
+
+
+def _card_devices(card: ListedCard) -> tuple[str, str]:
+    """The card's device keys (comma-separated, for scripts and tests) and their names."""
+    devices = devices_in_order(card.devices)
+    if not devices:
+        return "", "—"
+    return ",".join(devices), ", ".join(str(device.label) for device in devices)
 
 
 def card_balance(card: ListedCard) -> str:

@@ -26,7 +26,8 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext
 
-from cards.models import Card, Device, Program
+from cards.models import Card, Program
+from cards.profile import DEVICE_ORDER
 from customers.models import Customer
 from customers.services import normalize_phone
 from loyalty.models import Merchant
@@ -67,14 +68,35 @@ class CustomerFilters:
 
     @property
     def card_conditions(self) -> dict[str, Any]:
+        """The card filters as ORM lookups on ``Card``."""
         conditions: dict[str, Any] = {}
         if self.program is not None:
             conditions["program_id"] = self.program
         if self.status:
             conditions["status"] = self.status
-        if self.device:
-            conditions["device"] = "" if self.device == NO_DEVICE else self.device
+        if self.device == NO_DEVICE:
+            conditions["devices"] = []
+        elif self.device:
+            # devices @> ARRAY[kind]: the containment the card_devices GIN index answers.
+            conditions["devices__contains"] = [self.device]
         return conditions
+
+    def card_sql(self, alias: str) -> tuple[list[str], list[Any]]:
+        """The same filters as SQL conditions on the card table ``alias``, and their values."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.program is not None:
+            clauses.append(f"{alias}.program_id = %s")
+            params.append(self.program)
+        if self.status:
+            clauses.append(f"{alias}.status = %s")
+            params.append(self.status)
+        if self.device == NO_DEVICE:
+            clauses.append(f"{alias}.devices = '{{}}'")
+        elif self.device:
+            clauses.append(f"{alias}.devices @> ARRAY[%s]::varchar(14)[]")
+            params.append(self.device)
+        return clauses, params
 
     @property
     def is_empty(self) -> bool:
@@ -115,6 +137,7 @@ class ListedCard:
     stamps_balance: int
     rewards_available: int
     points_balance: Decimal
+    devices: list[str]
 
 
 def listed_cards(*, customer_ids: list[int]) -> dict[int, list[ListedCard]]:
@@ -136,6 +159,7 @@ def listed_cards(*, customer_ids: list[int]) -> dict[int, list[ListedCard]]:
             "stamps_balance",
             "rewards_available",
             "points_balance",
+            "devices",
         )
     )
     for customer_id, *values in rows:
@@ -247,15 +271,14 @@ def _filters_sql(filters: CustomerFilters) -> tuple[str, list[Any]]:
     if filters.segment:
         sql += " AND c.segment = %s"
         params.append(filters.segment)
-    conditions = filters.card_conditions
-    if conditions:
-        clauses = " AND ".join(f"f.{column} = %s" for column in conditions)
-        # Column names come from CustomerFilters.card_conditions' fixed keys, values are params.
+    clauses, values = filters.card_sql("f")
+    if clauses:
+        # The clauses are CustomerFilters.card_sql's fixed texts; every value is a parameter.
         sql += (
             " AND EXISTS (SELECT 1 FROM cards_card f "  # noqa: S608
-            f"WHERE f.customer_id = c.id AND {clauses})"
+            f"WHERE f.customer_id = c.id AND {' AND '.join(clauses)})"
         )
-        params.extend(conditions.values())
+        params.extend(values)
     return sql, params
 
 
@@ -439,4 +462,4 @@ def program_choices(*, merchant: Merchant) -> QuerySet[Program]:
 
 def device_choices() -> list[tuple[str, StrOrPromise]]:
     # Translators: the device filter's choice for cards not added to any phone's wallet yet.
-    return [(NO_DEVICE, gettext("Not installed"))] + [(d.value, d.label) for d in Device if d.value]
+    return [(NO_DEVICE, gettext("Not installed"))] + [(d.value, d.label) for d in DEVICE_ORDER]

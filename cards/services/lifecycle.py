@@ -30,7 +30,7 @@ from cards.models import (
 from cards.rules import LedgerError
 from cards.selectors import card_install_url
 from cards.services.ledger import ledger_append
-from cards.signals import card_link_rotated, holder_email_confirmed
+from cards.signals import card_changed, card_link_rotated, holder_email_confirmed
 from loyalty import clock
 from loyalty.actors import Actor
 from loyalty.audit import audit_record, log_text
@@ -127,6 +127,7 @@ def card_delete(*, card: Card, actor: Actor) -> Card:
         locked.status = CardStatus.DELETED
         locked.deleted_at = clock.now()
         locked.save(update_fields=["status", "deleted_at"])
+        card_changed.send(sender=Card, card=locked, at=locked.deleted_at)
         audit_record(
             merchant=locked.merchant,
             actor=actor,
@@ -168,6 +169,7 @@ def card_set_expiration(
             )
         locked.expires_on = expires_on
         locked.save(update_fields=["expires_on"])
+        card_changed.send(sender=Card, card=locked, at=clock.now())
         audit_record(
             merchant=locked.merchant,
             actor=actor,
@@ -202,18 +204,40 @@ def card_history_export_record(*, card: Card, actor: Actor, rows: int) -> None:
 
 
 def card_mark_installed(*, card: Card, device: str) -> Card:
-    """Record the device a card was installed on (PWA, Google Wallet, Apple Wallet)."""
-    if device not in {Device.PWA, Device.GOOGLE_WALLET, Device.APPLE_WALLET}:
+    """Record a device the card is now held on (PWA, Google Wallet, Apple Wallet); a card can
+    be on several at once."""
+    if device not in INSTALLABLE_DEVICES:
         raise LedgerError("device", _("Unknown device."))
     with transaction.atomic():
         locked = Card.objects.select_for_update().get(pk=card.pk)
         if locked.is_deleted:
             return locked
+        if locked.status == CardStatus.INSTALLED and device in locked.devices:
+            return locked
         locked.status = CardStatus.INSTALLED
-        locked.device = device
+        if device not in locked.devices:
+            locked.devices = [*locked.devices, device]
         locked.installed_at = locked.installed_at or clock.now()
-        locked.save(update_fields=["status", "device", "installed_at"])
+        locked.save(update_fields=["status", "devices", "installed_at"])
+    card.status, card.devices = locked.status, locked.devices
+    card.installed_at = locked.installed_at
     return locked
+
+
+def card_mark_removed(*, card: Card, device: str) -> Card:
+    """The card left a device kind (the last Apple Wallet holding it unregistered). It stays
+    "installed": it was, and its install date is history."""
+    with transaction.atomic():
+        locked = Card.objects.select_for_update().get(pk=card.pk)
+        if device not in locked.devices:
+            return locked
+        locked.devices = [d for d in locked.devices if d != device]
+        locked.save(update_fields=["devices"])
+    card.devices = locked.devices
+    return locked
+
+
+INSTALLABLE_DEVICES = frozenset({Device.PWA, Device.GOOGLE_WALLET, Device.APPLE_WALLET})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +369,5 @@ def card_rotate_link(*, card: Card, actor: Actor, reason: str) -> Card:
             details={"serial": locked.serial, "reason": rotation.value},
         )
         card_link_rotated.send(sender=Card, card=locked, reason=rotation.value, at=now)
-        # Wallet passes (to come) carry the link too: their update channel hooks in here,
-        # as a receiver of card_link_rotated that pushes the pass with the new link.
     card.install_token = locked.install_token
     return locked

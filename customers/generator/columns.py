@@ -22,7 +22,7 @@ LEDGER_COLUMNS = (
     "referred_card_id", "card_id", "merchant_id",
 )
 CARD_COLUMNS = (
-    "id", "merchant_id", "program_id", "customer_id", "serial", "status", "device", "utm_source",
+    "id", "merchant_id", "program_id", "customer_id", "serial", "status", "devices", "utm_source",
     "utm_medium", "utm_campaign", "utm_term", "utm_content", "issued_at", "installed_at",
     "expires_on", "deleted_at", "holder_name", "install_token", "referral_token",
     "referred_by_id", "transaction_amount", "ltv", "peak_transaction_amount", "stamps_earned",

@@ -31,6 +31,7 @@ from customers.generator.specs import (
     HOUR,
     MINUTE,
     OPENING,
+    SECOND_DEVICE_SHARE,
     ProgramSpec,
 )
 from customers.generator.stamp_fold import StampFold
@@ -53,6 +54,16 @@ def _fingerprint(kind: str, action: str, value: str, purchase: str, comment: str
     if ACTIONS[(kind, action)].purchase:  # the dialogs that ask for a purchase amount
         inputs["purchase_amount"] = purchase
     return request_fingerprint(action, inputs)
+
+
+def _devices(rand: Callable[[], float]) -> str:
+    """The ``devices`` array of an installed card as COPY text ("{apple_wallet,pwa}"): one
+    kind, sometimes two, in the order the profile lists them."""
+    devices = {DEVICES[int(rand() * len(DEVICES))]}
+    if rand() < SECOND_DEVICE_SHARE:
+        others = sorted(set(DEVICES) - devices)
+        devices.add(others[int(rand() * len(others))])
+    return "{" + ",".join(sorted(devices)) + "}"
 
 
 def _opening_hours(raw: int, offset: int) -> int:
@@ -224,9 +235,9 @@ class Writer:
         kind = StampFold if program.kind == ProgramKind.STAMP else CashbackFold
         fold = kind(self, shop, card_id, program)
         issued, issued_text = self._history(fold, k, card_id, program)
-        status, device, installed = "not_installed", "", NULL
+        status, devices, installed = "not_installed", "{}", NULL
         if rand() < 0.65:
-            status, device = "installed", DEVICES[int(rand() * len(DEVICES))]
+            status, devices = "installed", _devices(rand)
             installed = self.at(issued + 30_000_000 + int(rand() * 2 * HOUR), shop)
         deleted = NULL
         if plan.deleted[k]:  # some time after its last entry
@@ -239,7 +250,7 @@ class Writer:
         referred_by = str(self.card_base + plan.number[referrer]) if referrer >= 0 else NULL
         self.cards.append(
             f"{card_id}\t{shop.merchant}\t{shop.tenant.program_ids[plan.program[k]]}\t"
-            f"{customer_id}\t{plan.serial[k]}\t{status}\t{device}\t{utm}\t{issued_text}\t"
+            f"{customer_id}\t{plan.serial[k]}\t{status}\t{devices}\t{utm}\t{issued_text}\t"
             f"{installed}\t{NULL}\t{deleted}\t{holder}\t{self.token()}\t{self.token()}\t"
             f"{referred_by}\t{fold.columns()}\n"
         )

@@ -152,6 +152,8 @@ CAMPAIGNS = tuple(
     )
 )
 DEVICES = ("pwa", "pwa", "pwa", "google_wallet", "google_wallet", "apple_wallet")
+# Installed cards held on a second kind of device too (the PWA and a wallet, most often).
+SECOND_DEVICE_SHARE = 0.12
 # Staff comments by action (what a merchant would type; most operations have none).
 PURCHASE_COMMENTS = ("Takeaway", "Paid by card", "Table 4")
 REFUND_COMMENTS = ("Entered twice by mistake", "Item returned", "Wrong amount typed")

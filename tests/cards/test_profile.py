@@ -41,7 +41,7 @@ def test_profile_shows_every_common_metric_with_raw_values(
 ) -> None:
     services.card_add_transaction_amount(card=stamp_card, value="95", actor=staff)
     Card.objects.filter(pk=stamp_card.pk).update(
-        utm_source="instagram", device=Device.PWA, status=CardStatus.INSTALLED
+        utm_source="instagram", devices=[Device.PWA], status=CardStatus.INSTALLED
     )
     html = page(owner_client, stamp_card)
     card = Card.objects.get(pk=stamp_card.pk)
@@ -57,6 +57,47 @@ def test_profile_shows_every_common_metric_with_raw_values(
     assert metric(html, "expires_at") == ""
     assert metric(html, "install_link") == f"http://127.0.0.1:8000/c/{card.install_token}/"
     assert metric(html, "referral_link") == f"http://127.0.0.1:8000/r/{card.referral_token}/"
+
+
+def shown_devices(html: str) -> str:
+    """What the "Installed on device" metric says, tags removed."""
+    found = re.search(r'data-metric="installed_on" data-value="[^"]*">(.*?)</dd>', html)
+    assert found is not None
+    return re.sub(r"<[^>]+>", "", found.group(1))
+
+
+def test_installed_on_lists_every_device_the_card_is_on(
+    owner_client: Client, stamp_card: Card
+) -> None:
+    services.card_mark_installed(card=stamp_card, device=Device.PWA)
+    services.card_mark_installed(card=stamp_card, device=Device.APPLE_WALLET)
+    html = page(owner_client, stamp_card)
+    assert metric(html, "installed_on") == "apple_wallet,pwa"
+    assert shown_devices(html) == "Apple Wallet, PWA"
+
+    services.card_mark_installed(card=stamp_card, device=Device.GOOGLE_WALLET)
+    html = page(owner_client, stamp_card, "cards:metrics")
+    assert metric(html, "installed_on") == "apple_wallet,google_wallet,pwa"
+    assert shown_devices(html) == "Apple Wallet, Google Wallet, PWA"
+
+
+def test_installed_on_drops_a_device_the_card_left(owner_client: Client, stamp_card: Card) -> None:
+    services.card_mark_installed(card=stamp_card, device=Device.GOOGLE_WALLET)
+    services.card_mark_installed(card=stamp_card, device=Device.APPLE_WALLET)
+    services.card_mark_removed(card=stamp_card, device=Device.APPLE_WALLET)
+    html = page(owner_client, stamp_card)
+    assert metric(html, "installed_on") == "google_wallet"
+    assert shown_devices(html) == "Google Wallet"
+
+
+def test_installed_on_is_empty_for_a_card_on_no_device(
+    owner_client: Client, stamp_card: Card
+) -> None:
+    services.card_mark_installed(card=stamp_card, device=Device.PWA)
+    services.card_mark_removed(card=stamp_card, device=Device.PWA)
+    html = page(owner_client, stamp_card)
+    assert metric(html, "installed_on") == ""
+    assert shown_devices(html) == "Not installed"
 
 
 def test_profile_links_use_the_configured_site_url(

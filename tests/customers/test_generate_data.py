@@ -17,9 +17,10 @@ from django.db.models import Count, Max, Sum
 
 from cards import rules
 from cards.actions import ACTIONS
-from cards.models import Card, LedgerEntry, Program
+from cards.models import Card, Device, LedgerEntry, Program
 from cards.rules import Kind
 from cards.services.ledger import request_fingerprint
+from cards.services.lifecycle import INSTALLABLE_DEVICES
 from customers.generator import generate
 from customers.generator.cashback_fold import _taken
 from customers.generator.columns import money
@@ -279,6 +280,20 @@ def test_customer_columns_are_what_the_services_leave(generated: str) -> None:
             assert (
                 normalize_phone(customer.phone, region=customer.merchant.country) == customer.phone
             )
+
+
+def test_installed_cards_are_on_one_kind_of_device_and_some_on_two(generated: str) -> None:
+    cards = Card.objects.values_list("status", "devices", "installed_at")
+    installed = [devices for status, devices, at in cards if at is not None]
+    assert all(devices == [] for status, devices, at in cards if at is None)
+    assert all(1 <= len(devices) <= 2 for devices in installed)
+    assert all(len(set(devices)) == len(devices) for devices in installed)
+    assert {kind for devices in installed for kind in devices} == set(INSTALLABLE_DEVICES)
+    two = sum(len(devices) == 2 for devices in installed)
+    assert 0 < two < len(installed) / 4
+    # The CRM's device filter reads what the COPY wrote.
+    pwa = Card.objects.filter(devices__contains=[Device.PWA]).count()
+    assert pwa == sum(Device.PWA in devices for devices in installed)
 
 
 def test_segments_are_computed(generated: str) -> None:

@@ -114,7 +114,7 @@ def test_filters_by_program_status_segment_and_device(
     cashback = issue_card(cashback_program, customer=CustomerFactory(merchant=merchant))
     deleted = issue_card(stamp_program, customer=CustomerFactory(merchant=merchant))
     services.card_delete(card=deleted, actor=owner)
-    Card.objects.filter(pk=cashback.pk).update(status=CardStatus.INSTALLED, device=Device.PWA)
+    Card.objects.filter(pk=cashback.pk).update(status=CardStatus.INSTALLED, devices=[Device.PWA])
     Customer.objects.filter(pk=stamp.customer_id).update(segment=Segment.CHAMPIONS)
     everyone = [stamp.customer, cashback.customer, deleted.customer]
 
@@ -131,6 +131,94 @@ def test_filters_by_program_status_segment_and_device(
     assert shown(program=stamp_program.pk, status="deleted") == {deleted.customer_id}
     # Unknown values switch that filter off rather than failing.
     assert shown(program="abc", segment="nope") == {c.pk for c in everyone}
+
+
+@pytest.fixture
+def held(stamp_program: Program, cashback_program: Program) -> dict[str, Card]:
+    """Cards on no device, on each kind, on two kinds, and a customer with two cards."""
+    merchant = stamp_program.merchant
+    devices = {
+        "none": [],
+        "pwa": [Device.PWA],
+        "apple": [Device.APPLE_WALLET],
+        "google": [Device.GOOGLE_WALLET],
+        "apple_and_pwa": [Device.APPLE_WALLET, Device.PWA],
+    }
+    cards = {}
+    for name, kinds in devices.items():
+        card = issue_card(stamp_program, customer=CustomerFactory(merchant=merchant))
+        for kind in kinds:
+            services.card_mark_installed(card=card, device=kind)
+        cards[name] = card
+    # One card in Google Wallet, the other on none: the customer matches both filters.
+    both = CustomerFactory(merchant=merchant)
+    cards["two_cards_google"] = issue_card(stamp_program, customer=both)
+    services.card_mark_installed(card=cards["two_cards_google"], device=Device.GOOGLE_WALLET)
+    cards["two_cards_none"] = issue_card(cashback_program, customer=both)
+    return cards
+
+
+def _customers_shown(client: Client, held: dict[str, Card], **params: Any) -> set[str]:
+    html = client.get(LIST, params).text
+    return {name for name, card in held.items() if f'data-customer="{card.customer_id}"' in html}
+
+
+def test_device_filter_finds_the_cards_on_each_kind_of_device(
+    staff_client: Client, held: dict[str, Card]
+) -> None:
+    def shown(device: str) -> set[str]:
+        return _customers_shown(staff_client, held, device=device)
+
+    assert shown("pwa") == {"pwa", "apple_and_pwa"}
+    assert shown("apple_wallet") == {"apple", "apple_and_pwa"}
+    assert shown("google_wallet") == {"google", "two_cards_google", "two_cards_none"}
+    assert shown("none") == {"none", "two_cards_google", "two_cards_none"}
+    assert shown("") == set(held)
+
+
+def test_device_filter_combines_with_the_others(
+    staff_client: Client, held: dict[str, Card], cashback_program: Program
+) -> None:
+    shown = _customers_shown(
+        staff_client, held, device="google_wallet", program=cashback_program.pk
+    )
+    assert shown == set()  # the customer's Google Wallet card is of the other program
+    shown = _customers_shown(staff_client, held, device="none", program=cashback_program.pk)
+    assert shown == {"two_cards_google", "two_cards_none"}
+
+
+def test_device_filter_offers_any_none_and_each_kind(staff_client: Client) -> None:
+    html = staff_client.get(LIST).text
+    select = html[
+        html.index('name="device"') : html.index("</select>", html.index('name="device"'))
+    ]
+    options = [
+        ('value=""', "Any device"),
+        ('value="none"', "Not installed"),
+        ('value="apple_wallet"', "Apple Wallet"),
+        ('value="google_wallet"', "Google Wallet"),
+        ('value="pwa"', "PWA"),
+    ]
+    positions = [select.index(f"<option {value}") for value, _ in options]
+    assert positions == sorted(positions)
+    for value, label in options:
+        assert f"<option {value}" in select
+        assert label in select
+
+
+def test_the_list_shows_each_cards_devices(staff_client: Client, held: dict[str, Card]) -> None:
+    html = staff_client.get(LIST).text
+    assert '<li data-devices="apple_wallet,pwa">Apple Wallet, PWA</li>' in html
+    assert '<li data-devices="google_wallet">Google Wallet</li>' in html
+    assert '<li data-devices="">—</li>' in html
+
+
+def test_the_export_takes_the_device_filter(owner_client: Client, held: dict[str, Card]) -> None:
+    exported = rows(owner_client.get(EXPORT, {"device": "apple_wallet"}))
+    serials = {row[9] for row in exported[1:]}
+    assert serials == {held["apple"].serial, held["apple_and_pwa"].serial}
+    event = AuditEvent.objects.get(action=AuditAction.CUSTOMERS_EXPORTED)
+    assert event.summary == "Exported 2 customers as CSV, filtered by device Apple Wallet"
 
 
 def test_list_never_shows_another_merchants_customers(
