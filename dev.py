@@ -328,10 +328,13 @@ def cmd_run(args: list[str]) -> int:
         raise SystemExit(f"dev.py run takes no arguments\n\n{USAGE}")
     bootstrap()
     with servers() as urls:
-        # Local push services (http, private addresses) are allowed here only; check --deploy
-        # refuses the setting.
-        env = child_env(urls, DEBUG="1", PUSH_ALLOW_PRIVATE_ENDPOINTS="1")
-        for step in (["migrate", "--noinput"], ["seed_demo"]):
+        # Local push services (http, private addresses) and wallet passes signed with test
+        # credentials generated into .data/wallet/ are allowed here only; check --deploy
+        # refuses both settings.
+        env = child_env(
+            urls, DEBUG="1", PUSH_ALLOW_PRIVATE_ENDPOINTS="1", WALLET_TEST_CREDENTIALS="1"
+        )
+        for step in (["migrate", "--noinput"], ["seed_demo"], ["wallet_test_credentials"]):
             code = run_foreground([str(PYTHON), MANAGE, *step], env)
             if code:
                 say(f"manage.py {step[0]} failed (exit code {code})")

@@ -481,7 +481,8 @@ def _rewards(number: int) -> str:
     }
 
 
-def _entry_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
+def entry_public_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
+    """What an entry changed, in the customer's words (the card page; the wallet pass's back)."""
     changes = []
     if entry.purchase_amount and entry.kind != rules.Kind.CARD_ISSUED:
         amount = format_money(entry.purchase_amount, currency)
@@ -520,7 +521,7 @@ def card_public_history(*, card: Card, limit: int = 30) -> list[HistoryLine]:
         HistoryLine(
             when=entry.created_at,
             title=str(CUSTOMER_WORDS.get(entry.kind, entry.label)),
-            changes=_entry_changes(entry, currency),
+            changes=entry_public_changes(entry, currency),
         )
         for entry in entries
     ]

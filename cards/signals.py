@@ -19,3 +19,12 @@ card_link_rotated = Signal()
 # Sent when a link emailed to the holder's address was opened: the address is theirs. The CRM
 # marks it verified. Arguments: card, email (str, the address the link was sent to), at.
 holder_email_confirmed = Signal()
+
+# Sent inside the transaction that changed what a card's holder sees on it outside the ledger:
+# its expiration date moved or it was deleted. Wallet passes are re-issued (a deleted card's
+# pass becomes void). Arguments: card (the locked Card, already changed), at.
+card_changed = Signal()
+
+# Sent inside the transaction that changed a program's design or rules (name, colours, logo,
+# stamps per reward, tiers): every card of it looks different now. Arguments: program, at.
+program_changed = Signal()

@@ -22,6 +22,18 @@ app.conf.beat_schedule = {
     # Due scheduled pushes are claimed from PostgreSQL every few seconds, so a message goes
     # out within a minute of its time whatever the worker was doing.
     "dispatch-due-pushes": {"task": "pushes.tasks.dispatch_due_messages", "schedule": 10.0},
+    # A wallet pass whose update task was lost (worker killed, broker restarted) is pushed
+    # and PATCHed again; the version claims make a repeated task harmless.
+    "requeue-wallet-passes-behind": {
+        "task": "wallet.tasks.requeue_passes_behind",
+        "schedule": 60.0,
+    },
+    # A Google Wallet retry whose task was lost is queued again (its version is claimed
+    # already, so the sweep above does not see it).
+    "requeue-google-wallet-retries": {
+        "task": "wallet.tasks.google_updates_requeue",
+        "schedule": 300.0,
+    },
     "recompute-segments-daily": {
         "task": "customers.tasks.recompute_all_segments",
         "schedule": crontab(hour=3, minute=15),

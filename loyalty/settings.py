@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "customers",
     "feedback",
     "pushes",
+    "wallet",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +212,34 @@ PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
 # Optional allow-list of push service hosts (comma-separated; each also allows its subdomains).
 PUSH_ENDPOINT_HOSTS = env_list("PUSH_ENDPOINT_HOSTS", [])
 
+# Apple Wallet: the Pass Type ID, the team, its certificate and key (PEM files, or one PKCS#12
+# file with a password) and Apple's WWDR intermediate certificate, all from the Apple Developer
+# account. APNS_URL is Apple's production push gateway (tests point it at a local stand-in).
+APPLE_PASS_TYPE_ID = env_str("APPLE_PASS_TYPE_ID")
+APPLE_TEAM_ID = env_str("APPLE_TEAM_ID")
+APPLE_PASS_CERTIFICATE = env_str("APPLE_PASS_CERTIFICATE")
+APPLE_PASS_KEY = env_str("APPLE_PASS_KEY")
+APPLE_PASS_KEY_PASSWORD = env_str("APPLE_PASS_KEY_PASSWORD")
+APPLE_PASS_P12 = env_str("APPLE_PASS_P12")
+APPLE_PASS_P12_PASSWORD = env_str("APPLE_PASS_P12_PASSWORD")
+APPLE_WWDR_CERTIFICATE = env_str("APPLE_WWDR_CERTIFICATE")
+APNS_URL = env_str("APNS_URL", "https://api.push.apple.com").rstrip("/")
+# The CA bundle APNs's server certificate is verified with (empty: the system's trust store).
+APNS_CA_FILE = env_str("APNS_CA_FILE") or None
+# Google Wallet: the issuer id and the service account's JSON key (its token_uri is where
+# OAuth tokens come from); the API's base URL and the save link's prefix.
+GOOGLE_WALLET_ISSUER_ID = env_str("GOOGLE_WALLET_ISSUER_ID")
+GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = env_str("GOOGLE_WALLET_SERVICE_ACCOUNT_FILE")
+GOOGLE_WALLET_API_URL = env_str(
+    "GOOGLE_WALLET_API_URL", "https://walletobjects.googleapis.com/walletobjects/v1"
+).rstrip("/")
+GOOGLE_WALLET_SAVE_URL = env_str("GOOGLE_WALLET_SAVE_URL", "https://pay.google.com/gp/v/save/")
+# Where the generated test key's OAuth tokens come from (a real key file names its own).
+GOOGLE_WALLET_TOKEN_URI = env_str("GOOGLE_WALLET_TOKEN_URI")
+# Development only: with the credentials above unset, generate test ones into DATA_DIR/wallet
+# (python3 dev.py run turns it on). Real wallets refuse what they sign.
+WALLET_TEST_CREDENTIALS = env_bool("WALLET_TEST_CREDENTIALS", False)
+
 # Security. Production defaults; DEBUG relaxes only what breaks plain-http local use.
 # Read from Redis, kept in the database (see loyalty.sessions).
 SESSION_ENGINE = "loyalty.sessions"
@@ -264,5 +293,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # django-axes logs every successful login at INFO; failures and lockouts are WARNING.
         "axes": {"level": "WARNING"},
+        # httpx logs every request at INFO, and an APNs URL carries the device's push token.
+        "httpx": {"level": "WARNING"},
     },
 }

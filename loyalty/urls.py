@@ -13,6 +13,7 @@ from customers.urls import public_urlpatterns as join_urlpatterns
 from feedback.urls import public_urlpatterns as feedback_public_urlpatterns
 from loyalty import views
 from loyalty.media import media_urlpatterns
+from wallet import urls as wallet_urls
 
 # What customers see without logging in (namespace "public"): the join pages, the card and its
 # rating form, gathered from the apps that own them.
@@ -34,6 +35,10 @@ urlpatterns = [
     # The Send push tab at /cards/<serial>/push/ and the card page's /c/<token>/push/subscribe/.
     path("cards/", include("pushes.urls")),
     path("", include("pushes.public_urls")),
+    # Apple Wallet's PassKit web service (the pass's webServiceURL) and the card page's
+    # "Add to Apple Wallet" / "Save to Google Wallet" links.
+    path("wallet/apple/", include((wallet_urls.passkit_urlpatterns, "passkit"))),
+    path("", include((wallet_urls.public_urlpatterns, "wallet_public"))),
     # What customers see without logging in (namespace "public"): join pages and the card.
     path(
         "",

@@ -25,6 +25,9 @@ MESSAGE_MAX_LENGTH = 500
 
 class Channel(models.TextChoices):
     WEB_PUSH = "web_push", _("Web push")
+    # Brand names: not translated. The wallet app sends through these.
+    APPLE_WALLET = "apple_wallet", "Apple Wallet"
+    GOOGLE_WALLET = "google_wallet", "Google Wallet"
 
 
 class PushSubscription(models.Model):
@@ -63,7 +66,9 @@ class PushSubscription(models.Model):
 
     @property
     def device_label(self) -> str:
-        """A short human name for the device, from its user agent."""
+        """A short human name for the device: its wallet, else its browser and system."""
+        if self.channel != Channel.WEB_PUSH:
+            return str(Channel(self.channel).label)  # "Apple Wallet", "Google Wallet"
         return describe_user_agent(self.user_agent)
 
 

@@ -32,11 +32,12 @@ def card_push_options(*, card: Card) -> list[CardOption]:
     cards = (
         cards.filter(customer_id=card.customer_id) if card.customer_id else cards.filter(pk=card.pk)
     )
+    # Not "devices": that is the card's field of the kinds of device it is installed on.
     cards = cards.select_related("program").annotate(
-        devices=Count("push_subscriptions", filter=Q(push_subscriptions__expired_at__isnull=True))
+        receivers=Count("push_subscriptions", filter=Q(push_subscriptions__expired_at__isnull=True))
     )
     return [
-        CardOption(card=c, devices=c.devices, reason=cannot_receive_reason(c, c.devices))
+        CardOption(card=c, devices=c.receivers, reason=cannot_receive_reason(c, c.receivers))
         for c in cards.order_by("-issued_at", "-id")
     ]
 

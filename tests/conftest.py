@@ -27,6 +27,7 @@ from tests.factories import (
     UserFactory,
     issue_card,
 )
+from wallet.apple.credentials import TEST_PASS_TYPE_ID
 
 
 @pytest.fixture(autouse=True)
@@ -129,10 +130,15 @@ def cashback_card(cashback_program: Program) -> Card:
 
 
 @pytest.fixture
-def world(merchant, owner, admin_user, staff, stamp_card, settings, tmp_path) -> dict[str, Any]:
+def world(
+    merchant, owner, admin_user, staff, stamp_card, settings, tmp_path, tmp_path_factory
+) -> dict[str, Any]:
     """One object of each kind that a URL can name, all belonging to ``merchant``: the permission
     matrix and the translated-pages test walk every URL with it."""
     settings.MEDIA_ROOT = tmp_path
+    # Both wallets on, with test credentials generated once per session (not per test).
+    settings.WALLET_TEST_CREDENTIALS = True
+    settings.DATA_DIR = tmp_path_factory.getbasetemp() / "world-data"
     return _world_of(stamp_card, owner=owner, staff=staff, token="world-invitation-token")
 
 
@@ -198,6 +204,9 @@ def _world_of(
         },
         "program_pk": program.pk,
         "language": "es",
+        # Apple Wallet's web service names a device and the instance's pass type.
+        "device_id": "matrix-device",
+        "pass_type_id": TEST_PASS_TYPE_ID,
         # An uploaded file under MEDIA_URL: the program's logo.
         "path": program.logo.name,
         # The objects themselves, for tests that prepare or inspect them.

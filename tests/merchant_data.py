@@ -12,6 +12,14 @@ from customers.models import Customer, SegmentChange
 from feedback.models import Feedback
 from loyalty.models import AuditEvent, Invitation, Membership, Merchant
 from pushes.models import Delivery, PushMessage, PushSubscription
+from wallet.models import (
+    ApplePush,
+    AppleRegistration,
+    GoogleClass,
+    GoogleObject,
+    GoogleUpdate,
+    WalletPass,
+)
 
 # Each model with the lookup from its rows to their merchant.
 OWNED_BY: dict[type[Model], str] = {
@@ -31,6 +39,12 @@ OWNED_BY: dict[type[Model], str] = {
     PushSubscription: "merchant",
     PushMessage: "merchant",
     Delivery: "message__merchant",
+    WalletPass: "merchant",
+    AppleRegistration: "merchant",
+    ApplePush: "wallet_pass__merchant",
+    GoogleClass: "program__merchant",
+    GoogleObject: "merchant",
+    GoogleUpdate: "google_object__merchant",
 }
 
 

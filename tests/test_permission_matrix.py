@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -41,11 +42,12 @@ from tests.factories import (
     subscription_json,
 )
 from tests.merchant_data import merchant_data
+from wallet import services as wallet_services
 
 pytestmark = pytest.mark.django_db
 
 PUBLIC, MEMBER, MANAGER, OWNER = "public", "member", "manager", "owner"
-GET, POST = "get", "post"
+GET, POST, DELETE = "get", "post", "delete"
 
 World = dict[str, Any]
 Body = Callable[[World], dict[str, Any]]
@@ -56,6 +58,8 @@ class Redirect:
     """A 302 to ``to(world)``, read after the request (so it can name what the request made)."""
 
     to: Callable[[World], str]
+    # The Location only starts with ``to(world)`` (it ends with something signed just now).
+    prefix: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class Route:
     # What another merchant's owner gets where the body names one of this merchant's objects.
     outsider: int | None = None
     json: bool = False
+    # Request headers the success needs (Apple Wallet's "Authorization: ApplePass <token>").
+    headers: Callable[[World], dict[str, str]] | None = None
 
 
 def to(name: str, *keys: str, anchor: str = "") -> Redirect:
@@ -95,12 +101,15 @@ def _newest_card(world: World) -> Card:
 
 
 NEW_CARD_PROFILE = Redirect(lambda world: _newest_card(world).get_absolute_url())
+# A new customer's card page opens on its "Your card is ready" step.
 NEW_CARD_PAGE = Redirect(
-    lambda world: reverse("public:card", args=[_newest_card(world).install_token])
+    lambda world: reverse("public:card", args=[_newest_card(world).install_token]) + "?joined=1"
 )
 NEW_PROGRAM = Redirect(
     lambda world: reverse("settings:program_edit", args=[Program.objects.latest("pk").pk])
 )
+# Google's save page, with a JWT signed at the time of the request.
+GOOGLE_SAVE_PAGE = Redirect(lambda world: settings.GOOGLE_WALLET_SAVE_URL, prefix=True)
 # The card's page at its new link (the old one no longer opens it).
 NEW_LINK = Redirect(
     lambda world: reverse("public:card", args=[Card.objects.get(pk=world["card"].pk).install_token])
@@ -186,6 +195,30 @@ def rating_after_a_visit(world: World) -> dict[str, Any]:
     return {"rating": "5"}
 
 
+def _wallet_pass(world: World) -> Any:
+    return wallet_services.wallet_pass_ensure(card=world["card"])
+
+
+def apple_pass_token(world: World) -> dict[str, str]:
+    return {"Authorization": f"ApplePass {_wallet_pass(world).authentication_token}"}
+
+
+def new_push_token(world: World) -> dict[str, Any]:
+    _wallet_pass(world)
+    return {"pushToken": "ab" * 32}
+
+
+def registered_device(world: World) -> dict[str, Any]:
+    wallet_services.apple_device_register(
+        device_id=world["device_id"],
+        pass_type_id=world["pass_type_id"],
+        serial=world["serial"],
+        token=_wallet_pass(world).authentication_token,
+        push_token="cd" * 32,
+    )
+    return {}
+
+
 # The table ---------------------------------------------------------------------------------
 
 ROUTES = [
@@ -249,6 +282,22 @@ ROUTES = [
     Route("public:card_icon_png", PUBLIC),
     Route("public:card_icon_svg", PUBLIC),
     Route("public:card_theme", PUBLIC),
+    Route("wallet_public:apple_pass", PUBLIC),
+    Route("wallet_public:google_save", PUBLIC, ok=GOOGLE_SAVE_PAGE),
+    # Apple Wallet's web service: authenticated by the pass's own token, not a session.
+    Route(
+        "passkit:registration",
+        PUBLIC,
+        POST,
+        new_push_token,
+        201,
+        json=True,
+        headers=apple_pass_token,
+    ),
+    Route("passkit:registration", PUBLIC, DELETE, registered_device, headers=apple_pass_token),
+    Route("passkit:updated_serials", PUBLIC, GET, registered_device),
+    Route("passkit:latest_pass", PUBLIC, headers=apple_pass_token),
+    Route("passkit:log", PUBLIC, POST, fixed(logs=["matrix"]), json=True, writes=False),
     Route("media", PUBLIC),
     # Settings
     Route("settings:home", MANAGER),
@@ -401,10 +450,11 @@ def _answer(expected: int | Redirect, world: World) -> tuple[int, str | None]:
     return expected, None
 
 
-def _send(client: Client, route: Route, url: str, data: dict[str, Any]) -> Any:
+def _send(client: Client, route: Route, url: str, data: dict[str, Any], world: World) -> Any:
+    headers = route.headers(world) if route.headers else {}
     if route.json:
-        return client.post(url, json.dumps(data), content_type="application/json")
-    return getattr(client, route.method)(url, data)
+        return client.post(url, json.dumps(data), content_type="application/json", headers=headers)
+    return getattr(client, route.method)(url, data, headers=headers)
 
 
 @pytest.mark.parametrize(
@@ -418,10 +468,13 @@ def test_each_persona_gets_exactly_its_answer(
     data = route.body(world) if route.body else {}
     before = merchant_data(world["merchant"])
 
-    response = _send(client, route, url, data)
+    response = _send(client, route, url, data, world)
 
     expected = _expected(route, persona, url)
-    assert (response.status_code, response.get("Location")) == _answer(expected, world)
+    location = response.get("Location")
+    if isinstance(expected, Redirect) and expected.prefix and location:
+        location = location[: len(expected.to(world))]
+    assert (response.status_code, location) == _answer(expected, world)
     changed = merchant_data(world["merchant"]) != before
     if not _acts_on_this_merchant(persona, route):
         assert not changed, "a refused request changed the merchant's data"

@@ -72,6 +72,12 @@ NOT_PAGES = {
     "public:join_theme",
     "settings:program_logo",
     "media",
+    "wallet_public:apple_pass",
+    "wallet_public:google_save",
+    "passkit:registration",
+    "passkit:updated_serials",
+    "passkit:latest_pass",
+    "passkit:log",
 }
 
 PAGES = [

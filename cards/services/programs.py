@@ -26,6 +26,7 @@ from cards.services.logos import (
     logo_delete_on_commit,
     logo_store,
 )
+from cards.signals import program_changed
 from loyalty import clock
 from loyalty.actors import Actor
 from loyalty.audit import audit_record
@@ -564,6 +565,7 @@ def program_update(
         if "tiers" in changed:
             _save_tiers(locked, new_tiers)
         logo_delete_on_commit(program=locked, name=old_logo)
+        program_changed.send(sender=Program, program=locked, at=clock.now())
         audit_record(
             merchant=locked.merchant,
             actor=actor,

@@ -122,7 +122,9 @@ def _claim_due_messages(now: datetime.datetime, limit: int) -> tuple[list[int], 
                     _mark_failed(message, now, _("The card was deleted; nothing was sent."))
             elif not subscriptions[message.card_id]:
                 with translation.override(message.merchant.language):
-                    reason = _("No device can receive it (notifications are off).")
+                    reason = _(
+                        "No device can receive it (notifications are off or the card was removed)."
+                    )
                 _mark_failed(message, now, reason)
             else:
                 message.status = MessageStatus.SENDING
@@ -309,7 +311,7 @@ def _reason_not_to_send(delivery: Delivery) -> str:
     if delivery.message.card.is_deleted:
         return _("The card was deleted; nothing was sent.")
     if not delivery.subscription.is_active:
-        return _("The device turned notifications off.")
+        return _("The device stopped receiving (notifications off or the card removed).")
     status = delivery.message.status
     if status == MessageStatus.SCHEDULED:
         return _("The message is scheduled.")

@@ -91,7 +91,10 @@ def subscription_save(
 
 def _expire_beyond_cap(card: Card, *, keep: PushSubscription, now: datetime.datetime) -> None:
     cap = max(1, conf.get_int("PUSH_MAX_DEVICES_PER_CARD"))
-    live = PushSubscription.objects.filter(card=card, expired_at__isnull=True).exclude(pk=keep.pk)
+    # Per channel: a browser past the cap must not end an Apple Wallet registration.
+    live = PushSubscription.objects.filter(
+        card=card, channel=keep.channel, expired_at__isnull=True
+    ).exclude(pk=keep.pk)
     surplus = list(live.order_by("-updated_at", "-id").values_list("pk", flat=True)[cap - 1 :])
     if not surplus:
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from loyalty import clock
 from pushes import services
 from pushes.models import (
     MESSAGE_MAX_LENGTH,
+    Channel,
     Delivery,
     DeliveryStatus,
     MessageStatus,
@@ -53,6 +55,17 @@ def card(stamp_program: Any) -> Card:
     card_services.card_mark_installed(card=card, device="pwa")
     _subscribe(card)
     return card
+
+
+def _wallet(card: Card, channel: Channel, n: int = 1) -> PushSubscription:
+    """A wallet holding the card, as the wallet app records it: a subscription of its channel."""
+    card_services.card_mark_installed(card=card, device=channel.value)
+    return PushSubscription.objects.create(
+        merchant=card.merchant,
+        card=card,
+        channel=channel,
+        endpoint=f"https://wallet.invalid/{channel.value}/{card.pk}/{n}",
+    )
 
 
 def _url(card: Card, name: str = "pushes:tab", *args: Any) -> str:
@@ -214,6 +227,42 @@ def test_with_no_receivable_card_the_tab_says_why_instead_of_a_form(
     assert "<textarea" not in page
 
 
+def test_a_card_held_only_in_a_wallet_can_receive(
+    owner_client: Client, stamp_program: Any, cashback_program: Any
+) -> None:
+    customer: Any = CustomerFactory(merchant=stamp_program.merchant)
+    apple = issue_card(stamp_program, customer=customer)
+    _wallet(apple, Channel.APPLE_WALLET)
+    google_and_browser = issue_card(cashback_program, customer=customer)
+    _wallet(google_and_browser, Channel.GOOGLE_WALLET)
+    _subscribe(google_and_browser)
+
+    page = owner_client.get(_url(apple)).content.decode()
+
+    def option(card: Card) -> str:
+        start = page.index(f'data-card-option="{card.serial}"')
+        return page[start : page.index("</label>", start)]
+
+    assert 'data-receivable="true"' in option(apple)
+    assert "1 device" in option(apple)
+    assert 'data-receivable="true"' in option(google_and_browser)
+    assert "2 devices" in option(google_and_browser)
+    assert "<textarea" in page
+
+
+def test_a_wallet_that_let_go_of_the_card_no_longer_counts(
+    owner_client: Client, stamp_program: Any
+) -> None:
+    card = issue_card(stamp_program)
+    subscription = _wallet(card, Channel.APPLE_WALLET)
+    services.subscription_expire(subscription=subscription, reason="Unregistered")
+
+    page = owner_client.get(_url(card)).content.decode()
+
+    assert "data-push-unavailable" in page
+    assert "adds it to Apple Wallet or Google Wallet" in page
+
+
 def test_a_device_that_unsubscribed_no_longer_counts(owner_client: Client, card: Card) -> None:
     services.subscription_expire(subscription=card.push_subscriptions.get(), reason="410")
 
@@ -370,6 +419,48 @@ def test_the_list_shows_each_state_and_each_devices_result(
     assert "Other card" in page  # the customer's other card's messages are listed too
     assert page.count('data-action="push_cancel"') == 2  # only scheduled ones
     assert 'hx-trigger="every 5s"' in page  # refreshes while something is pending
+
+
+def test_wallets_are_listed_by_name_with_their_results(
+    owner_client: Client, owner: Any, card: Card
+) -> None:
+    apple = _wallet(card, Channel.APPLE_WALLET)
+    google = _wallet(card, Channel.GOOGLE_WALLET)
+    message = services.message_create(card=card, body="Double stamps today", actor=owner)
+    services.messages_dispatch_due()
+    results = {
+        apple.pk: (DeliveryStatus.DELIVERED, 200, ""),
+        google.pk: (DeliveryStatus.FAILED, 500, "Google Wallet answered 500."),
+    }
+    for subscription_id, (status, code, reason) in results.items():
+        Delivery.objects.filter(message=message, subscription_id=subscription_id).update(
+            status=status, status_code=code, reason=reason
+        )
+
+    page = owner_client.get(_url(card)).content.decode()
+
+    start = page.index(f'data-message="{message.pk}"')
+    listed = page[start:]  # the only message
+    deliveries = re.findall(
+        r'<li data-delivery-status="(\w+)" data-channel="(\w+)">\s*<span>([^<]+)</span>', listed
+    )
+    assert sorted(deliveries) == [
+        ("delivered", "apple_wallet", "Apple Wallet"),
+        ("failed", "google_wallet", "Google Wallet"),
+        ("pending", "web_push", "Chrome on Android"),
+    ]
+    assert "(500)" in listed
+    assert "Google Wallet answered 500." in listed
+
+
+def test_a_wallet_subscription_is_named_after_its_wallet(card: Card) -> None:
+    apple = _wallet(card, Channel.APPLE_WALLET)
+    google = _wallet(card, Channel.GOOGLE_WALLET)
+    browser = card.push_subscriptions.get(channel=Channel.WEB_PUSH)
+
+    assert apple.device_label == "Apple Wallet"
+    assert google.device_label == "Google Wallet"
+    assert browser.device_label == "Chrome on Android"
 
 
 def test_the_list_alone_is_served_for_refreshing(owner_client: Client, card: Card) -> None:
