@@ -7,7 +7,9 @@ with its own bound form passes it as an override.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from enum import StrEnum
 from functools import wraps
 from typing import Any
 
@@ -32,6 +34,10 @@ from loyalty.parts import PageParts
 
 # What apps above cards show on the card page; each part takes the card.
 CARD_PAGE_PARTS: PageParts[Card] = PageParts("card page")
+
+# The query parameter of the card page opened right after joining: it offers where to keep
+# the card (the phone's wallet first) at the top.
+JOINED_PARAMETER = "joined"
 
 View = Callable[..., HttpResponse]
 
@@ -133,6 +139,33 @@ def _balance_parts(card: Card) -> dict[str, Any]:
     }
 
 
+class Platform(StrEnum):
+    """What kind of device opened the card page, as far as its User-Agent tells: the page
+    offers the wallet of that phone first (or only), and a desktop a code to open it on one."""
+
+    IOS = "ios"
+    ANDROID = "android"
+    DESKTOP = "desktop"
+    # Not recognised (no User-Agent, a bot, a rare browser): everything is offered.
+    OTHER = "other"
+
+
+# iPadOS Safari asks for the desktop site by default and says "Macintosh": it is a desktop here.
+_IOS = re.compile(r"\b(?:iPhone|iPad|iPod)\b")
+_DESKTOP = re.compile(r"\b(?:Windows NT|Macintosh|X11|CrOS)\b")
+
+
+def client_platform(request: HttpRequest) -> Platform:
+    user_agent = request.headers.get("User-Agent", "")
+    if _IOS.search(user_agent):
+        return Platform.IOS
+    if "Android" in user_agent:
+        return Platform.ANDROID
+    if _DESKTOP.search(user_agent):
+        return Platform.DESKTOP
+    return Platform.OTHER
+
+
 def card_page_context(card: Card) -> dict[str, Any]:
     program = card.program
     return {
@@ -156,5 +189,5 @@ def render_card_page(
 ) -> HttpResponse:
     activate_for_customer(request, card.merchant)
     with timezone.override(card.merchant.tz):  # dates as the shop sees them
-        context = card_page_context(card) | overrides
+        context = card_page_context(card) | {"platform": client_platform(request)} | overrides
         return render(request, "cards/public/card.html", context, status=status)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cards import pwa
-from cards.card_page import gone, public, render_card_page, too_many
+from cards.card_page import JOINED_PARAMETER, gone, public, render_card_page, too_many
 from cards.forms import utm_from
 from cards.models import Card, Device
 from cards.selectors import (
@@ -114,7 +114,7 @@ def card_page(request: HttpRequest, install_token: str) -> HttpResponse:
         # confirmation stays out of the address bar, the history and the installed app.
         card_confirm_email(card=card, token=request.GET[CONFIRM_PARAMETER])
         return redirect("public:card", card.install_token)
-    return render_card_page(request, card)
+    return render_card_page(request, card, joined=JOINED_PARAMETER in request.GET)
 
 
 @public

@@ -13,9 +13,10 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from cards.card_page import public, too_many
+from cards.card_page import JOINED_PARAMETER, public, too_many
 from cards.forms import utm_from
 from cards.models import Card, Program
 from cards.selectors import program_by_join_token
@@ -98,7 +99,9 @@ def _joined(request: HttpRequest, program: Program, result: JoinResult) -> HttpR
     """
     card = result.card
     if result.outcome == JoinOutcome.ISSUED and card is not None:
-        return redirect("public:card", card.install_token, permanent=False)
+        # The card page's "card is ready" step: the phone's wallet, or the home screen.
+        url = reverse("public:card", args=[card.install_token])
+        return redirect(f"{url}?{JOINED_PARAMETER}=1")
     if card is not None and ratelimit.allowed((LINK_EMAIL_PER_CARD, str(card.pk))):
         # Written in the language the customer joined in (card_send_link), not the page's.
         customer_join_send_link(result=result)

@@ -55,7 +55,7 @@ def test_joining_creates_the_customer_and_opens_their_new_card(
 
     card = Card.objects.get(program=stamp_program)
     assert response.status_code == 302
-    assert response["Location"] == reverse("public:card", args=[card.install_token])
+    assert response["Location"] == reverse("public:card", args=[card.install_token]) + "?joined=1"
     customer = card.customer
     assert customer is not None
     assert (customer.first_name, customer.last_name) == ("Ada", "Lovelace")

@@ -264,7 +264,7 @@ def test_a_first_visit_alone_does_not_mark_the_card_installed(
 
     stamp_card.refresh_from_db()
     assert stamp_card.status == CardStatus.NOT_INSTALLED
-    assert stamp_card.device == ""
+    assert stamp_card.devices == []
 
 
 def test_installing_the_app_marks_the_card_installed_on_pwa(
@@ -279,8 +279,21 @@ def test_installing_the_app_marks_the_card_installed_on_pwa(
     assert response.status_code == 204
     stamp_card.refresh_from_db()
     assert stamp_card.status == CardStatus.INSTALLED
-    assert stamp_card.device == Device.PWA
+    assert stamp_card.devices == [Device.PWA]
     assert stamp_card.installed_at is not None
+
+
+def test_installing_the_app_keeps_the_wallet_the_card_is_already_in(
+    client: Client, stamp_card: Card
+) -> None:
+    services.card_mark_installed(card=stamp_card, device=Device.APPLE_WALLET)
+    url = reverse("public:card_installed", args=[stamp_card.install_token])
+
+    assert client.post(url).status_code == 204
+    assert client.post(url).status_code == 204  # reported again: listed once
+
+    stamp_card.refresh_from_db()
+    assert stamp_card.devices == [Device.APPLE_WALLET, Device.PWA]
 
 
 def test_marking_installed_needs_the_csrf_token(stamp_card: Card) -> None:

@@ -30,7 +30,7 @@ def test_a_customer_joins_and_sees_their_card(page: Any, stamp_program: Program)
     page.fill("#id_phone", "+1 415 555 0123")
     page.get_by_role("button", name="Get my card").click()
 
-    page.wait_for_url(re.compile(r"/c/[\w-]+/$"))
+    page.wait_for_url(re.compile(r"/c/[\w-]+/\?joined=1$"))
     card = Card.objects.get(program=stamp_program)
     assert (card.utm_source, card.utm_campaign) == ("poster", "opening")
     expect(page.locator('[data-field="holder_name"]')).to_have_text("Ada Lovelace")
@@ -38,6 +38,7 @@ def test_a_customer_joins_and_sees_their_card(page: Any, stamp_program: Program)
     expect(page.locator(".card-qr svg")).to_be_visible()
     expect(page.locator(".card-slots li")).to_have_count(stamp_program.stamps_per_reward)
     expect(page.locator(".card-history")).to_contain_text("You joined")
+    expect(page.get_by_role("heading", name="Your card is ready")).to_be_visible()
     card.refresh_from_db()
     assert card.status == CardStatus.NOT_INSTALLED  # a visit is not an installation
 
@@ -67,7 +68,7 @@ def test_installing_the_card_as_an_app_marks_it_installed(page: Any, stamp_card:
     assert answer.value.status == 204
     expect(page.locator("[data-installed-note]")).to_be_visible()
     stamp_card.refresh_from_db()
-    assert (stamp_card.status, stamp_card.device) == (CardStatus.INSTALLED, Device.PWA)
+    assert (stamp_card.status, stamp_card.devices) == (CardStatus.INSTALLED, [Device.PWA])
 
 
 def test_a_known_email_is_told_only_to_check_the_inbox(page: Any, stamp_card: Card) -> None:

@@ -44,15 +44,16 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (url.pathname === CARD_URL || ASSETS.indexOf(url.pathname) !== -1) {
-    event.respondWith(networkFirst(request, url.pathname));
+    // The "your card is ready" step right after joining is not the copy to keep offline.
+    event.respondWith(networkFirst(request, url.pathname, !url.searchParams.has("joined")));
   }
 });
 
 // The network when there is one (the card is always current), else the last copy kept.
-function networkFirst(request, key) {
+function networkFirst(request, key, keep) {
   return caches.open(CACHE).then(function (cache) {
     return fetch(request).then(function (response) {
-      if (response.ok) {
+      if (response.ok && keep) {
         cache.put(key, response.clone());
       } else if (key === CARD_URL && (response.status === 404 || response.status === 410)) {
         // A deleted card must not live on offline.
