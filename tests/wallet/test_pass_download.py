@@ -16,6 +16,7 @@ from loyalty import ratelimit
 from tests.factories import issue_card
 from tests.wallet.apple_fixtures import AppleTestCredentials, pkpass_files, pkpass_verify
 from wallet.models import WalletPass
+from wallet.selectors import pass_http_last_modified
 from wallet.views.apple_pass import PASS_PER_CARD, PASS_PER_IP
 
 PKPASS = "application/vnd.apple.pkpass"
@@ -33,7 +34,7 @@ def test_the_link_downloads_the_cards_signed_pass(
     assert response["Content-Type"] == PKPASS
     assert response["Content-Disposition"] == 'attachment; filename="demo-coffee-card.pkpass"'
     wallet_pass = WalletPass.objects.get(card=stamp_card)
-    assert response["Last-Modified"] == http_date(wallet_pass.updated_at.timestamp())
+    assert response["Last-Modified"] == http_date(pass_http_last_modified(wallet_pass))
     files = pkpass_verify(response.content, apple_credentials.ca)
     content = json.loads(files["pass.json"])
     assert content["serialNumber"] == stamp_card.serial
