@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 import segno
 from django.http import HttpRequest, HttpResponse
@@ -166,6 +168,34 @@ def client_platform(request: HttpRequest) -> Platform:
     return Platform.OTHER
 
 
+@dataclass(frozen=True)
+class Contact:
+    """How the customer reaches the merchant; empty strings for what the merchant left out."""
+
+    phone: str  # E.164, for the tel: link
+    phone_display: str
+    email: str
+    website: str
+    address: str
+
+
+def merchant_contact(merchant: Merchant) -> Contact | None:
+    """The merchant's contact details for the card page, or None when none is set."""
+    if not merchant.has_contact:
+        return None
+    website = merchant.website
+    # Saved through a check of its own; a link customers tap is only ever a web page.
+    if urlsplit(website).scheme not in ("https", "http"):
+        website = ""
+    return Contact(
+        phone=merchant.contact_phone,
+        phone_display=merchant.contact_phone_display,
+        email=merchant.contact_email,
+        website=website,
+        address=merchant.address,
+    )
+
+
 def card_page_context(card: Card) -> dict[str, Any]:
     program = card.program
     return {
@@ -178,6 +208,7 @@ def card_page_context(card: Card) -> dict[str, Any]:
         "history": card_public_history(card=card),
         "referral_url": card_referral_url(card),
         "install_url": card_install_url(card),
+        "contact": merchant_contact(card.merchant),
         "rendered_at": clock.now(),
         **_balance_parts(card),
         **CARD_PAGE_PARTS.context(card),

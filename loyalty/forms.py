@@ -1,4 +1,5 @@
-"""Forms of the settings: the team and invitations. They parse; services decide."""
+"""Forms of the settings: the team, invitations, languages and the contact details. They
+parse; services decide."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Role
+from loyalty.services import normalize_contact_phone
 
 CHOOSE_ROLE = _("Choose owner, admin or staff.")
+INVALID_WEBSITE = _("Enter a valid web address, e.g. https://example.com.")
 
 
 class InviteForm(forms.Form):
@@ -101,3 +106,52 @@ class MerchantLanguageForm(forms.Form):
             "we do not offer, and so do team members who have not chosen a language."
         ),
     )
+
+
+class WebAddressField(forms.URLField):
+    # Web pages only (not ftp:, and never javascript:): it becomes a link customers tap.
+    default_validators = [URLValidator(schemes=["https", "http"])]
+
+
+class MerchantContactForm(forms.Form):
+    """How customers reach the shop. The service normalises the phone and checks each field
+    again; blank fields are left off the card page and the passes."""
+
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=40,
+        required=False,
+        help_text=_("Without a +country code, the number is read as one of your country."),
+        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel"}),
+    )
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        required=False,
+        error_messages={"invalid": _("Enter a valid email address.")},
+    )
+    website = WebAddressField(
+        label=_("Website"),
+        max_length=200,
+        required=False,
+        # Typed without one, a web address is read as https://.
+        assume_scheme="https",
+        error_messages={"invalid": INVALID_WEBSITE},
+    )
+    address = forms.CharField(
+        label=_("Address"),
+        max_length=200,
+        required=False,
+        help_text=_("On one line, as customers would type it into a map."),
+    )
+
+    def __init__(self, *args: Any, region: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.region = region  # the merchant's country, for a number without +country code
+
+    def clean_phone(self) -> str:
+        # Read here too, so that a bad number is named along with the other fields' errors.
+        try:
+            return normalize_contact_phone(self.cleaned_data["phone"], region=self.region)
+        except ValidationError as error:
+            raise ValidationError(error.message_dict["phone"]) from None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import zoneinfo
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext
@@ -39,6 +41,16 @@ class Merchant(models.Model):
     recency_band_3 = models.PositiveSmallIntegerField(default=90)
     frequency_band_1 = models.PositiveSmallIntegerField(default=3)
     frequency_band_2 = models.PositiveSmallIntegerField(default=7)
+    # How customers reach the shop: on the card page and the wallet passes, each only when set.
+    contact_phone = models.CharField(
+        max_length=40, blank=True, help_text="E.164, e.g. +14155550123"
+    )
+    contact_email = models.EmailField(blank=True)
+    # Web pages only: a javascript: or data: address must never become a link customers tap.
+    website = models.URLField(
+        max_length=200, blank=True, validators=[URLValidator(schemes=["https", "http"])]
+    )
+    address = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -61,6 +73,21 @@ class Merchant(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def contact_phone_display(self) -> str:
+        """The phone as people write it (+1 415-555-0123); kept in E.164 for tel: links."""
+        if not self.contact_phone:
+            return ""
+        try:
+            number = phonenumbers.parse(self.contact_phone, None)
+        except phonenumbers.NumberParseException:
+            return self.contact_phone
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+    @property
+    def has_contact(self) -> bool:
+        return bool(self.contact_phone or self.contact_email or self.website or self.address)
 
 
 class UserPreference(models.Model):
@@ -169,6 +196,7 @@ class AuditAction(models.TextChoices):
     CUSTOM_FIELDS_CHANGED = "custom_fields_changed", _("Join form changed")
     SEGMENTS_CHANGED = "segments_changed", _("Segment thresholds changed")
     LANGUAGE_CHANGED = "language_changed", _("Default language changed")
+    CONTACT_CHANGED = "contact_changed", _("Contact details changed")
     # Customers' personal data leaving the dashboard, and changes to one card or customer.
     CUSTOMERS_EXPORTED = "customers_exported", _("Customers exported")
     CARD_HISTORY_EXPORTED = "card_history_exported", _("Card history exported")

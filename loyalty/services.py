@@ -12,11 +12,12 @@ import hashlib
 import secrets
 from typing import Any
 
+import phonenumbers
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -28,6 +29,7 @@ from loyalty.actors import Actor, user_or_none
 from loyalty.audit import audit_record, log_text
 from loyalty.i18n import supported_language
 from loyalty.models import AuditAction, Invitation, Membership, Merchant, Role, UserPreference
+from loyalty.signals import merchant_changed
 
 INVITATION_LIFETIME = datetime.timedelta(days=7)
 
@@ -451,4 +453,134 @@ def merchant_language_update(*, merchant: Merchant, language: str, actor: Actor)
             details={"from": before, "to": language},
         )
     merchant.language = language
+    return locked
+
+
+# ---------------------------------------------------------------------------------------------
+# Contact details (the card page and the wallet passes show them)
+
+# The audit log's words for each field, in English like every summary.
+CONTACT_FIELDS = {
+    "contact_phone": "phone",
+    "contact_email": "email",
+    "website": "website",
+    "address": "address",
+}
+ADDRESS_MAX_LENGTH = 200
+WEBSITE_MAX_LENGTH = 200
+# Web pages only: whatever is saved here becomes a link customers tap.
+WEBSITE_SCHEMES = ["https", "http"]
+
+
+def normalize_contact_phone(raw: str, *, region: str) -> str:
+    """Any common way of writing a number to E.164; typed without +country code, the
+    merchant's country is assumed."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    message = _("Enter a valid phone number, e.g. +1 415 555 0123.")
+    try:
+        number = phonenumbers.parse(raw, region.upper() or None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError({"phone": message}) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError({"phone": message})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _clean_contact_email(raw: str) -> str:
+    email = (raw or "").strip()
+    if not email:
+        return ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": _("Enter a valid email address.")}) from None
+    local, _at, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _is_web_address(text: str) -> bool:
+    try:
+        URLValidator(schemes=WEBSITE_SCHEMES)(text)
+    except ValidationError:
+        return False
+    return len(text) <= WEBSITE_MAX_LENGTH
+
+
+def _clean_website(raw: str) -> str:
+    website = (raw or "").strip()
+    if website and not _is_web_address(website):
+        raise ValidationError(
+            {"website": _("Enter a valid web address, e.g. https://example.com.")}
+        )
+    return website
+
+
+def _clean_address(raw: str) -> str:
+    # One line, as the pass and the card page show it.
+    address = " ".join((raw or "").split())
+    if len(address) > ADDRESS_MAX_LENGTH:
+        raise ValidationError(
+            {
+                # Translators: %(count)d is a number of characters (200).
+                "address": _("Enter an address of at most %(count)d characters.")
+                % {"count": ADDRESS_MAX_LENGTH}
+            }
+        )
+    return address
+
+
+def _clean_contact(
+    merchant: Merchant, *, phone: str, email: str, website: str, address: str
+) -> dict[str, str]:
+    """The contact as stored, each field checked; every refusal at once."""
+    cleaners = {
+        "contact_phone": lambda: normalize_contact_phone(phone, region=merchant.country),
+        "contact_email": lambda: _clean_contact_email(email),
+        "website": lambda: _clean_website(website),
+        "address": lambda: _clean_address(address),
+    }
+    contact: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    for name, clean in cleaners.items():
+        try:
+            contact[name] = clean()
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    return contact
+
+
+def merchant_update_contact(
+    *, merchant: Merchant, actor: Actor, phone: str, email: str, website: str, address: str
+) -> Merchant:
+    """The phone, email, website and address customers see on their card and wallet passes
+    (each optional: blank removes it). When something changed, the audit log says what and
+    ``merchant_changed`` is sent, so the passes are issued again."""
+    contact = _clean_contact(merchant, phone=phone, email=email, website=website, address=address)
+    with transaction.atomic():
+        locked = Merchant.objects.select_for_update().get(pk=merchant.pk)
+        changed = [name for name, value in contact.items() if getattr(locked, name) != value]
+        if not changed:
+            return locked
+        details = {
+            CONTACT_FIELDS[name]: {"from": getattr(locked, name), "to": contact[name]}
+            for name in changed
+        }
+        for name in changed:
+            setattr(locked, name, contact[name])
+        locked.save(update_fields=changed)
+        audit_record(
+            merchant=locked,
+            actor=actor,
+            action=AuditAction.CONTACT_CHANGED,
+            summary="Contact details changed: " + ", ".join(CONTACT_FIELDS[n] for n in changed),
+            details=details,
+        )
+        merchant_changed.send(sender=Merchant, merchant=locked)
+    for name in changed:
+        setattr(merchant, name, contact[name])
     return locked

@@ -22,5 +22,6 @@ urlpatterns = [
     path("team/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
     path("audit/", views.audit_log, name="audit"),
     path("language/", views.settings_language, name="language"),
+    path("contact/", views.settings_contact, name="contact"),
     path("", include(segment_urlpatterns)),
 ]

@@ -23,6 +23,7 @@ from loyalty.forms import (
     AcceptInvitationForm,
     InviteForm,
     LanguageForm,
+    MerchantContactForm,
     MerchantLanguageForm,
     RoleForm,
 )
@@ -390,3 +391,35 @@ def settings_language(request: MerchantRequest) -> HttpResponse:
                 return redirect("settings:language")
     context = {"nav": "settings", "section": "language", "form": form}
     return render(request, "loyalty/settings/language.html", context, status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Contact details (owners and admins): shown on the card page and the wallet passes
+
+
+@manager_required
+@require_http_methods(["GET", "POST"])
+def settings_contact(request: MerchantRequest) -> HttpResponse:
+    merchant = request.merchant
+    initial = {
+        "phone": merchant.contact_phone_display,
+        "email": merchant.contact_email,
+        "website": merchant.website,
+        "address": merchant.address,
+    }
+    form = MerchantContactForm(request.POST or None, initial=initial, region=merchant.country)
+    status = 200
+    if request.method == "POST":
+        status = INVALID
+        if form.is_valid():
+            try:
+                services.merchant_update_contact(
+                    merchant=merchant, actor=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, _("Contact details saved."))
+                return redirect("settings:contact")
+    context = {"nav": "settings", "section": "contact", "form": form}
+    return render(request, "loyalty/settings/contact.html", context, status=status)

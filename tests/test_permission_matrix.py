@@ -325,6 +325,8 @@ ROUTES = [
     Route("settings:audit", OWNER),
     Route("settings:language", MANAGER),
     Route("settings:language", MANAGER, POST, fixed(language="de"), to("settings:language")),
+    Route("settings:contact", MANAGER),
+    Route("settings:contact", MANAGER, POST, fixed(phone="+14155550123"), to("settings:contact")),
     Route("settings:segments", MANAGER),
     Route("settings:segments", MANAGER, POST, fixed(**BANDS, save="1"), to("settings:segments")),
     Route("settings:segments_preview", MANAGER, POST, fixed(**BANDS), writes=False),

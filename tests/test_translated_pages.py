@@ -158,7 +158,7 @@ BRANDS = ["Google Wallet", "Apple Wallet", "Android", "Chrome", "PWA", "LTV", "U
 SAME_IN_BOTH = {
     "es": [*BRANDS, "Email"],
     "de": [*BRANDS, "Feedback", "Dashboard", "Segment", "Status", "Champions", "Name", "Team",
-           "Text", "Admin", "Cashback", "optional"],
+           "Text", "Admin", "Cashback", "optional", "Website"],
 }  # fmt: skip
 URL = re.compile(r"https?://\S+")
 

@@ -11,6 +11,7 @@ class WalletConfig(AppConfig):
         # Late imports: receivers, channels and views need the app registry to be ready.
         from cards import signals
         from cards.card_page import CARD_PAGE_PARTS
+        from loyalty import signals as loyalty_signals
         from pushes.channels import CHANNELS
         from pushes.models import Channel
         from wallet import checks, receivers
@@ -23,6 +24,9 @@ class WalletConfig(AppConfig):
         signals.card_changed.connect(receivers.card_changed, dispatch_uid="wallet.card_changed")
         signals.program_changed.connect(receivers.program_changed, dispatch_uid="wallet.program")
         signals.card_link_rotated.connect(receivers.card_link_rotated, dispatch_uid="wallet.link")
+        loyalty_signals.merchant_changed.connect(
+            receivers.merchant_changed, dispatch_uid="wallet.merchant"
+        )
         # Messages from the Send push tab reach wallet devices through pushes' delivery.
         CHANNELS[Channel.APPLE_WALLET.value] = AppleWalletChannel()
         CHANNELS[Channel.GOOGLE_WALLET.value] = GoogleWalletChannel()

@@ -1,4 +1,5 @@
-"""How the wallet app reacts to changes in cards (connected in ``WalletConfig.ready``).
+"""How the wallet app reacts to changes in cards and in the merchant (connected in
+``WalletConfig.ready``).
 
 Each receiver runs inside the transaction that changed the card, so the pass's new version
 commits with the change; the APNs push and the Google PATCH are queued after commit.
@@ -11,6 +12,7 @@ from typing import Any
 
 from cards.models import Card, Device, Program
 from cards.services import card_mark_removed
+from loyalty.models import Merchant
 from wallet.models import AppleRegistration, WalletPass
 from wallet.services import wallet_pass_rotate_token, wallet_passes_mark_updated
 from wallet.services.google import google_object_retire
@@ -37,6 +39,11 @@ def card_changed(sender: Any, *, card: Card, **kwargs: Any) -> None:
 def program_changed(sender: Any, *, program: Program, **kwargs: Any) -> None:
     """Design or rules changed: every pass of the program is issued again."""
     wallet_passes_mark_updated(passes=WalletPass.objects.filter(card__program_id=program.pk))
+
+
+def merchant_changed(sender: Any, *, merchant: Merchant, **kwargs: Any) -> None:
+    """The merchant's contact details changed: every pass of the merchant shows them."""
+    wallet_passes_mark_updated(passes=WalletPass.objects.filter(merchant_id=merchant.pk))
 
 
 def card_link_rotated(

@@ -47,6 +47,12 @@ DATE_STYLE = {
     "ignoresTimeZone": True,
 }
 
+# The data detectors of back fields (Wallet applies all of them when a field names none).
+PHONE_DETECTOR = "PKDataDetectorTypePhoneNumber"
+# Web addresses and email addresses alike.
+LINK_DETECTOR = "PKDataDetectorTypeLink"
+ADDRESS_DETECTOR = "PKDataDetectorTypeAddress"
+
 Field = dict[str, Any]
 
 
@@ -259,11 +265,30 @@ def _back_fields(wallet_pass: WalletPass, card: Card, texts: Texts) -> list[Fiel
                 "label": texts(lambda: _("Invite friends")),
                 "value": card_referral_url(card),
             },
+            *_contact_fields(card, texts),
             {"key": "program", "label": texts(lambda: _("Program")), "value": card.program.name},
             {"key": "serial", "label": texts(lambda: _("Serial number")), "value": card.serial},
         ]
     )
     return fields
+
+
+def _contact_fields(card: Card, texts: Texts) -> list[Field]:
+    """How to reach the merchant, each detail only when set. Wallet makes links of back fields
+    itself; each field names the one kind of link its value is, so an address is not dialled
+    and a phone number is not looked up on a map."""
+    merchant = card.merchant
+    contact = [
+        ("contact_phone", lambda: _("Phone"), merchant.contact_phone_display, PHONE_DETECTOR),
+        ("contact_email", lambda: _("Email"), merchant.contact_email, LINK_DETECTOR),
+        ("website", lambda: _("Website"), merchant.website, LINK_DETECTOR),
+        ("address", lambda: _("Address"), merchant.address, ADDRESS_DETECTOR),
+    ]
+    return [
+        {"key": key, "label": texts(label), "value": value, "dataDetectorTypes": [detector]}
+        for key, label, value, detector in contact
+        if value
+    ]
 
 
 def _entry_fields(card: Card, texts: Texts) -> list[Field]:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from cards import pwa
 from cards.models import Card, CardStatus, Program
 from cards.selectors import absolute_url, card_install_url, card_referral_url
+from loyalty.models import Merchant
 from wallet.google.credentials import google_credentials
 from wallet.models import WalletPass
 
@@ -115,7 +116,56 @@ def loyalty_class(program: Program) -> dict[str, Any]:
         "localizedAccountIdLabel": _localized(id_label, language),
         # A loyalty card is one person's: every device of that Google account, nobody else.
         "multipleDevicesAndHoldersAllowedStatus": "ONE_USER_ALL_DEVICES",
+        # The merchant's contact is the same on every card of the program, so it lives here.
+        # Sent even when empty: a PATCH leaves alone what it does not name, and a detail the
+        # merchant removed must go.
+        "linksModuleData": {"uris": _contact_links(merchant)},
+        "textModulesData": _contact_modules(merchant),
     }
+
+
+def _contact_links(merchant: Merchant) -> list[dict[str, Any]]:
+    """Links to call, write to and visit the merchant, each only when set, described in the
+    merchant's language (Google Wallet shows them under the object's own links)."""
+    language = merchant.language
+    with translation.override(language):
+        contact = [
+            ("contact-phone", f"tel:{merchant.contact_phone}", merchant.contact_phone, _("Phone")),
+            (
+                "contact-email",
+                f"mailto:{merchant.contact_email}",
+                merchant.contact_email,
+                _("Email"),
+            ),
+            ("contact-website", merchant.website, merchant.website, _("Website")),
+        ]
+    return [
+        {
+            "id": link_id,
+            "uri": uri,
+            "description": description,
+            "localizedDescription": _localized(description, language),
+        }
+        for link_id, uri, value, description in contact
+        if value
+    ]
+
+
+def _contact_modules(merchant: Merchant) -> list[dict[str, Any]]:
+    """The merchant's address, when set: text, since a link of its own would need a map."""
+    if not merchant.address:
+        return []
+    language = merchant.language
+    with translation.override(language):
+        header = _("Address")
+    return [
+        {
+            "id": "contact-address",
+            "header": header,
+            "localizedHeader": _localized(header, language),
+            "body": merchant.address,
+        }
+    ]
 
 
 def _six_digit(color: str) -> str:
