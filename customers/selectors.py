@@ -29,8 +29,8 @@ from django.utils.translation import gettext
 from cards.models import Card, Program
 from cards.profile import DEVICE_ORDER
 from customers.models import Customer
-from customers.services import normalize_phone
 from loyalty.models import Merchant
+from loyalty.phones import normalize_phone
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
@@ -39,26 +38,10 @@ from loyalty.actors import Actor
 from loyalty.audit import audit_record, log_text
 from loyalty.celery import delay_or_run
 from loyalty.models import AuditAction, Merchant
+from loyalty.phones import normalize_phone
 
 if TYPE_CHECKING:  # the selectors import this module (normalize_phone)
     from customers.selectors import CustomerFilters
-
-
-INVALID_PHONE = gettext_lazy("Enter a valid phone number, e.g. +1 415 555 0123.")
-
-
-def normalize_phone(raw: str, *, region: str) -> str:
-    """Any common way of writing a number (spaces, dashes, +country code) to E.164."""
-    raw = (raw or "").strip()
-    if not raw:
-        return ""
-    try:
-        number = phonenumbers.parse(raw, region.upper() or None)
-    except phonenumbers.NumberParseException:
-        raise ValidationError({"phone": str(INVALID_PHONE)}) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError({"phone": str(INVALID_PHONE)})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _clean_email(raw: str) -> str:

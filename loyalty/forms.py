@@ -12,7 +12,7 @@ from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Role
-from loyalty.services import normalize_contact_phone
+from loyalty.phones import normalize_phone
 
 CHOOSE_ROLE = _("Choose owner, admin or staff.")
 INVALID_WEBSITE = _("Enter a valid web address, e.g. https://example.com.")
@@ -152,6 +152,6 @@ class MerchantContactForm(forms.Form):
     def clean_phone(self) -> str:
         # Read here too, so that a bad number is named along with the other fields' errors.
         try:
-            return normalize_contact_phone(self.cleaned_data["phone"], region=self.region)
+            return normalize_phone(self.cleaned_data["phone"], region=self.region)
         except ValidationError as error:
             raise ValidationError(error.message_dict["phone"]) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zoneinfo
 
-import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -12,6 +11,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from loyalty.phones import phone_display
 
 
 def validate_time_zone(value: str) -> None:
@@ -77,13 +78,7 @@ class Merchant(models.Model):
     @property
     def contact_phone_display(self) -> str:
         """The phone as people write it (+1 415-555-0123); kept in E.164 for tel: links."""
-        if not self.contact_phone:
-            return ""
-        try:
-            number = phonenumbers.parse(self.contact_phone, None)
-        except phonenumbers.NumberParseException:
-            return self.contact_phone
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return phone_display(self.contact_phone)
 
     @property
     def has_contact(self) -> bool:

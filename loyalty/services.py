@@ -12,7 +12,6 @@ import hashlib
 import secrets
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
@@ -29,6 +28,7 @@ from loyalty.actors import Actor, user_or_none
 from loyalty.audit import audit_record, log_text
 from loyalty.i18n import supported_language
 from loyalty.models import AuditAction, Invitation, Membership, Merchant, Role, UserPreference
+from loyalty.phones import normalize_phone
 from loyalty.signals import merchant_changed
 
 INVITATION_LIFETIME = datetime.timedelta(days=7)
@@ -78,9 +78,11 @@ def invitation_link(token: str) -> str:
     return settings.SITE_URL + reverse("invitation_accept", args=[token])
 
 
-def _clean_email(raw: str) -> str:
+def _clean_email(raw: str, *, required: bool = True) -> str:
     email = (raw or "").strip()
     if not email:
+        if not required:
+            return ""
         raise ValidationError({"email": _("Enter the email address to send the invitation to.")})
     try:
         validate_email(email)
@@ -472,34 +474,6 @@ WEBSITE_MAX_LENGTH = 200
 WEBSITE_SCHEMES = ["https", "http"]
 
 
-def normalize_contact_phone(raw: str, *, region: str) -> str:
-    """Any common way of writing a number to E.164; typed without +country code, the
-    merchant's country is assumed."""
-    raw = (raw or "").strip()
-    if not raw:
-        return ""
-    message = _("Enter a valid phone number, e.g. +1 415 555 0123.")
-    try:
-        number = phonenumbers.parse(raw, region.upper() or None)
-    except phonenumbers.NumberParseException:
-        raise ValidationError({"phone": message}) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError({"phone": message})
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _clean_contact_email(raw: str) -> str:
-    email = (raw or "").strip()
-    if not email:
-        return ""
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"email": _("Enter a valid email address.")}) from None
-    local, _at, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
-
-
 def _is_web_address(text: str) -> bool:
     try:
         URLValidator(schemes=WEBSITE_SCHEMES)(text)
@@ -536,8 +510,8 @@ def _clean_contact(
 ) -> dict[str, str]:
     """The contact as stored, each field checked; every refusal at once."""
     cleaners = {
-        "contact_phone": lambda: normalize_contact_phone(phone, region=merchant.country),
-        "contact_email": lambda: _clean_contact_email(email),
+        "contact_phone": lambda: normalize_phone(phone, region=merchant.country),
+        "contact_email": lambda: _clean_email(email, required=False),
         "website": lambda: _clean_website(website),
         "address": lambda: _clean_address(address),
     }

@@ -30,8 +30,8 @@ from customers.generator.rows import DigestSink, rows_write
 from customers.generator.specs import merchant_specs
 from customers.generator.tenants import Tenant
 from customers.models import Customer, Segment, SegmentChange
-from customers.services import normalize_phone
 from loyalty.models import Membership, Merchant, Role
+from loyalty.phones import normalize_phone
 from tests.factories import CustomerFactory, MerchantFactory, StampProgramFactory, issue_card
 
 pytestmark = pytest.mark.django_db

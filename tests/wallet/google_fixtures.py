@@ -14,7 +14,6 @@ from django.test import Client
 from django.urls import reverse
 
 from cards.models import Card
-from loyalty.celery import app as celery_app
 from tests.wallet.google_api import GoogleWalletStandIn
 from wallet.google import credentials as google
 from wallet.google.credentials import google_test_credentials_create
@@ -54,19 +53,6 @@ def google_api(
     # The program icons drawn for Google land in the test's own folder.
     settings.MEDIA_ROOT = tmp_path / "media"
     return google_stand_in
-
-
-@pytest.fixture
-def google_queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...], float]]:
-    """The tasks handed to the broker, with their countdown (the worker test runs the real
-    broker): the tests run each task themselves, when they choose."""
-    sent: list[tuple[str, tuple[Any, ...], float]] = []
-
-    def send_task(name: str, args: tuple[Any, ...] = (), countdown: float = 0, **kw: Any) -> None:
-        sent.append((name, tuple(args), countdown))
-
-    monkeypatch.setattr(celery_app, "send_task", send_task)
-    return sent
 
 
 def save_link_of(client: Client, card: Card) -> str:

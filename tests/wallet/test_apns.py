@@ -38,18 +38,6 @@ TOKEN = push_token(1)
 
 
 @pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...], float]]:
-    """What the services hand to the broker (the worker tests cover the broker itself)."""
-    sent: list[tuple[str, tuple[Any, ...], float]] = []
-
-    def send_task(name: str, args: tuple[Any, ...] = (), countdown: float = 0, **kw: Any) -> None:
-        sent.append((name, tuple(args), countdown))
-
-    monkeypatch.setattr(celery_app, "send_task", send_task)
-    return sent
-
-
-@pytest.fixture
 def committed(django_capture_on_commit_callbacks: Any) -> Any:
     """Run a service as the worker does, outside any transaction: what it queues on commit
     is queued (the test's own transaction never commits)."""

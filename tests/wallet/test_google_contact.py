@@ -133,7 +133,7 @@ def test_a_changed_contact_reaches_google_with_the_class_sent_again(
     google_api: GoogleWalletStandIn,
     client: Client,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     saved_to_google(client, stamp_card, google_api)
@@ -143,7 +143,7 @@ def test_a_changed_contact_reaches_google_with_the_class_sent_again(
     _change_contact(
         django_capture_on_commit_callbacks, merchant, phone="+14155550123", address="1 Main St"
     )
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     (patch,) = google_api.api_requests(method="PATCH", path_contains="loyaltyClass")
     assert patch.status == 200
@@ -153,7 +153,7 @@ def test_a_changed_contact_reaches_google_with_the_class_sent_again(
 
     # Removed from the settings: gone from the class at Google too.
     _change_contact(django_capture_on_commit_callbacks, merchant, address="1 Main St")
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     assert _links(google_api.classes[class_id]) == {}
     assert google_api.classes[class_id]["textModulesData"][0]["body"] == "1 Main St"

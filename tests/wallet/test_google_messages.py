@@ -39,7 +39,7 @@ def test_a_message_from_the_push_tab_is_added_to_the_object_with_a_notification(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Any,
+    queued: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     message = _message(stamp_card, "Free croissant with your 5th coffee ☕")
@@ -68,7 +68,7 @@ def test_a_message_to_an_object_google_never_had_expires_the_subscription(
     google_api: GoogleWalletStandIn,
     client: Client,
     stamp_card: Card,
-    google_queued: Any,
+    queued: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     save_link_of(client, stamp_card)  # tapped, never saved

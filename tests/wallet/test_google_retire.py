@@ -41,13 +41,13 @@ def test_replacing_the_link_makes_the_saved_object_inactive_at_google(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         card_services.card_rotate_link(card=stamp_card, actor=None, reason=LinkRotation.CARD_PAGE)
 
-    _run(google_queued)
+    _run(queued)
 
     assert google_api.objects[held.object_id]["state"] == "INACTIVE"
     held.refresh_from_db()
@@ -60,7 +60,7 @@ def test_a_retired_object_is_withdrawn_and_the_new_link_saves_a_new_one(
     google_api: GoogleWalletStandIn,
     client: Client,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
@@ -69,9 +69,9 @@ def test_a_retired_object_is_withdrawn_and_the_new_link_saves_a_new_one(
         )
         google_services.google_object_retire(card=card)
     assert Device.GOOGLE_WALLET not in Card.objects.get(pk=card.pk).devices
-    assert (UPDATE_RETRY_TASK, (GoogleUpdate.objects.get().pk,), 0) in google_queued
+    assert (UPDATE_RETRY_TASK, (GoogleUpdate.objects.get().pk,), 0) in queued
 
-    _run(google_queued)
+    _run(queued)
 
     (withdrawal,) = google_api.object_patches(held.object_id)
     assert withdrawal.body == {"state": "INACTIVE"}
@@ -92,16 +92,16 @@ def test_a_retired_object_gets_no_more_updates_or_messages(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         google_services.google_object_retire(card=stamp_card)
-    _run(google_queued)
+    _run(queued)
     requests_before = len(google_api.api_requests())
     with django_capture_on_commit_callbacks(execute=True):
         card_services.card_add_stamps(card=stamp_card, value="2", actor=None)
-    _run(google_queued)
+    _run(queued)
     message = PushMessage.objects.create(
         merchant=stamp_card.merchant, card=stamp_card, body="Hello", send_at=held.created_at
     )
@@ -116,14 +116,14 @@ def test_withdrawing_an_object_google_never_had_needs_nothing_more(
     google_api: GoogleWalletStandIn,
     client: Client,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     save_link_of(client, stamp_card)
     with django_capture_on_commit_callbacks(execute=True):
         google_services.google_object_retire(card=stamp_card)
 
-    _run(google_queued)
+    _run(queued)
 
     update = GoogleUpdate.objects.get()
     assert (update.status, update.status_code) == (UpdateStatus.SENT, 404)

@@ -57,13 +57,13 @@ def test_a_stamp_patches_the_object_with_the_new_balance_and_a_valid_token(
     google_api: GoogleWalletStandIn,
     google_credentials: Any,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     _add_stamps(stamp_card, 3, django_capture_on_commit_callbacks)
-    assert google_queued == [(PASS_CHANGED_TASK, (held.wallet_pass_id,), 1.0)]
+    assert queued == [(PASS_CHANGED_TASK, (held.wallet_pass_id,), 1.0)]
 
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     (patch,) = google_api.object_patches(held.object_id)
     assert patch.status == 200
@@ -91,13 +91,13 @@ def test_an_object_google_does_not_have_yet_is_inserted(
     google_api: GoogleWalletStandIn,
     client: Client,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     save_link_of(client, stamp_card)  # tapped, but never saved at Google
     _add_stamps(stamp_card, 2, django_capture_on_commit_callbacks)
 
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     google_object = GoogleObject.objects.get()
     assert [(r.method, r.status) for r in google_api.api_requests(path_contains="Object")] == [
@@ -116,14 +116,14 @@ def test_ten_changes_in_a_burst_make_one_patch_with_the_last_balance(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     for _ in range(10):
         _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
-    assert len(google_queued) == 10
+    assert len(queued) == 10
 
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     (patch,) = google_api.object_patches(held.object_id)
     assert patch.body["loyaltyPoints"]["balance"] == {"string": "0/10"}
@@ -135,14 +135,14 @@ def test_a_rejected_token_is_refreshed_at_the_token_endpoint_and_the_patch_sent_
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     grants_before = len(google_api.token_grants)
     google_api.revoke_tokens()
     _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
 
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     refused, accepted = google_api.object_patches(held.object_id)
     assert (refused.status, accepted.status) == (401, 200)
@@ -156,7 +156,7 @@ def test_401_even_with_a_fresh_token_is_retried_later(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     # The request and both retries with a refreshed token.
@@ -164,32 +164,32 @@ def test_401_even_with_a_fresh_token_is_retried_later(
     _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
-        _run_pass_changed(google_queued)
+        _run_pass_changed(queued)
 
     update = GoogleUpdate.objects.get()
     assert (update.status, update.status_code) == (UpdateStatus.RETRY, 401)
-    assert _retries(google_queued) == [((update.pk,), pytest.approx(30.0, rel=0.21))]
+    assert _retries(queued) == [((update.pk,), pytest.approx(30.0, rel=0.21))]
 
 
 def test_429_waits_at_least_as_long_as_google_asks_then_sends(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     google_api.answer_next(429, retry_after="120", path_contains="loyaltyObject")
     _add_stamps(stamp_card, 4, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
-        _run_pass_changed(google_queued)
+        _run_pass_changed(queued)
 
     update = GoogleUpdate.objects.get()
     assert (update.status, update.attempts, update.status_code) == (UpdateStatus.RETRY, 1, 429)
     assert "429" in update.reason
     assert update.next_attempt_at is not None
     assert update.next_attempt_at >= clock.now() + datetime.timedelta(seconds=110)
-    ((args, countdown),) = _retries(google_queued)
+    ((args, countdown),) = _retries(queued)
     assert countdown == 120
 
     tasks.google_update_retry(*args)
@@ -204,7 +204,7 @@ def test_500_is_retried_with_growing_backoff_then_fails_with_the_reason(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
     settings: Any,
 ) -> None:
@@ -213,7 +213,7 @@ def test_500_is_retried_with_growing_backoff_then_fails_with_the_reason(
     _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
-        _run_pass_changed(google_queued)
+        _run_pass_changed(queued)
     update = GoogleUpdate.objects.get()
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
@@ -223,7 +223,7 @@ def test_500_is_retried_with_growing_backoff_then_fails_with_the_reason(
     assert (update.status, update.attempts, update.status_code) == (UpdateStatus.FAILED, 3, 500)
     assert update.reason == "Google Wallet kept refusing (500); gave up after 3 attempts."
     assert update.finished_at is not None
-    first, second = (countdown for _args, countdown in _retries(google_queued))
+    first, second = (countdown for _args, countdown in _retries(queued))
     assert second > first
     assert [p.status for p in google_api.object_patches(held.object_id)] == [500, 500, 500]
     # A late duplicate of the last retry sends nothing.
@@ -235,18 +235,18 @@ def test_changes_made_while_a_retry_waits_ride_along_with_it(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     google_api.answer_next(503, path_contains="loyaltyObject")
     _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        _run_pass_changed(google_queued)
+        _run_pass_changed(queued)
     _add_stamps(stamp_card, 5, django_capture_on_commit_callbacks)
 
-    _run_pass_changed(google_queued)  # Google asked to wait: nothing is sent now
+    _run_pass_changed(queued)  # Google asked to wait: nothing is sent now
     assert len(google_api.object_patches(held.object_id)) == 1
-    ((args, _countdown),) = _retries(google_queued)
+    ((args, _countdown),) = _retries(queued)
     tasks.google_update_retry(*args)
 
     patches = google_api.object_patches(held.object_id)
@@ -259,14 +259,14 @@ def test_a_patch_without_an_answer_is_sent_again_later(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     google_api.answer_next(HANG_UP, path_contains="loyaltyObject")
     _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
-        _run_pass_changed(google_queued)
+        _run_pass_changed(queued)
 
     update = GoogleUpdate.objects.get()
     assert (update.status, update.status_code) == (UpdateStatus.RETRY, None)
@@ -280,26 +280,26 @@ def test_a_patch_google_refuses_fails_at_once_with_googles_reason(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     google_api.answer_next(400, path_contains="loyaltyObject")
     _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
-        _run_pass_changed(google_queued)
+        _run_pass_changed(queued)
 
     update = GoogleUpdate.objects.get()
     assert (update.status, update.status_code, update.attempts) == (UpdateStatus.FAILED, 400, 1)
     assert update.reason == "Google Wallet refused the card (400): Scripted answer."
-    assert _retries(google_queued) == []
+    assert _retries(queued) == []
 
 
 def test_a_new_design_patches_the_class_before_the_objects(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     program = stamp_card.program
@@ -317,7 +317,7 @@ def test_a_new_design_patches_the_class_before_the_objects(
     with django_capture_on_commit_callbacks(execute=True):
         program_update(program=program, spec=spec, actor=None)
 
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     requests = google_api.api_requests(method="PATCH")
     assert [r.path.split("/")[3] for r in requests] == ["loyaltyClass", "loyaltyObject"]
@@ -329,21 +329,21 @@ def test_an_expiration_date_is_sent_and_cleared_again(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         card_services.card_set_expiration(
             card=stamp_card, expires_on=datetime.date(2099, 1, 31), actor=None
         )
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
     assert google_api.objects[held.object_id]["validTimeInterval"] == {
         "end": {"date": "2099-02-01T00:00:00+00:00"}
     }
 
     with django_capture_on_commit_callbacks(execute=True):
         card_services.card_set_expiration(card=stamp_card, expires_on=None, actor=None)
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     assert "validTimeInterval" not in google_api.objects[held.object_id]
     assert all(m["id"] != "expires" for m in google_api.objects[held.object_id]["textModulesData"])
@@ -353,13 +353,13 @@ def test_a_deleted_card_becomes_inactive_in_google_wallet(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         card_services.card_delete(card=stamp_card, actor=None)
 
-    _run_pass_changed(google_queued)
+    _run_pass_changed(queued)
 
     assert google_api.objects[held.object_id]["state"] == "INACTIVE"
 
@@ -382,12 +382,12 @@ def test_a_retry_whose_task_was_lost_is_queued_again(
     held: GoogleObject,
     google_api: GoogleWalletStandIn,
     stamp_card: Card,
-    google_queued: Queued,
+    queued: Queued,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     google_api.answer_next(429, path_contains="loyaltyObject")
     _add_stamps(stamp_card, 1, django_capture_on_commit_callbacks)
-    _run_pass_changed(google_queued)  # its retry task is lost: never captured nor run
+    _run_pass_changed(queued)  # its retry task is lost: never captured nor run
     update = GoogleUpdate.objects.get()
     assert google_services.google_updates_requeue_due() == []  # not due yet
 
@@ -396,7 +396,7 @@ def test_a_retry_whose_task_was_lost_is_queued_again(
     )
     tasks.google_updates_requeue()
 
-    assert _retries(google_queued) == [((update.pk,), 0)]
+    assert _retries(queued) == [((update.pk,), 0)]
     tasks.google_update_retry(update.pk)
     update.refresh_from_db()
     assert update.status == UpdateStatus.SENT

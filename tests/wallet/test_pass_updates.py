@@ -26,18 +26,6 @@ from wallet.models import AppleDevice, AppleRegistration, WalletPass
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...], float]]:
-    """What the services hand to the broker (the broker itself is tested by the worker tests)."""
-    sent: list[tuple[str, tuple[Any, ...], float]] = []
-
-    def send_task(name: str, args: tuple[Any, ...] = (), countdown: float = 0, **kw: Any) -> None:
-        sent.append((name, tuple(args), countdown))
-
-    monkeypatch.setattr(celery_app, "send_task", send_task)
-    return sent
-
-
 def _in_wallet(card: Card, device: str = Device.APPLE_WALLET) -> WalletPass:
     wallet_pass = services.wallet_pass_ensure(card=card)
     card_services.card_mark_installed(card=card, device=device)

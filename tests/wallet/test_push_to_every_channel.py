@@ -54,7 +54,7 @@ def test_a_message_reaches_a_browser_an_iphone_and_google_wallet_once_each(
     push_service: PushService,
     apns_server: APNsServer,
     google_api: GoogleWalletStandIn,
-    google_queued: Any,
+    queued: Any,
     settings: Any,
 ) -> None:
     browser = push_service.subscribe()
