@@ -243,6 +243,14 @@ class ProgramForm(forms.Form):
     )
     stamps_per_visit = _whole(_("Stamps per visit"), _("Every purchase earns this many stamps."))
     stamps_per_reward = _whole(_("Stamps per reward"), _("This many stamps turn into one reward."))
+    # The page's label adds the merchant's currency ("Cost of one reward (EUR)").
+    reward_cost = _decimal(
+        _("Cost of one reward"),
+        _(
+            "What one reward costs you, for the return on investment on your home page. Leave 0 "
+            "if you do not want to count it."
+        ),
+    )
     referral_bonus = _decimal(
         _("Referral bonus"),
         _(
@@ -318,6 +326,7 @@ class ProgramForm(forms.Form):
                 "referral_bonus": 0,
                 "referral_cap": Program._meta.get_field("referral_cap").default,
                 "welcome_bonus": 0,
+                "reward_cost": 0,
                 "validity": Validity.NONE,
                 "background_color": "#5b3a29",
                 "foreground_color": "#ffffff",
@@ -341,6 +350,8 @@ class ProgramForm(forms.Form):
             referral_bonus=data.get("referral_bonus"),
             referral_cap=data.get("referral_cap"),
             welcome_bonus=data.get("welcome_bonus"),
+            # An emptied field means no cost (None would keep the saved one).
+            reward_cost=data.get("reward_cost") or Decimal(0),
             validity=data.get("validity") or "",
             valid_until=data.get("valid_until"),
             valid_days=data.get("valid_days"),

@@ -77,6 +77,9 @@ class Program(models.Model):
     referral_cap = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(0), MaxValueValidator(1000)]
     )
+    # What one reward costs the merchant (the coffee given away), for the home page's reward
+    # cost and ROI. Stamp programs only: cashback points cost their face value.
+    reward_cost = money_field(default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))])
     validity = models.CharField(max_length=12, choices=Validity.choices, default=Validity.NONE)
     valid_until = models.DateField(null=True, blank=True)
     valid_days = models.PositiveIntegerField(null=True, blank=True)
@@ -100,6 +103,9 @@ class Program(models.Model):
             models.CheckConstraint(
                 condition=Q(referral_bonus__gte=0) & Q(welcome_bonus__gte=0),
                 name="program_bonuses_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(reward_cost__gte=0), name="program_reward_cost_not_negative"
             ),
         ]
 

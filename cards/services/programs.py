@@ -75,6 +75,9 @@ class ProgramSpec:
     welcome_bonus: Decimal | None = None
     # None: unchanged on an edit, the default (10) on a new program.
     referral_cap: int | None = None
+    # What one reward costs the merchant (stamp cards only). None: unchanged on an edit, 0 on a
+    # new program.
+    reward_cost: Decimal | None = None
     validity: str = Validity.NONE
     valid_until: datetime.date | None = None
     valid_days: int | None = None
@@ -102,6 +105,7 @@ _AMOUNT_LABELS = {
     "spend_per_stamp": gettext_lazy("The spend per stamp"),
     "referral_bonus": gettext_lazy("The referral bonus"),
     "welcome_bonus": gettext_lazy("The welcome bonus"),
+    "reward_cost": gettext_lazy("The cost of one reward"),
 }
 
 
@@ -162,6 +166,19 @@ def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors) -> None:
             "stamps_per_reward",
             _("A reward takes 1 to %(max)s stamps.") % {"max": MAX_STAMPS_PER_REWARD},
         )
+    _check_reward_cost(spec.reward_cost, errors)
+
+
+def _check_reward_cost(value: Decimal | None, errors: ProgramErrors) -> None:
+    if value is not None and value < 0:
+        _add(
+            errors,
+            "reward_cost",
+            _("%(label)s cannot be negative. Enter 0 if you do not want to count it.")
+            % {"label": _AMOUNT_LABELS["reward_cost"]},
+        )
+    else:
+        _check_money(errors, "reward_cost", value, low=Decimal("0"))
 
 
 def _check_stamps_per_purchase(spend: Decimal, errors: ProgramErrors) -> None:
@@ -405,6 +422,7 @@ PROGRAM_FIELDS = (
     "referral_bonus",
     "referral_cap",
     "welcome_bonus",
+    "reward_cost",
     "validity",
     "valid_until",
     "valid_days",
@@ -421,6 +439,7 @@ _FIELD_LABELS = {
     "referral_bonus": "referral bonus",
     "referral_cap": "monthly referral cap",
     "welcome_bonus": "welcome bonus",
+    "reward_cost": "cost of one reward",
     "validity": "card validity",
     "valid_until": "expiry date",
     "valid_days": "validity in days",
@@ -440,6 +459,15 @@ def _referral_cap(spec: ProgramSpec, program: Program | None) -> int:
     return default
 
 
+def _reward_cost(spec: ProgramSpec, program: Program | None) -> Decimal:
+    # Cashback points cost their face value: a reward cost there would count them twice.
+    if spec.kind != ProgramKind.STAMP:
+        return Decimal("0.00")
+    if spec.reward_cost is not None:
+        return rules.money(spec.reward_cost)
+    return program.reward_cost if program is not None else Decimal("0.00")
+
+
 def _normalized(spec: ProgramSpec, program: Program | None = None) -> dict[str, Any]:
     """The column values for ``spec``: rules of the other kind are cleared, not kept around."""
     stamp = spec.kind == ProgramKind.STAMP
@@ -456,6 +484,7 @@ def _normalized(spec: ProgramSpec, program: Program | None = None) -> dict[str, 
         "referral_bonus": rules.money(spec.referral_bonus or Decimal(0)),
         "welcome_bonus": rules.money(spec.welcome_bonus or Decimal(0)),
         "referral_cap": _referral_cap(spec, program),
+        "reward_cost": _reward_cost(spec, program),
         "validity": spec.validity,
         "valid_until": spec.valid_until if spec.validity == Validity.FIXED_DATE else None,
         "valid_days": spec.valid_days if spec.validity == Validity.DAYS else None,
