@@ -28,3 +28,8 @@ card_changed = Signal()
 # Sent inside the transaction that changed a program's design or rules (name, colours, logo,
 # stamps per reward, tiers): every card of it looks different now. Arguments: program, at.
 program_changed = Signal()
+
+# Sent after entries were written in bulk outside ``ledger_append`` (the data generator's
+# COPY), inside the loading transaction: apps that derive data from the ledger rebuild it.
+# Arguments: merchants (the ids of the merchants whose ledger grew).
+ledger_bulk_loaded = Signal()

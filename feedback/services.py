@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from cards.models import Card
 from feedback.models import Feedback
+from feedback.signals import feedback_recorded
 from loyalty import clock
 
 MAX_COMMENT = 1000
@@ -49,7 +50,7 @@ def feedback_leave(*, card: Card, rating: Any, comment: str = "") -> Feedback:
                 .get(pk=card.pk)
             )
             _ensure_can_rate(locked)
-            return Feedback.objects.create(
+            feedback = Feedback.objects.create(
                 merchant_id=locked.merchant_id,
                 card=locked,
                 customer_id=locked.customer_id,
@@ -58,6 +59,8 @@ def feedback_leave(*, card: Card, rating: Any, comment: str = "") -> Feedback:
                 visit_number=locked.total_visits,
                 created_at=clock.now(),
             )
+            feedback_recorded.send(sender=Feedback, feedback=feedback)
+            return feedback
     except IntegrityError:  # a second rating for the same visit (double submit, two tabs)
         raise ValidationError({"rating": ALREADY_RATED}) from None
 

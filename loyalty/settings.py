@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "feedback",
     "pushes",
     "wallet",
+    "analytics",
 ]
 
 MIDDLEWARE = [

@@ -49,11 +49,13 @@ def test_a_purchase_through_the_dialog_runs_seven_queries(
 
     assert response.status_code == 204
     # The user with their memberships; the card locked; the key looked up; the entry written
-    # with the card's new balances; the customer's CRM columns; the transaction itself.
+    # with the card's new balances (and the statistics' daily rollup, in the same statement);
+    # the customer's CRM columns; the transaction itself.
     assert len(queries) == 7, queries
     assert queries[0].startswith('SELECT "loyalty_membership"')
     assert "FOR UPDATE" in queries[2]
     assert queries[4].startswith("WITH written AS (INSERT INTO")
+    assert "INSERT INTO analytics_dailytotals" in queries[4]
     assert stamp_card.entries.count() == 63
 
 

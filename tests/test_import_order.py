@@ -22,7 +22,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = {"loyalty": 0, "cards": 1, "customers": 2, "feedback": 3, "pushes": 3, "wallet": 4}
+LAYERS = {
+    "loyalty": 0,
+    "cards": 1,
+    "customers": 2,
+    "feedback": 3,
+    "pushes": 3,
+    "wallet": 4,
+    "analytics": 4,
+}
 # The project's wiring: URLconfs that mount every app's pages.
 WIRING = {"loyalty.urls", "loyalty.settings_urls"}
 

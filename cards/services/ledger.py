@@ -245,6 +245,7 @@ def ledger_append(
     now = at or clock.now()
     user = user_or_none(actor)
     balances = card.balances()
+    previous = WrittenOver(last_visit_at=card.last_visit_at, tier_name=card.tier_name)
     entries = []
     for sequence, delta in enumerate(deltas):
         balances = rules.apply(balances, delta)
@@ -294,7 +295,10 @@ def ledger_append(
     for name in dates:
         setattr(card, name, now)
     try:
-        _write(card, entries, [*BALANCE_FIELDS, *dates])
+        parts = [
+            part(card=card, entries=entries, previous=previous) for part in LEDGER_WRITE_PARTS.parts
+        ]
+        _write(card, entries, [*BALANCE_FIELDS, *dates], parts)
     except IntegrityError as error:
         if "ledger_one_referral_per_new_card" in str(error):
             raise LedgerError("value", _("This new card already credited a referrer.")) from None
@@ -303,12 +307,47 @@ def ledger_append(
     return entries
 
 
-def _write(card: Card, entries: list[LedgerEntry], fields: list[str]) -> None:
+@dataclass(frozen=True)
+class WrittenOver:
+    """What the card held before a write, for the write parts that need it."""
+
+    last_visit_at: datetime.datetime | None
+    tier_name: str
+
+
+class WriteParts:
+    """Statements that apps above cards add to every ledger write's own statement.
+
+    A part is called with the locked card (already carrying its new balances), the entries
+    about to be inserted and the card's ``WrittenOver``, and returns a data-modifying common
+    table expression ``name AS (...)`` with its ``%s`` parameters. It runs in the same round
+    trip and transaction as the entries: the statistics' daily rollup is kept this way, so a
+    counter's purchase still costs one statement.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[Callable[..., tuple[str, list[Any]]]] = []
+
+    def register(self, part: Callable[..., tuple[str, list[Any]]]) -> None:
+        if part not in self.parts:
+            self.parts.append(part)
+
+
+LEDGER_WRITE_PARTS = WriteParts()
+
+
+def _write(
+    card: Card,
+    entries: list[LedgerEntry],
+    fields: list[str],
+    parts: list[tuple[str, list[Any]]] = (),  # type: ignore[assignment]
+) -> None:
     """Insert the entries and save the card's folded columns, in one statement.
 
     The ORM's INSERT and UPDATE, joined by a common table expression: every balance change
     costs one round trip instead of two, and the database refuses exactly what the two
     statements alone would refuse (the ledger's unique keys, the card's CHECK constraints).
+    The registered ``LEDGER_WRITE_PARTS`` join it as further expressions.
     """
     connection = transaction.get_connection()
     insert = sql.InsertQuery(LedgerEntry)
@@ -321,13 +360,15 @@ def _write(card: Card, entries: list[LedgerEntry], fields: list[str]) -> None:
     update.add_update_values({name: getattr(card, name) for name in fields})
     update.add_q(Q(pk=card.pk))
     update_sql, update_params = update.get_compiler(connection=connection).as_sql()
+    extra = "".join(f", {sql_part}" for sql_part, _ in parts)
     statement = (
         # Both parts are the ORM's own compiled SQL, with their values as parameters.
-        f"WITH written AS ({insert_sql}) {update_sql} "  # noqa: S608
+        f"WITH written AS ({insert_sql}){extra} {update_sql} "  # noqa: S608
         "RETURNING (SELECT array_agg(written.id ORDER BY written.id) FROM written)"
     )
+    extra_params = [param for _, params in parts for param in params]
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*insert_params, *update_params])
+        cursor.execute(statement, [*insert_params, *extra_params, *update_params])
         (ids,) = cursor.fetchone()
     for entry, pk in zip(entries, ids, strict=True):
         entry.pk = pk

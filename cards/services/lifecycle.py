@@ -73,7 +73,7 @@ def card_issue(
     utm = utm or {}
     with transaction.atomic():
         card = Card(
-            merchant_id=program.merchant_id,
+            merchant=program.merchant,  # loaded above: the ledger's receivers read its tz
             program=program,
             customer_id=customer.pk,
             holder_name=customer.full_name,

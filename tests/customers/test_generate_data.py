@@ -15,6 +15,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.db.models import Count, Max, Sum
 
+from analytics.consistency import rollup_differences
+from analytics.models import DailyTotals, VisitDays
 from cards import rules
 from cards.actions import ACTIONS
 from cards.models import Card, Device, LedgerEntry, Program
@@ -301,6 +303,13 @@ def test_segments_are_computed(generated: str) -> None:
     assert Customer.objects.filter(total_visits=0).exists()
     assert len(set(Customer.objects.values_list("segment", flat=True))) >= 4
     assert SegmentChange.objects.exists()
+
+
+def test_the_statistics_rollup_is_built_and_equals_the_ledger(generated: str) -> None:
+    assert DailyTotals.objects.exists()
+    assert VisitDays.objects.exists()
+    for merchant in Merchant.objects.all():
+        assert rollup_differences(merchant=merchant) == [], merchant.slug
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def test_seed_demo_twice_neither_duplicates_nor_wipes(capsys) -> None:
     assert not Customer.objects.filter(total_visits__gt=0, segment="no_visits").exists()
     call_command("verify_ledger")
     assert "match their ledger" in capsys.readouterr().out
+    call_command("rebuild_stats", "--check")  # the histories went through the services
 
 
 def test_seed_demo_scales_up_without_touching_existing_customers() -> None:
