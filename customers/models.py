@@ -93,3 +93,25 @@ class SegmentChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.from_segment} -> {self.to_segment}"
+
+
+class SegmentCount(models.Model):
+    """Customers per segment as the last recompute left them, for the home page's chart.
+
+    Written by ``segments_recompute`` in its own transaction, so reading it costs a handful of
+    rows instead of counting every customer of a large merchant on each page view. Customers
+    who joined since are in "No visits" by definition and join the count at the next recompute.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(max_length=20, choices=Segment.choices)
+    customers = models.IntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "segment"], name="segment_count_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.segment}: {self.customers}"

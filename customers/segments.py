@@ -20,7 +20,7 @@ from django.db.models import Count, QuerySet
 from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
-from customers.models import Customer, Segment, SegmentChange
+from customers.models import Customer, Segment, SegmentChange, SegmentCount
 from loyalty import clock
 from loyalty.models import Merchant
 
@@ -231,12 +231,29 @@ def _params(merchant: Merchant, bands: SegmentBands, now: datetime.datetime) -> 
     }
 
 
+# The counts the recompute leaves, replacing the previous ones (read by the home page's chart).
+_SNAPSHOT_SQL = [
+    "DELETE FROM customers_segmentcount WHERE merchant_id = %(merchant)s",
+    """INSERT INTO customers_segmentcount (merchant_id, segment, customers, computed_at)
+    SELECT %(merchant)s, segment, count(*), %(now)s FROM customers_customer
+    WHERE merchant_id = %(merchant)s GROUP BY segment
+    ON CONFLICT (merchant_id, segment) DO UPDATE
+    SET customers = EXCLUDED.customers, computed_at = EXCLUDED.computed_at""",
+]
+
+
 def segments_recompute(*, merchant: Merchant, now: datetime.datetime | None = None) -> int:
-    """Move every customer of ``merchant`` to their cell under its bands; returns how many moved."""
+    """Move every customer of ``merchant`` to their cell under its bands; returns how many moved.
+
+    The counts per segment are kept as of this moment (``SegmentCount``).
+    """
     params = _params(merchant, SegmentBands.of(merchant), now or clock.now())
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_RECOMPUTE_SQL, params)
-        return cursor.rowcount
+        moved = cursor.rowcount
+        for statement in _SNAPSHOT_SQL:
+            cursor.execute(statement, params)
+        return moved
 
 
 def segment_counts_for_bands(
@@ -266,6 +283,19 @@ def segment_counts(*, merchant: Merchant) -> dict[str, int]:
     for row in rows:
         counts[row["segment"]] = row["n"]
     return counts
+
+
+def segment_snapshot(*, merchant: Merchant) -> tuple[dict[str, int], datetime.datetime | None]:
+    """Customers per segment as the last recompute counted them, and when (None: never).
+
+    A few rows, whatever the number of customers: for pages that must not count them all.
+    """
+    counts = dict.fromkeys(Segment.values, 0)
+    computed_at = None
+    for row in SegmentCount.objects.filter(merchant=merchant):
+        counts[row.segment] = row.customers
+        computed_at = row.computed_at
+    return counts, computed_at
 
 
 def segment_moves(*, merchant: Merchant, limit: int = 50) -> QuerySet[SegmentChange]:

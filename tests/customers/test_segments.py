@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from customers import tasks
 from customers.models import Customer, Segment, SegmentChange
-from customers.segments import SegmentBands, segments_recompute
+from customers.segments import SegmentBands, segment_snapshot, segments_recompute
 from customers.services import segment_bands_update
 from loyalty.celery import app as celery_app
 from loyalty.models import Merchant
@@ -113,7 +113,7 @@ def test_recompute_records_who_moved_and_nothing_else(merchant: Merchant) -> Non
     assert segment_of(mover) == Segment.DOUBTFUL
 
 
-def test_recompute_is_one_statement_and_touches_only_its_merchant(
+def test_recompute_moves_everyone_in_one_statement_and_touches_only_its_merchant(
     merchant: Merchant, other_merchant: Merchant
 ) -> None:
     for _ in range(20):
@@ -122,8 +122,26 @@ def test_recompute_is_one_statement_and_touches_only_its_merchant(
     with CaptureQueriesContext(connection) as captured:
         assert segments_recompute(merchant=merchant, now=NOW) == 20
     statements = [q["sql"] for q in captured if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
-    assert len(statements) == 1
+    # The moves, then the counts kept for the home page (replaced, then counted).
+    assert len(statements) == 3
+    assert "UPDATE customers_customer" in statements[0]
     assert segment_of(foreign) == Segment.NO_VISITS
+
+
+def test_recompute_keeps_the_counts_per_segment_as_of_then(merchant: Merchant) -> None:
+    for _ in range(3):
+        visited(merchant, days_ago=5, visits=9)
+    visited(merchant, days_ago=200, visits=1)
+    segments_recompute(merchant=merchant, now=NOW)
+    CustomerFactory(merchant=merchant)  # joins the counts at the next recompute
+
+    counts, computed_at = segment_snapshot(merchant=merchant)
+
+    assert computed_at == NOW
+    assert counts == {**counts, Segment.CHAMPIONS: 3, Segment.LOST: 1}
+    assert sum(counts.values()) == 4
+    segments_recompute(merchant=merchant, now=NOW)
+    assert segment_snapshot(merchant=merchant)[0][Segment.NO_VISITS] == 1
 
 
 @pytest.mark.parametrize(
