@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from analytics import views as analytics_views
 from cards.urls import public_urlpatterns as card_public_urlpatterns
 from customers.urls import public_urlpatterns as join_urlpatterns
 from feedback.urls import public_urlpatterns as feedback_public_urlpatterns
@@ -20,7 +21,9 @@ from wallet import urls as wallet_urls
 public_urlpatterns = card_public_urlpatterns + join_urlpatterns + feedback_public_urlpatterns
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # The merchant's home: statistics for owners and admins, the customer list for staff.
+    path("", analytics_views.home, name="home"),
+    path("statistics/", include("analytics.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("merchant/switch/", views.merchant_switch, name="merchant_switch"),

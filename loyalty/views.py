@@ -30,15 +30,9 @@ from loyalty.forms import (
 from loyalty.http import MerchantRequest, add_service_errors
 from loyalty.i18n import supported_language
 from loyalty.models import MANAGER_ROLES, Invitation, Membership, Role
-from loyalty.tenancy import manager_required, merchant_required, owner_required, switch_merchant
+from loyalty.tenancy import manager_required, owner_required, switch_merchant
 
 MODEL_BACKEND = "loyalty.authentication.MembershipBackend"
-
-
-@merchant_required
-@require_GET
-def home(request: MerchantRequest) -> HttpResponse:
-    return redirect("customers:list")
 
 
 @login_required

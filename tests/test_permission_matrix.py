@@ -77,6 +77,9 @@ class Route:
     json: bool = False
     # Request headers the success needs (Apple Wallet's "Authorization: ApplePass <token>").
     headers: Callable[[World], dict[str, str]] | None = None
+    # What a member whose role is too low gets: a 403, or a page of their own (the home sends
+    # staff to the customer list).
+    refused: int | Redirect = 403
 
 
 def to(name: str, *keys: str, anchor: str = "") -> Redirect:
@@ -222,7 +225,14 @@ def registered_device(world: World) -> dict[str, Any]:
 # The table ---------------------------------------------------------------------------------
 
 ROUTES = [
-    Route("home", MEMBER, ok=CUSTOMERS),
+    # The statistics: staff, who see no money, land on the customer list instead.
+    Route("home", MANAGER, refused=CUSTOMERS),
+    Route("analytics:revenue_csv", MANAGER),
+    Route("analytics:visits_csv", MANAGER),
+    Route("analytics:new_cards_csv", MANAGER),
+    Route("analytics:rating_csv", MANAGER),
+    Route("analytics:segments_csv", MANAGER),
+    Route("analytics:tiers_csv", MANAGER),
     Route("login", PUBLIC),
     Route("login", PUBLIC, POST, SIGN_IN, HOME, writes=False),
     Route("logout", PUBLIC, POST, ok=LOGIN, writes=False),
@@ -434,7 +444,7 @@ def _expected(route: Route, persona: str, url: str) -> int | Redirect:
         if _names_an_object(route):
             return 404
         return route.outsider or route.ok  # on their own merchant
-    return route.ok if _role_is_enough(persona, route) else 403
+    return route.ok if _role_is_enough(persona, route) else route.refused
 
 
 def _role_is_enough(persona: str, route: Route) -> bool:

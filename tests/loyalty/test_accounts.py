@@ -22,12 +22,22 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client: Client) -> None:
     assert response["Location"].startswith("/login/?next=/customers/")
 
 
-def test_a_member_logs_in_and_lands_on_the_customers_list(client: Client, owner) -> None:
+def test_an_owner_logs_in_and_lands_on_the_statistics(client: Client, owner) -> None:
     response = client.post(
         reverse("login"), {"username": "owner", "password": PASSWORD}, follow=True
     )
-    assert response.redirect_chain[-1][0] == reverse("customers:list")
+    assert response.redirect_chain[-1][0] == reverse("home")
+    assert response.status_code == 200
+    assert b'data-metric="revenue"' in response.content
     assert response.context["merchant"].name == "Demo Coffee"
+
+
+def test_staff_log_in_and_land_on_the_customers_list(client: Client, staff) -> None:
+    response = client.post(
+        reverse("login"), {"username": "staff", "password": PASSWORD}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("customers:list")
+    assert b'data-metric="revenue"' not in response.content
 
 
 def test_five_wrong_passwords_lock_the_login(client: Client, owner) -> None:

@@ -1,0 +1,384 @@
+"""Reads for the merchant's home page: its figures, charts and shares.
+
+Everything comes from the rollup (``analytics.models``), the stored segments and the programs
+the caller passes in, never from the ledger itself: each function runs a fixed number of
+aggregate queries whatever the length of the history (docs/metrics.md defines every figure).
+Money and points keep 2 decimals, percentages and rating averages 1 (ROUND_HALF_UP).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Sum, Value
+from django.utils.translation import gettext as _
+
+from analytics.models import DailyTotals, TierCount, VisitDays
+from analytics.periods import Bucket, Period
+from analytics.rollup_sql import ZERO_TOTALS
+from cards.models import Program, Tier
+from customers.models import Segment
+from customers.segments import segment_snapshot
+from loyalty.models import Merchant
+
+CENT = Decimal("0.01")
+TENTH = Decimal("0.1")
+HUNDRED = Decimal(100)
+ZERO = Decimal("0.00")
+
+Number = Decimal | int | None
+Sums = dict[str, Any]  # a DailyTotals column -> its sum over some days
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # the metric key (docs/metrics.md)
+    value: Number  # None = empty (roi without reward cost, average_check without purchases)
+    previous: Number  # the same over period.previous()
+    change: Decimal | None  # in %, 1 decimal; None if either is None or previous is 0
+    unit: str  # "money" | "count" | "points" | "percent" | "rating"
+    group: str  # "sales" | "customers" | "stamps" | "cashback" | "costs"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    unit: str
+    group: str
+    kind: str = ""  # "stamp" or "cashback": shown only when such a program is selected
+
+
+# The figures in the order the page shows them.
+METRICS = (
+    Metric("revenue", "money", "sales"),
+    Metric("purchases", "count", "sales"),
+    Metric("average_check", "money", "sales"),
+    Metric("visits", "count", "customers"),
+    Metric("new_cards", "count", "customers"),
+    Metric("active_customers", "count", "customers"),
+    Metric("returning_customers", "count", "customers"),
+    Metric("stamps_issued", "count", "stamps", "stamp"),
+    Metric("rewards_issued", "count", "stamps", "stamp"),
+    Metric("rewards_redeemed", "count", "stamps", "stamp"),
+    Metric("points_issued", "points", "cashback", "cashback"),
+    Metric("points_redeemed", "points", "cashback", "cashback"),
+    Metric("points_outstanding", "points", "cashback", "cashback"),
+    Metric("reward_cost", "money", "costs"),
+    Metric("roi", "percent", "costs"),
+)
+# The DailyTotals columns the figures sum over a period.
+FIGURE_COLUMNS = (
+    "revenue",
+    "purchases",
+    "visits",
+    "new_cards",
+    "stamps_issued",
+    "rewards_issued",
+    "rewards_redeemed",
+    "points_issued",
+    "points_redeemed",
+)
+SERIES_COLUMNS = ("revenue", "visits", "new_cards", "ratings", "rating_sum")
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def home_figures(
+    *, merchant: Merchant, programs: Sequence[Program], period: Period
+) -> list[Figure]:
+    """Every figure of ``programs`` over ``period``, with the previous period's beside it.
+
+    Three queries at most: the period's and the previous period's sums per program, the
+    points outstanding at both ends (cashback only), and the active and returning customers.
+    """
+    programs = list(programs)
+    kinds = {program.kind for program in programs}
+    now, before = _sums_by_program(merchant=merchant, programs=programs, period=period)
+    owed = _points_outstanding(merchant=merchant, programs=programs, period=period)
+    customers = _customers(merchant=merchant, programs=programs, period=period)
+    values = _values(programs=programs, sums=now, owed=owed[0], customers=customers[0])
+    previous = _values(programs=programs, sums=before, owed=owed[1], customers=customers[1])
+    return [
+        Figure(
+            key=metric.key,
+            value=values[metric.key],
+            previous=previous[metric.key],
+            change=change_percent(value=values[metric.key], previous=previous[metric.key]),
+            unit=metric.unit,
+            group=metric.group,
+        )
+        for metric in METRICS
+        if not metric.kind or metric.kind in kinds
+    ]
+
+
+def _sums_by_program(
+    *, merchant: Merchant, programs: list[Program], period: Period
+) -> tuple[dict[int, Sums], dict[int, Sums]]:
+    """Each program's column sums over the period and over the previous one (one query)."""
+    previous = period.previous()
+    sides = {"now": Q(day__gte=period.start), "before": Q(day__lte=previous.end)}
+    rows = (
+        DailyTotals.objects.filter(
+            merchant=merchant,
+            program__in=[program.pk for program in programs],
+            day__range=(previous.start, period.end),
+        )
+        .values("program_id")
+        .annotate(
+            **{
+                f"{side}_{column}": Sum(column, filter=condition)
+                for side, condition in sides.items()
+                for column in FIGURE_COLUMNS
+            }
+        )
+        .order_by()
+    )
+    now: dict[int, Sums] = {}
+    before: dict[int, Sums] = {}
+    for row in rows:
+        now[row["program_id"]] = _side(row, "now")
+        before[row["program_id"]] = _side(row, "before")
+    return now, before
+
+
+def _side(row: Mapping[str, Any], side: str) -> Sums:
+    # A sum over no day of that side is NULL: zero of the column's type.
+    return {c: row[f"{side}_{c}"] or ZERO_TOTALS[c] for c in FIGURE_COLUMNS}
+
+
+def _points_outstanding(
+    *, merchant: Merchant, programs: list[Program], period: Period
+) -> tuple[Decimal, Decimal]:
+    """Points owed at the end of the period and of the previous one: every change up to then
+    minus the balances of cards deleted up to then (one query; none without cashback)."""
+    cashback = [program.pk for program in programs if program.is_cashback]
+    if not cashback:
+        return ZERO, ZERO
+    owed = F("points_change") - F("points_forfeited")
+    totals = DailyTotals.objects.filter(
+        merchant=merchant, program__in=cashback, day__lte=period.end
+    ).aggregate(now=Sum(owed), before=Sum(owed, filter=Q(day__lte=period.previous().end)))
+    return _money(totals["now"] or ZERO), _money(totals["before"] or ZERO)
+
+
+def _customers(
+    *, merchant: Merchant, programs: list[Program], period: Period
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(active, returning) cards in the period and in the previous one (one query).
+
+    A card counts once in [a, b]: on its first visit day in it, the one whose visit day before
+    is earlier than a (or that has none: a first visit ever, active but not returning).
+    """
+    ids = [program.pk for program in programs]
+
+    def side(number: int, each: Period) -> QuerySet[Any, Any]:
+        # Index-only on the (program, day, previous_day) INCLUDE (cards) index: the rows of
+        # the period's days, each read once, none from the other period.
+        return (
+            VisitDays.objects.filter(program__in=ids, day__range=(each.start, each.end))
+            .filter(Q(previous_day__lt=each.start) | Q(previous_day__isnull=True))
+            .annotate(side=Value(number))
+            .values("side")
+            .annotate(
+                active=Sum("cards"), returning=Sum("cards", filter=Q(previous_day__isnull=False))
+            )
+            .values("side", "active", "returning")
+        )
+
+    rows = {row["side"]: row for row in side(0, period).union(side(1, period.previous()), all=True)}
+    now, before = rows.get(0, {}), rows.get(1, {})
+    return (
+        (now.get("active") or 0, now.get("returning") or 0),
+        (before.get("active") or 0, before.get("returning") or 0),
+    )
+
+
+def _values(
+    *,
+    programs: list[Program],
+    sums: Mapping[int, Sums],
+    owed: Decimal,
+    customers: tuple[int, int],
+) -> dict[str, Number]:
+    """Every metric's value over one period, from its sums per program."""
+    total = {c: sum((s[c] for s in sums.values()), start=ZERO_TOTALS[c]) for c in FIGURE_COLUMNS}
+    revenue = _money(total["revenue"])
+    cost = _reward_cost(programs=programs, sums=sums, points_redeemed=total["points_redeemed"])
+    return {
+        **{column: total[column] for column in FIGURE_COLUMNS},
+        "revenue": revenue,
+        "average_check": _money(revenue / total["purchases"]) if total["purchases"] else None,
+        "active_customers": customers[0],
+        "returning_customers": customers[1],
+        "points_issued": _money(total["points_issued"]),
+        "points_redeemed": _money(total["points_redeemed"]),
+        "points_outstanding": owed,
+        "reward_cost": cost,
+        "roi": _tenth((revenue - cost) / cost * HUNDRED) if cost else None,
+    }
+
+
+def _reward_cost(
+    *, programs: list[Program], sums: Mapping[int, Sums], points_redeemed: Decimal
+) -> Decimal:
+    """Rewards redeemed at each program's reward cost, plus points spent at face value."""
+    rewards = sum(
+        (sums[p.pk]["rewards_redeemed"] * p.reward_cost for p in programs if p.pk in sums),
+        start=ZERO,
+    )
+    return _money(rewards + points_redeemed)
+
+
+def change_percent(*, value: Number, previous: Number) -> Decimal | None:
+    """How much ``value`` moved from ``previous``, in % of it; None when there is no base.
+
+    Divided by the size of the previous value, so a rise reads positive even from below zero
+    (revenue can be negative in a period of refunds).
+    """
+    if value is None or previous is None or previous == 0:
+        return None
+    return _tenth((Decimal(value) - Decimal(previous)) / abs(Decimal(previous)) * HUNDRED)
+
+
+def _money(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _tenth(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    bucket: Bucket
+    revenue: Decimal
+    visits: int
+    new_cards: int
+    ratings: int
+    rating_average: Decimal | None  # rating_sum / ratings, 1 decimal; None without ratings
+
+
+def home_series(
+    *, merchant: Merchant, programs: Sequence[Program], period: Period
+) -> list[SeriesPoint]:
+    """One point per bucket of the period (zeros where nothing happened); one query."""
+    buckets = period.buckets()
+    starts = [bucket.start for bucket in buckets]
+    totals: list[Sums] = [{c: ZERO_TOTALS[c] for c in SERIES_COLUMNS} for _ in buckets]
+    rows: Iterable[Mapping[str, Any]] = (
+        DailyTotals.objects.filter(
+            merchant=merchant,
+            program__in=[program.pk for program in programs],
+            day__range=(period.start, period.end),
+        )
+        .values("day")
+        .annotate(**{column: Sum(column) for column in SERIES_COLUMNS})
+        .order_by()
+    )
+    for row in rows:
+        bucket = totals[bisect.bisect_right(starts, row["day"]) - 1]
+        for column in SERIES_COLUMNS:
+            bucket[column] += row[column]
+    return [_point(bucket, sums) for bucket, sums in zip(buckets, totals, strict=True)]
+
+
+def _point(bucket: Bucket, sums: Sums) -> SeriesPoint:
+    ratings = sums["ratings"]
+    return SeriesPoint(
+        bucket=bucket,
+        revenue=_money(sums["revenue"]),
+        visits=sums["visits"],
+        new_cards=sums["new_cards"],
+        ratings=ratings,
+        rating_average=_tenth(Decimal(sums["rating_sum"]) / ratings) if ratings else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Shares
+
+
+@dataclass(frozen=True)
+class Share:
+    key: str  # segment value or tier name
+    label: str  # what the merchant reads (segment label, "Tier (Program)")
+    count: int
+
+
+@dataclass(frozen=True)
+class SegmentShares:
+    shares: list[Share]
+    counted_at: datetime.datetime | None  # when the segments were last recomputed; None: never
+
+
+def segment_shares(*, merchant: Merchant) -> SegmentShares:
+    """Customers in each RFM segment as last recomputed, in the grid's order (one query).
+
+    Segments move when they are recomputed (nightly, or when the thresholds change), so the
+    counts are those of that moment, and the page says when it was.
+    """
+    counts, counted_at = segment_snapshot(merchant=merchant)
+    shares = [
+        Share(key=segment.value, label=str(segment.label), count=counts.get(segment.value, 0))
+        for segment in Segment
+    ]
+    return SegmentShares(shares=shares, counted_at=counted_at)
+
+
+def tier_shares(*, merchant: Merchant, programs: Sequence[Program]) -> list[Share]:
+    """Live cards in each tier of the cashback ``programs``, program by program, by threshold.
+
+    A card keeps the name of the tier it reached; cards still holding a tier since renamed or
+    removed follow their program's current tiers under that name (two queries).
+    """
+    cashback = [program for program in programs if program.is_cashback]
+    if not cashback:
+        return []
+    ids = [program.pk for program in cashback]
+    tiers: dict[int, list[str]] = {pk: [] for pk in ids}
+    for program_id, name in (
+        Tier.objects.filter(program__in=ids)
+        .order_by("program_id", "threshold")
+        .values_list("program_id", "name")
+    ):
+        tiers[program_id].append(name)
+    counts = {
+        (program_id, name): cards
+        for program_id, name, cards in TierCount.objects.filter(
+            merchant=merchant, program__in=ids
+        ).values_list("program_id", "tier_name", "cards")
+    }
+    return [share for program in cashback for share in _program_tiers(program, tiers, counts)]
+
+
+def _program_tiers(
+    program: Program, tiers: Mapping[int, list[str]], counts: Mapping[tuple[int, str], int]
+) -> list[Share]:
+    current = tiers[program.pk]
+    # Names cards still hold though the program no longer has such a tier.
+    former = sorted(
+        name
+        for (pk, name), cards in counts.items()
+        if pk == program.pk and cards and name not in current
+    )
+    return [
+        Share(
+            key=name,
+            # Translators: a cashback tier and its program on the home page, e.g. "Gold (Coffee)".
+            label=_("%(tier)s (%(program)s)") % {"tier": name, "program": program.name},
+            count=counts.get((program.pk, name), 0),
+        )
+        for name in [*current, *former]
+    ]
