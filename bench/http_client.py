@@ -3,9 +3,10 @@
     .venv/bin/python bench/http_client.py < plan.json > results.json
 
 Reads the plan (server, routes, sample data, which scenarios) as JSON on stdin, logs its
-staff sessions in through the login form, runs each scenario closed-loop (every session sends
-its next request as soon as the previous answer is in) for a warm-up and then a measured
-window, and writes the results as JSON on stdout (progress goes to stderr).
+sessions in through the login form (staff ones, and an admin's for the home page, which staff
+never see), runs each scenario closed-loop (every session sends its next request as soon as
+the previous answer is in) for a warm-up and then a measured window, and writes the results
+as JSON on stdout (progress goes to stderr).
 
 HTTP/1.1 straight over asyncio streams, one request per connection (gunicorn's sync workers
 close every connection anyway): the standard library only, one thread, so what the
@@ -138,7 +139,7 @@ async def fetch(server: Server, request: Request, cookies: dict[str, str]) -> Re
 
 
 # ---------------------------------------------------------------------------------------------
-# A logged-in staff member
+# A logged-in member (staff, or an admin for the home page)
 
 
 @dataclass
@@ -177,13 +178,13 @@ class Session:
     async def outcome(
         self,
         request: Request,
-        succeeded: Callable[[int, dict[str, str]], bool],
+        succeeded: Callable[[int, dict[str, str], bytes], bool],
         kind: str = "",
     ) -> Outcome:
         response = await self.send(request)
         raw_count = response.headers.get(QUERY_COUNT_HEADER)
         queries = int(raw_count) if raw_count else None
-        if succeeded(response.status, response.headers):
+        if succeeded(response.status, response.headers, response.body):
             return Outcome(ok=True, queries=queries, kind=kind)
         snippet = response.body[:SNIPPET].decode(errors="replace")
         return Outcome(ok=False, queries=queries, kind=kind, error=f"{response.status} {snippet}")
@@ -245,12 +246,30 @@ def history(session: Session, samples: dict[str, Any], rng: random.Random) -> Op
     return run
 
 
+def home_page(period: str) -> Callable[[Session, dict[str, Any], random.Random], Operation]:
+    """The home page's statistics over all programs for one period preset (admin sessions)."""
+
+    def make(session: Session, samples: dict[str, Any], rng: random.Random) -> Operation:
+        async def run() -> Outcome:
+            request = rq.home_get(session.routes, period=period)
+            return await session.outcome(request, rq.home_succeeded)
+
+        return run
+
+    return make
+
+
 HTTP_SCENARIOS = {
     "dialog_post": dialog_post,
     "profile": profile,
     "search": search,
     "customers": customers,
     "history": history,
+}
+# Staff never see the home page's statistics: these run on an admin's sessions.
+ADMIN_SCENARIOS = {
+    "home_30d": home_page("30d"),
+    "home_12m": home_page("12m"),
 }
 
 
@@ -364,20 +383,33 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+async def logged_in(
+    server: Server, routes: Routes, plan: dict[str, Any], member: str, needed: bool
+) -> list[Session]:
+    """``--clients`` sessions of the plan's ``member`` ("staff" or "admin"), if ``needed``."""
+    if not needed:
+        return []
+    sessions = [Session(server, routes) for _ in range(plan["clients"])]
+    credentials = plan[member]
+    for session in sessions:  # one after the other: each login hashes a password
+        await session.log_in(credentials["username"], credentials["password"])
+    say(f"{len(sessions)} {member} sessions logged in")
+    return sessions
+
+
 async def run(plan: dict[str, Any]) -> dict[str, Any]:
     server = Server(plan["host"], plan["port"])
     routes = Routes.from_json(plan["routes"]).at(server.origin)
     rng = random.Random(plan.get("seed", 2026))
-    sessions = [Session(server, routes) for _ in range(plan["clients"])]
-    if set(plan["scenarios"]) & set(HTTP_SCENARIOS):
-        for session in sessions:  # one after the other: each login hashes a password
-            await session.log_in(plan["username"], plan["password"])
-        say(f"{len(sessions)} staff sessions logged in")
+    scenarios = set(plan["scenarios"])
+    staff = await logged_in(server, routes, plan, "staff", bool(scenarios & set(HTTP_SCENARIOS)))
+    admins = await logged_in(server, routes, plan, "admin", bool(scenarios & set(ADMIN_SCENARIOS)))
     results: dict[str, Any] = {}
     for name in plan["scenarios"]:
         say(f"{name}: {plan['warmup']:g} s warm-up, {plan['duration']:g} s measured")
         if name != "floor":
-            make = HTTP_SCENARIOS[name]
+            make = HTTP_SCENARIOS.get(name) or ADMIN_SCENARIOS[name]
+            sessions = admins if name in ADMIN_SCENARIOS else staff
             operations = [make(session, plan["samples"], rng) for session in sessions]
             results[name] = await measure(operations, plan["warmup"], plan["duration"])
             continue

@@ -1,4 +1,4 @@
-"""HTTP load on the production stack: gunicorn, production settings, staff at work.
+"""HTTP load on the production stack: gunicorn, production settings, staff and admins at work.
 
     python3 dev.py bench http_load [--customers 1000000] [--entries 10000000] [--demo]
         [--clients 8] [--workers 4] [--duration 20] [--warmup 3] [--port 8101]
@@ -8,7 +8,8 @@ Data: a scratch database next to DATABASE_URL's (``<name>_httpload``), migrated 
 ``manage.py generate_data`` (``--demo``: by ``seed_demo``, a quick smoke run); dropped at the
 end unless ``--keep``; ``--reuse`` keeps it and reuses it next time. ``--database URL`` uses
 an existing filled database as it is (the dialog POSTs and the floor write valid entries).
-The staff member measured works for the merchant with the most cards.
+The staff member measured works for the merchant with the most cards; so does the admin the
+home page is measured as (staff never see its statistics), created only for those scenarios.
 
 Server: gunicorn with ``--workers`` sync workers on 127.0.0.1, production settings (DEBUG off,
 the settings' own database defaults), except that plain http on loopback needs the SSL
@@ -19,8 +20,11 @@ Load: bench/http_client.py in a process of its own, ``--clients`` staff sessions
 through the login form, each scenario closed-loop for a warm-up and a measured window: the
 "Add transaction amount" dialog's POST on random stamp cards, random card profiles, the CRM
 search (serial, email, phone written another way, a name fragment), the customers list, and
-the history page of the card with the most entries. Then the floor: the ledger's own
-transaction (lock, insert, update) straight through psycopg at the same concurrency
+the history page of the card with the most entries. Then the home page's statistics over all
+programs, for the last 30 days (the page's default) and the last 12 months (its longest
+preset), on ``--clients`` admin sessions; a success must hold the revenue figure, so a
+redirect to the customer list is an error. Then the floor: the ledger's own transaction
+(lock, insert, update) straight through psycopg at the same concurrency
 (bench/ledger_floor.py). Prints requests/s, p50/p95/p99, errors, queries per request and the
 generator's own CPU per scenario, and dialog POSTs/s over floor transactions/s.
 """
@@ -58,16 +62,30 @@ ROOT = crm_data.ROOT
 MANAGE = str(ROOT / "manage.py")
 SCRATCH_SUFFIX = "httpload"
 BENCH_USERNAME = "http-load-staff"
+BENCH_ADMIN_USERNAME = "http-load-admin"
 SAMPLE_CARDS = 500
 SAMPLE_CUSTOMERS = 100
 FLOOR_CARDS = 500
-SCENARIOS = ("dialog_post", "profile", "search", "customers", "history", "floor")
+SCENARIOS = (
+    "dialog_post",
+    "profile",
+    "search",
+    "customers",
+    "history",
+    "home_30d",
+    "home_12m",
+    "floor",
+)
+# Measured on an admin's sessions: staff are redirected away from the home page.
+HOME_SCENARIOS = ("home_30d", "home_12m")
 LABELS = {
     "dialog_post": "dialog POST (add purchase)",
     "profile": "profile page",
     "search": "CRM search (all kinds)",
     "customers": "customers list",
     "history": "history page",
+    "home_30d": "home: 30 days, all programs",
+    "home_12m": "home: 12 months, all programs",
     "floor": "floor: lock+insert+update",
 }
 # Plain http on loopback: what production settings would otherwise refuse or redirect.
@@ -238,26 +256,42 @@ def _largest_merchant() -> int:
     return int(rows[0][0])
 
 
-def _bench_staff(merchant_id: int) -> tuple[str, str, int]:
-    """(username, password, id) of the staff member the sessions log in as, on that merchant
-    only. The password is new every run, so no known password outlives the run."""
+def _bench_member(merchant_id: int, *, username: str, role: str) -> tuple[str, str, int]:
+    """(username, password, id) of the member the sessions log in as, with ``role`` on that
+    merchant only. The password is new every run, so no known password outlives the run."""
     # Project modules load only after django.setup().
     from django.contrib.auth import get_user_model
 
-    from loyalty.models import Membership, Role
+    from loyalty.models import Membership
 
     password = secrets.token_urlsafe(18)
     user, _ = get_user_model().objects.get_or_create(
-        username=BENCH_USERNAME, defaults={"email": f"{BENCH_USERNAME}@example.com"}
+        username=username, defaults={"email": f"{username}@example.com"}
     )
     user.set_password(password)
     user.is_active = True
     user.save()
     Membership.objects.filter(user=user).exclude(merchant_id=merchant_id).delete()
-    Membership.objects.update_or_create(
-        user=user, merchant_id=merchant_id, defaults={"role": Role.STAFF}
-    )
+    Membership.objects.update_or_create(user=user, merchant_id=merchant_id, defaults={"role": role})
     return user.username, password, user.pk
+
+
+def _bench_logins(merchant_id: int, scenarios: list[str]) -> tuple[dict[str, Any], int]:
+    """The credentials the load generator logs in with (an admin only for the home page),
+    and the staff member's id (the floor's actor)."""
+    # Project modules load only after django.setup().
+    from loyalty.models import Role
+
+    username, password, staff_id = _bench_member(
+        merchant_id, username=BENCH_USERNAME, role=Role.STAFF
+    )
+    logins: dict[str, Any] = {"staff": {"username": username, "password": password}}
+    if set(scenarios) & set(HOME_SCENARIOS):
+        username, password, _ = _bench_member(
+            merchant_id, username=BENCH_ADMIN_USERNAME, role=Role.ADMIN
+        )
+        logins["admin"] = {"username": username, "password": password}
+    return logins, staff_id
 
 
 # A card the dialogs may change: not deleted, not expired (a day of margin for time zones).
@@ -495,6 +529,8 @@ def _report(report: dict[str, Any]) -> None:
     for line in _table(report["results"], report["data"]["history card's entries"]):
         say(line)
     say("(queries/req: mean / max, counted on the timed requests; the floor's are its own 3;")
+    if set(report["results"]) & set(HOME_SCENARIOS):
+        say(" home: on an admin's sessions, as staff are shown no statistics;")
     say(" client CPU: the load generator's user+sys seconds per wall second, of one core)")
     for name, result in report["results"].items():
         if result.get("first_error"):
@@ -533,7 +569,7 @@ def main() -> None:
     with ExitStack() as stack:
         url = _prepare(args, stack)
         merchant_id = _largest_merchant()
-        username, password, user_id = _bench_staff(merchant_id)
+        logins, user_id = _bench_logins(merchant_id, scenarios)
         samples = _samples(merchant_id)
         floor = _floor(merchant_id, user_id, url)
         data = _data_size(merchant_id)
@@ -565,8 +601,7 @@ def main() -> None:
             "host": "127.0.0.1",
             "port": args.port,
             "routes": routes.to_json(),
-            "username": username,
-            "password": password,
+            **logins,
             "clients": args.clients,
             "warmup": args.warmup,
             "duration": args.duration,

@@ -5,6 +5,9 @@ turns these requests into bytes on a socket, and tests/loyalty/test_http_load_re
 sends the very same ones through Django's test client and checks the app answers them with
 success. So the benchmark cannot time a page of 403s or 400s without a test failing first.
 
+A success check reads the status, the headers (lowercased) and the body: ``(status, headers,
+body)``; most need only the first two.
+
 URLs come from the URLconf once (``Routes.from_django``, in a process that has Django set up)
 and travel to the load generator as JSON.
 """
@@ -28,6 +31,11 @@ SERIAL_SLOT = "0000-SERIAL-0000"
 # What the live search is typed as, per kind of query (bench/http_load.py picks real rows).
 SEARCH_KINDS = ("serial", "email", "phone", "name")
 NAME_FRAGMENT_LENGTH = 4
+# The home page's period presets, as its buttons send them (analytics.periods.PRESETS less
+# "custom"), and what only the statistics answer holds: a staff member's redirect to the
+# customer list, or a page that fell over, has no figure.
+HOME_PRESETS = ("today", "7d", "30d", "90d", "12m")
+HOME_MARKER = b'data-metric="revenue"'
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Routes:
     history: str
     dialog: str
     customers: str
+    home: str
     csrf_cookie: str = "csrftoken"
     session_cookie: str = "sessionid"
     # What the browser's address bar starts with (htmx sends it in HX-Current-URL).
@@ -59,6 +68,7 @@ class Routes:
             history=template("cards:history"),
             dialog=template("cards:dialog", PURCHASE_ACTION),
             customers=reverse("customers:list"),
+            home=reverse("home"),
             csrf_cookie=settings.CSRF_COOKIE_NAME,
             session_cookie=settings.SESSION_COOKIE_NAME,
         )
@@ -139,7 +149,7 @@ def purchase_post(routes: Routes, *, serial: str, csrf_token: str, key: str) -> 
     return Request("POST", routes.card(routes.dialog, serial), headers=headers, form=form)
 
 
-def purchase_succeeded(status: int, headers: Mapping[str, str]) -> bool:
+def purchase_succeeded(status: int, headers: Mapping[str, str], body: bytes = b"") -> bool:
     """The dialog's success: 204 with the ``ledger-changed`` event (headers lowercased);
     a refusal re-renders the form with 422."""
     if status != 204:
@@ -166,8 +176,20 @@ def customers_get(routes: Routes, *, q: str = "") -> Request:
     return Request("GET", routes.customers + (f"?{urlencode({'q': q})}" if q else ""))
 
 
-def page_succeeded(status: int, headers: Mapping[str, str]) -> bool:
+def page_succeeded(status: int, headers: Mapping[str, str], body: bytes = b"") -> bool:
     return status == 200
+
+
+def home_get(routes: Routes, *, period: str, program: int | None = None) -> Request:
+    """The home page's statistics for a period preset, over all the merchant's programs or
+    the one given (the filter form's GET)."""
+    query = {"period": period, **({"program": str(program)} if program is not None else {})}
+    return Request("GET", f"{routes.home}?{urlencode(query)}")
+
+
+def home_succeeded(status: int, headers: Mapping[str, str], body: bytes = b"") -> bool:
+    """The statistics themselves: 200 with the revenue figure (owners and admins only)."""
+    return status == 200 and HOME_MARKER in body
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 bench/http_load.py times whatever gunicorn answers. These tests send the very requests its
 load generator builds (bench/http_requests.py) through Django's test client, CSRF checks on,
 logged in through the login form as the benchmark does, so a benchmark that would time 403s,
-400s or 422s fails here first. The ledger floor's SQL (bench/ledger_floor.py) must leave the
-card matching its ledger, as ``verify_ledger`` checks it.
+400s or 422s fails here first. The home page is requested as the benchmark's admin requests it,
+and a staff member's redirect away from it must not count as success. The ledger floor's SQL
+(bench/ledger_floor.py) must leave the card matching its ledger, as ``verify_ledger`` checks it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import Client
 
+from analytics.periods import CUSTOM, PRESETS
 from bench import http_requests as rq
 from bench import ledger_floor
 from cards.models import Card
@@ -46,17 +48,33 @@ def routes(db: Any) -> rq.Routes:
     return rq.Routes.from_django()
 
 
-@pytest.fixture
-def bench_client(staff: Any, routes: rq.Routes) -> Client:
+def _logged_in(user: Any, routes: rq.Routes) -> Client:
     """Logged in as the benchmark logs in: the form's GET, then its POST."""
     client = Client(enforce_csrf_checks=True)
     _send(client, rq.login_page(routes))
     post = rq.login_post(
-        routes, username=staff.username, password=PASSWORD, csrf_token=_csrf(client, routes)
+        routes, username=user.username, password=PASSWORD, csrf_token=_csrf(client, routes)
     )
     response = _send(client, post)
     assert rq.login_succeeded(response.status_code, rq.lower_headers(response.headers))
     return client
+
+
+def _home_succeeded(response: HttpResponse) -> bool:
+    return rq.home_succeeded(
+        response.status_code, rq.lower_headers(response.headers), response.content
+    )
+
+
+@pytest.fixture
+def bench_client(staff: Any, routes: rq.Routes) -> Client:
+    return _logged_in(staff, routes)
+
+
+@pytest.fixture
+def admin_bench_client(admin_user: Any, routes: rq.Routes) -> Client:
+    """The home page's sessions: an admin's, as staff see no statistics."""
+    return _logged_in(admin_user, routes)
 
 
 def test_the_login_form_post_logs_the_staff_member_in(bench_client: Client, staff: Any) -> None:
@@ -155,6 +173,46 @@ def test_each_kind_of_search_finds_the_customer(
 
     assert response.status_code == 200
     assert f'data-customer="{customer.pk}"' in response.content.decode()
+
+
+@pytest.mark.parametrize("period", rq.HOME_PRESETS)
+def test_the_home_page_shows_an_admin_the_statistics_for_each_preset(
+    admin_bench_client: Client, routes: rq.Routes, stamp_card: Card, period: str
+) -> None:
+    response = _send(admin_bench_client, rq.home_get(routes, period=period))
+
+    assert response.status_code == 200
+    assert _home_succeeded(response)
+    assert f'data-period="{period}" aria-pressed="true"' in response.content.decode()
+
+
+def test_the_home_page_shows_one_programs_statistics(
+    admin_bench_client: Client, routes: rq.Routes, stamp_card: Card, cashback_program: Any
+) -> None:
+    request = rq.home_get(routes, period="12m", program=stamp_card.program_id)
+    response = _send(admin_bench_client, request)
+
+    assert _home_succeeded(response)
+    assert 'data-metric="stamps_issued"' in response.content.decode()
+    assert 'data-metric="points_issued"' not in response.content.decode()
+
+
+def test_a_staff_members_redirect_from_the_home_page_is_not_counted_as_success(
+    bench_client: Client, routes: rq.Routes, stamp_card: Card
+) -> None:
+    response = _send(bench_client, rq.home_get(routes, period="30d"))
+
+    assert response.status_code == 302
+    assert not _home_succeeded(response)
+
+
+def test_the_benchmark_knows_every_preset_button_of_the_home_page() -> None:
+    assert tuple(preset for preset in PRESETS if preset != CUSTOM) == rq.HOME_PRESETS
+
+
+def test_a_page_without_the_statistics_is_not_counted_as_success() -> None:
+    assert not rq.home_succeeded(200, {}, b"<main>Customers</main>")
+    assert not rq.home_succeeded(500, {}, rq.HOME_MARKER)
 
 
 def test_phones_are_typed_the_way_people_write_them() -> None:
