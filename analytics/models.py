@@ -37,6 +37,14 @@ class DailyTotals(models.Model):
     points_forfeited = money_field(default=Decimal("0.00"))
     ratings = models.IntegerField(default=0)
     rating_sum = models.IntegerField(default=0)
+    # Each card's visit days, as pairs (visit before, visit): cards visiting this day (pairs
+    # ending here), of which first visits ever (pairs from nowhere), and cards whose visit
+    # this day was followed by a later one (pairs starting here). A period ending today has
+    # as active cards the pairs that cross its first day: two sums over these columns (see
+    # analytics.selectors._customers), where VisitDays would be read pair by pair.
+    cards_visiting = models.IntegerField(default=0)
+    first_visits = models.IntegerField(default=0)
+    later_visits = models.IntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "daily totals"

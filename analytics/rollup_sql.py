@@ -35,6 +35,9 @@ ZERO_TOTALS: dict[str, Any] = {
     "points_forfeited": Decimal("0.00"),
     "ratings": 0,
     "rating_sum": 0,
+    "cards_visiting": 0,
+    "first_visits": 0,
+    "later_visits": 0,
 }
 TOTAL_COLUMNS = tuple(ZERO_TOTALS)
 
@@ -66,6 +69,15 @@ rollup_totals AS (
     SELECT %(merchant)s, %(program)s, %(day)s, {", ".join(f"%({c})s" for c in TOTAL_COLUMNS)}
     FROM rollup_guard
     ON CONFLICT (program_id, day) DO UPDATE SET {_ADD}
+    RETURNING 1
+),
+rollup_later AS (
+    INSERT INTO analytics_dailytotals AS t
+        (merchant_id, program_id, day, {", ".join(TOTAL_COLUMNS)})
+    SELECT %(merchant)s, %(program)s, %(previous_day)s::date,
+        {", ".join("1" if c == "later_visits" else "0" for c in TOTAL_COLUMNS)}
+    FROM rollup_guard WHERE %(first_visit)s AND %(previous_day)s::date IS NOT NULL
+    ON CONFLICT (program_id, day) DO UPDATE SET later_visits = t.later_visits + 1
     RETURNING 1
 ),
 rollup_visit AS (
@@ -145,6 +157,29 @@ _TOTALS_PARTS = [
     GROUP BY 1, 2""",  # noqa: S608
 ]
 
+# Each card's distinct visit days, each with the card's visit day before it.
+_PAIRS_SQL = f"""
+SELECT program_id, day, lag(day) OVER (PARTITION BY card_id ORDER BY day) AS previous_day
+FROM (
+    SELECT DISTINCT e.card_id, c.program_id, {_LOCAL_DAY.format(column="e.created_at")} AS day
+    FROM cards_ledgerentry e JOIN cards_card c ON c.id = e.card_id
+    WHERE e.merchant_id = %(merchant)s AND e.visits_delta > 0
+) AS visit_days
+"""  # noqa: S608
+
+_VISITING = {
+    "cards_visiting": "count(*)",
+    "first_visits": "count(*) FILTER (WHERE previous_day IS NULL)",
+}
+_TOTALS_PARTS += [
+    f"""
+    SELECT program_id, day, {_select(_VISITING)}
+    FROM ({_PAIRS_SQL}) AS pairs GROUP BY 1, 2""",  # noqa: S608
+    f"""
+    SELECT program_id, previous_day, {_select({"later_visits": "count(*)"})}
+    FROM ({_PAIRS_SQL}) AS pairs WHERE previous_day IS NOT NULL GROUP BY 1, 2""",  # noqa: S608
+]
+
 TOTALS_SQL = f"""
 SELECT %(merchant)s AS merchant_id, program_id, day,
     {", ".join(f"sum({c}) AS {c}" for c in TOTAL_COLUMNS)}
@@ -152,17 +187,9 @@ FROM ({" UNION ALL ".join(_TOTALS_PARTS)}) AS parts
 GROUP BY program_id, day
 """  # noqa: S608
 
-# Each card's distinct visit days, each with the card's visit day before it.
 VISIT_DAYS_SQL = f"""
 SELECT %(merchant)s AS merchant_id, program_id, day, previous_day, count(*) AS cards
-FROM (
-    SELECT program_id, day, lag(day) OVER (PARTITION BY card_id ORDER BY day) AS previous_day
-    FROM (
-        SELECT DISTINCT e.card_id, c.program_id, {_LOCAL_DAY.format(column="e.created_at")} AS day
-        FROM cards_ledgerentry e JOIN cards_card c ON c.id = e.card_id
-        WHERE e.merchant_id = %(merchant)s AND e.visits_delta > 0
-    ) AS visit_days
-) AS paired
+FROM ({_PAIRS_SQL}) AS paired
 GROUP BY program_id, day, previous_day
 """  # noqa: S608
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Sum, Value
+from django.core.cache import cache
+from django.db.models import F, Q, Sum
 from django.utils.translation import gettext as _
 
 from analytics.models import DailyTotals, TierCount, VisitDays
-from analytics.periods import Bucket, Period
+from analytics.periods import Bucket, Period, local_today
 from analytics.rollup_sql import ZERO_TOTALS
+from analytics.services import rollup_version
 from cards.models import Program, Tier
 from customers.models import Segment
 from customers.segments import segment_snapshot
@@ -169,36 +171,76 @@ def _points_outstanding(
     return _money(totals["now"] or ZERO), _money(totals["before"] or ZERO)
 
 
+# Counts of a period that ended before today, kept this long: its pairs never change, as every
+# entry is dated when it is written (a rebuild changes the key's version instead).
+CLOSED_PERIOD_SECONDS = 6 * 3600
+
+
 def _customers(
     *, merchant: Merchant, programs: list[Program], period: Period
 ) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(active, returning) cards in the period and in the previous one (one query).
+    """(active, returning) cards in the period and in the previous one.
 
-    A card counts once in [a, b]: on its first visit day in it, the one whose visit day before
-    is earlier than a (or that has none: a first visit ever, active but not returning).
+    A card's visit days make pairs (visit before, visit); a card is active in [a, b] when one
+    of its pairs starts before a (or nowhere: a first visit ever) and ends in [a, b].
     """
     ids = [program.pk for program in programs]
+    today = local_today(merchant=merchant)
+    counts = []
+    for each in (period, period.previous()):
+        if each.end >= today:
+            counts.append(_customers_until_today(ids=ids, start=each.start))
+        else:
+            counts.append(_closed_customers(merchant=merchant, ids=ids, period=each))
+    return counts[0], counts[1]
 
-    def side(number: int, each: Period) -> QuerySet[Any, Any]:
-        # Index-only on the (program, day, previous_day) INCLUDE (cards) index: the rows of
-        # the period's days, each read once, none from the other period.
-        return (
-            VisitDays.objects.filter(program__in=ids, day__range=(each.start, each.end))
-            .filter(Q(previous_day__lt=each.start) | Q(previous_day__isnull=True))
-            .annotate(side=Value(number))
-            .values("side")
-            .annotate(
+
+def _customers_until_today(*, ids: list[int], start: datetime.date) -> tuple[int, int]:
+    """For a period ending today: the pairs that cross its first day (one query).
+
+    Pairs starting before it (or nowhere) minus pairs ending before it (which all started
+    before it too): two sums over the per-day counters of ``DailyTotals``, a few hundred rows
+    whatever the number of customers. Returning cards are the active ones less the first
+    visits ever made in the period.
+    """
+    before = Q(day__lt=start)
+    sums = DailyTotals.objects.filter(program__in=ids).aggregate(
+        started=Sum("later_visits", filter=before),
+        from_nowhere=Sum("first_visits"),
+        ended=Sum("cards_visiting", filter=before),
+        first_ever=Sum("first_visits", filter=Q(day__gte=start)),
+    )
+    active = (sums["started"] or 0) + (sums["from_nowhere"] or 0) - (sums["ended"] or 0)
+    return active, active - (sums["first_ever"] or 0)
+
+
+def _closed_customers(*, merchant: Merchant, ids: list[int], period: Period) -> tuple[int, int]:
+    """For a period over: its pairs read one by one (``VisitDays``), once, then cached."""
+    key = ":".join(
+        [
+            "analytics:customers",
+            # The merchant's creation time too: a database restored or recreated next to the
+            # same cache cannot meet counts cached for another merchant of the same id.
+            f"{merchant.pk}-{merchant.created_at.timestamp()}",
+            rollup_version(merchant=merchant),
+            ",".join(map(str, ids)),
+            period.start.isoformat(),
+            period.end.isoformat(),
+        ]
+    )
+    cached = cache.get(key)
+    if cached is None:
+        # Index-only on the (program, day, previous_day) INCLUDE (cards) index.
+        sums = (
+            VisitDays.objects.filter(program__in=ids, day__range=(period.start, period.end))
+            .filter(Q(previous_day__lt=period.start) | Q(previous_day__isnull=True))
+            .aggregate(
                 active=Sum("cards"), returning=Sum("cards", filter=Q(previous_day__isnull=False))
             )
-            .values("side", "active", "returning")
         )
-
-    rows = {row["side"]: row for row in side(0, period).union(side(1, period.previous()), all=True)}
-    now, before = rows.get(0, {}), rows.get(1, {})
-    return (
-        (now.get("active") or 0, now.get("returning") or 0),
-        (before.get("active") or 0, before.get("returning") or 0),
-    )
+        cached = (sums["active"] or 0, sums["returning"] or 0)
+        cache.set(key, cached, CLOSED_PERIOD_SECONDS)
+    return cached
 
 
 def _values(

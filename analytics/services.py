@@ -15,10 +15,12 @@ rebuild's read and its insert.
 from __future__ import annotations
 
 import datetime
+import uuid
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -68,12 +70,14 @@ def rollup_write_part(
     tiers = []
     if card.tier_name != previous.tier_name:
         tiers = [(previous.tier_name, -1), (card.tier_name, 1)]
+    totals = entry_totals(entries)
+    if first_visit_after is not None:
+        # The pair (visit before, this visit): it ends today, starts on the day before (the
+        # statement's rollup_later) or nowhere.
+        totals["cards_visiting"] = 1
+        totals["first_visits"] = int(first_visit_after[0] is None)
     params = _params(
-        card=card,
-        day=day,
-        totals=entry_totals(entries),
-        first_visit_after=first_visit_after,
-        tiers=tiers,
+        card=card, day=day, totals=totals, first_visit_after=first_visit_after, tiers=tiers
     )
     return rollup_sql.positional(rollup_sql.INCREMENT_CTES, params)
 
@@ -134,6 +138,19 @@ def _params(
 # From scratch
 
 
+def _version_key(merchant: Merchant) -> str:
+    return f"analytics:rollup-version:{merchant.pk}"
+
+
+def rollup_version(*, merchant: Merchant) -> str:
+    """A token that changes whenever the merchant's rollup is rebuilt: the key of cached counts.
+
+    A random token rather than a counter, so a lost cache entry cannot bring back an old
+    version whose counts are still cached.
+    """
+    return str(cache.get_or_set(_version_key(merchant), lambda: uuid.uuid4().hex, None))
+
+
 def rollup_rebuild(*, merchant: Merchant) -> None:
     """Replace the merchant's rollup with the figures computed from its ledger, cards, ratings.
 
@@ -145,6 +162,9 @@ def rollup_rebuild(*, merchant: Merchant) -> None:
         cursor.execute(rollup_sql.EXCLUSIVE_LOCK_SQL, params)
         for statement in rollup_sql.REBUILD_SQL:
             cursor.execute(statement, params)
+        transaction.on_commit(
+            lambda: cache.set(_version_key(merchant), uuid.uuid4().hex, None), robust=True
+        )
 
 
 def rollup_rebuild_all() -> int:

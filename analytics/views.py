@@ -40,7 +40,7 @@ from analytics.selectors import (
     segment_shares,
     tier_shares,
 )
-from analytics.svg import chart_svg
+from analytics.svg import chart_svg, numbers_table
 from cards.models import Card, Program
 from loyalty.csv_export import streaming_csv
 from loyalty.http import MerchantRequest, is_manager
@@ -264,6 +264,10 @@ class ChartPanel:
     @property
     def svg(self) -> SafeString:
         return chart_svg(self)
+
+    @property
+    def table(self) -> SafeString:
+        return numbers_table(self)
 
 
 SERIES_CHARTS: dict[str, tuple[StrOrPromise, str]] = {

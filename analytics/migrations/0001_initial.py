@@ -53,6 +53,9 @@ class Migration(migrations.Migration):
                 ),
                 ("ratings", models.IntegerField(default=0)),
                 ("rating_sum", models.IntegerField(default=0)),
+                ("cards_visiting", models.IntegerField(default=0)),
+                ("first_visits", models.IntegerField(default=0)),
+                ("later_visits", models.IntegerField(default=0)),
                 (
                     "merchant",
                     models.ForeignKey(
