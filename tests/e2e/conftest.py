@@ -59,19 +59,35 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context.close()
 
 
+def _sign_in(page: Any, user: Any, password: str = "correct-horse-battery") -> Any:
+    page.goto("/login/")
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)
+    return page
+
+
 @pytest.fixture
 def login(page: Any) -> Any:
     """``login(user)`` signs ``user`` in through the real login form."""
 
     def _login(user: Any, password: str = "correct-horse-battery") -> Any:
-        page.goto("/login/")
-        page.fill("#id_username", user.get_username())
-        page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login/" not in url)
-        return page
+        return _sign_in(page, user, password)
 
     return _login
+
+
+@pytest.fixture
+def login_without_javascript(browser: Any, live_server: Any) -> Iterator[Any]:
+    """``login_without_javascript(user)``: a page with scripts off, ``user`` signed in."""
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+
+    def _login(user: Any) -> Any:
+        return _sign_in(context.new_page(), user)
+
+    yield _login
+    context.close()
 
 
 @pytest.fixture

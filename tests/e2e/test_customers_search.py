@@ -52,28 +52,20 @@ def test_live_search_then_open_the_profile(
 
 
 def test_search_works_without_javascript(
-    browser: Any, live_server: Any, staff: Any, stamp_program: Program
+    login_without_javascript: Any, staff: Any, stamp_program: Program
 ) -> None:
     ann = CustomerFactory(merchant=stamp_program.merchant, first_name="Ann", last_name="Lee")
     issue_card(stamp_program, customer=ann)
     # A fixed last name: a random one can itself contain "lee" (Lee, Steele, Keeler).
     CustomerFactory(merchant=stamp_program.merchant, first_name="Bob", last_name="Marsh")
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto("/login/")
-        page.fill("#id_username", staff.get_username())
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("button[type=submit]")
-        page.goto("/customers/")
-        page.fill("input[name=q]", "lee")
-        page.get_by_role("button", name="Search").click()
-        page.wait_for_url("**/customers/?q=lee*")
-        rows = page.locator("#customer-results tbody tr")
-        expect(rows).to_have_count(1)
-        expect(rows.first).to_contain_text("Ann Lee")
-    finally:
-        context.close()
+    page = login_without_javascript(staff)
+    page.goto("/customers/")
+    page.fill("input[name=q]", "lee")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/customers/?q=lee*")
+    rows = page.locator("#customer-results tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Ann Lee")
 
 
 def test_add_a_walk_in_customer_and_land_on_the_new_card(

@@ -156,24 +156,15 @@ def test_no_sideways_scrolling_on_a_phone(page: Any, login: Any, owner: Any, pro
 
 
 def test_the_page_works_without_javascript(
-    browser: Any, live_server: Any, owner: Any, programs: Any
+    login_without_javascript: Any, owner: Any, programs: Any
 ) -> None:
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto("/login/")
-        page.fill("#id_username", owner.get_username())
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login/" not in url)
-        expect(_revenue(page)).to_have_attribute("data-value", "140.00")
+    page = login_without_javascript(owner)
+    expect(_revenue(page)).to_have_attribute("data-value", "140.00")
 
-        page.get_by_role("button", name="Last 7 days").click()
-        expect(_revenue(page)).to_have_attribute("data-value", "65.00")
-        stamps, _cashback = programs
-        page.select_option("select[name=program]", str(stamps.pk))
-        page.locator("[data-apply-program]").click()
-        expect(_revenue(page)).to_have_attribute("data-value", "25.00")
-        assert "period=7d" in page.url
-    finally:
-        context.close()
+    page.get_by_role("button", name="Last 7 days").click()
+    expect(_revenue(page)).to_have_attribute("data-value", "65.00")
+    stamps, _cashback = programs
+    page.select_option("select[name=program]", str(stamps.pk))
+    page.locator("[data-apply-program]").click()
+    expect(_revenue(page)).to_have_attribute("data-value", "25.00")
+    assert "period=7d" in page.url

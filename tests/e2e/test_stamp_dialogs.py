@@ -125,24 +125,16 @@ def test_a_double_click_on_apply_makes_one_entry(
 
 
 def test_the_dialogs_work_without_javascript(
-    browser: Any, live_server: Any, owner: Any, stamp_card: Card
+    login_without_javascript: Any, owner: Any, stamp_card: Card
 ) -> None:
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
-    page = context.new_page()
-    try:
-        page.goto("/login/")
-        page.fill("#id_username", owner.get_username())
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("button[type=submit]")
-        page.goto(f"/cards/{stamp_card.serial}/")
-        page.click('#profile-metrics [data-action="stamps_add"]')
-        page.fill('input[name="value"]', "x")
-        page.get_by_role("button", name="Apply").click()
-        expect(page.locator("#id_value_error")).to_have_text("Enter a whole number of stamps.")
-        page.fill('input[name="value"]', "4")
-        page.get_by_role("button", name="Apply").click()
-        page.wait_for_url(f"**/cards/{stamp_card.serial}/")
-        expect(page.locator('[data-metric="stamps_balance"]')).to_have_attribute("data-value", "4")
-        expect(page.locator(".messages")).to_contain_text("Add stamps: +4 stamps.")
-    finally:
-        context.close()
+    page = login_without_javascript(owner)
+    page.goto(f"/cards/{stamp_card.serial}/")
+    page.click('#profile-metrics [data-action="stamps_add"]')
+    page.fill('input[name="value"]', "x")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("#id_value_error")).to_have_text("Enter a whole number of stamps.")
+    page.fill('input[name="value"]', "4")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(f"**/cards/{stamp_card.serial}/")
+    expect(page.locator('[data-metric="stamps_balance"]')).to_have_attribute("data-value", "4")
+    expect(page.locator(".messages")).to_contain_text("Add stamps: +4 stamps.")
