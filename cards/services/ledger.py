@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -340,7 +340,7 @@ def _write(
     card: Card,
     entries: list[LedgerEntry],
     fields: list[str],
-    parts: list[tuple[str, list[Any]]] = (),  # type: ignore[assignment]
+    parts: Sequence[tuple[str, list[Any]]] = (),
 ) -> None:
     """Insert the entries and save the card's folded columns, in one statement.
 
