@@ -8,15 +8,15 @@ Money and points keep 2 decimals, percentages and rating averages 1 (ROUND_HALF_
 
 from __future__ import annotations
 
-import bisect
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import F, Q, Sum
+from django.db import connection
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from analytics.models import DailyTotals, TierCount, VisitDays
@@ -86,6 +86,7 @@ FIGURE_COLUMNS = (
     "points_redeemed",
 )
 SERIES_COLUMNS = ("revenue", "visits", "new_cards", "ratings", "rating_sum")
+ZERO_SERIES = {c: ZERO_TOTALS[c] for c in SERIES_COLUMNS}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,16 +98,17 @@ def home_figures(
 ) -> list[Figure]:
     """Every figure of ``programs`` over ``period``, with the previous period's beside it.
 
-    Three queries at most: the period's and the previous period's sums per program, the
-    points outstanding at both ends (cashback only), and the active and returning customers.
+    One query for the sums of both periods, the points outstanding at both ends and the
+    active customers of a period ending today; one more, cached, for a period that is over.
     """
     programs = list(programs)
     kinds = {program.kind for program in programs}
-    now, before = _sums_by_program(merchant=merchant, programs=programs, period=period)
-    owed = _points_outstanding(merchant=merchant, programs=programs, period=period)
-    customers = _customers(merchant=merchant, programs=programs, period=period)
-    values = _values(programs=programs, sums=now, owed=owed[0], customers=customers[0])
-    previous = _values(programs=programs, sums=before, owed=owed[1], customers=customers[1])
+    sums = _period_sums(merchant=merchant, programs=programs, period=period)
+    customers = _customers(merchant=merchant, programs=programs, period=period, sums=sums)
+    values = _values(programs=programs, sums=sums.now, owed=sums.owed[0], customers=customers[0])
+    previous = _values(
+        programs=programs, sums=sums.before, owed=sums.owed[1], customers=customers[1]
+    )
     return [
         Figure(
             key=metric.key,
@@ -121,54 +123,79 @@ def home_figures(
     ]
 
 
-def _sums_by_program(
-    *, merchant: Merchant, programs: list[Program], period: Period
-) -> tuple[dict[int, Sums], dict[int, Sums]]:
-    """Each program's column sums over the period and over the previous one (one query)."""
+@dataclass(frozen=True)
+class PeriodSums:
+    now: dict[int, Sums]  # program id -> its column sums over the period
+    before: dict[int, Sums]  # ... over the previous period
+    owed: tuple[Decimal, Decimal]  # points outstanding at the end of each (cashback only)
+    crossing: tuple[int, int]  # (active, returning) from the per-day pair counters
+
+
+# Written as SQL rather than built by the ORM: building these thirty-odd filtered sums and the
+# reads they replace took a fifth of the page's time when profiled, far more than running
+# them. Only column names and placeholders go in; every value is a parameter.
+_NOW = "day BETWEEN %(start)s AND %(end)s"
+_BEFORE = "day BETWEEN %(previous_start)s AND %(previous_end)s"
+_OWED = "points_change - points_forfeited"
+PERIOD_SUMS_SQL = f"""
+SELECT program_id,
+    {", ".join(f"SUM({c}) FILTER (WHERE {_NOW})" for c in FIGURE_COLUMNS)},
+    {", ".join(f"SUM({c}) FILTER (WHERE {_BEFORE})" for c in FIGURE_COLUMNS)},
+    SUM({_OWED}) FILTER (WHERE day <= %(end)s),
+    SUM({_OWED}) FILTER (WHERE day <= %(previous_end)s),
+    SUM(later_visits) FILTER (WHERE day < %(start)s),
+    SUM(first_visits),
+    SUM(cards_visiting) FILTER (WHERE day < %(start)s),
+    SUM(first_visits) FILTER (WHERE day >= %(start)s)
+FROM {DailyTotals._meta.db_table}
+WHERE merchant_id = %(merchant)s AND program_id = ANY(%(programs)s)
+GROUP BY program_id
+"""  # noqa: S608 (column names from the constants above; every value is a parameter)
+
+
+def _period_sums(*, merchant: Merchant, programs: list[Program], period: Period) -> PeriodSums:
+    """Each program's sums over the period and the previous one, the points owed at both
+    ends, and the visit-pair counters ``_customers`` takes for a period ending today (one
+    query).
+
+    Points owed are every change up to a day minus the balances of cards deleted up to then.
+    """
     previous = period.previous()
-    sides = {"now": Q(day__gte=period.start), "before": Q(day__lte=previous.end)}
-    rows = (
-        DailyTotals.objects.filter(
-            merchant=merchant,
-            program__in=[program.pk for program in programs],
-            day__range=(previous.start, period.end),
-        )
-        .values("program_id")
-        .annotate(
-            **{
-                f"{side}_{column}": Sum(column, filter=condition)
-                for side, condition in sides.items()
-                for column in FIGURE_COLUMNS
-            }
-        )
-        .order_by()
+    params: dict[str, Any] = {
+        "merchant": merchant.pk,
+        "programs": [program.pk for program in programs],
+        "start": period.start,
+        "end": period.end,
+        "previous_start": previous.start,
+        "previous_end": previous.end,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(PERIOD_SUMS_SQL, params)
+        rows = cursor.fetchall()
+    cashback = {program.pk for program in programs if program.is_cashback}
+    width = len(FIGURE_COLUMNS)
+    now, before = {}, {}
+    owed = [ZERO, ZERO]
+    counters = [0, 0, 0, 0]  # started before, from nowhere, ended before, first ever since
+    for program_id, *values in rows:
+        now[program_id] = _sums(values[:width])
+        before[program_id] = _sums(values[width : 2 * width])
+        if program_id in cashback:
+            owed = [owed[i] + (values[2 * width + i] or ZERO) for i in (0, 1)]
+        counters = [c + (v or 0) for c, v in zip(counters, values[2 * width + 2 :], strict=True)]
+    started, from_nowhere, ended, first_ever = counters
+    active = started + from_nowhere - ended
+    return PeriodSums(
+        now=now,
+        before=before,
+        owed=(_money(owed[0]), _money(owed[1])),
+        crossing=(active, active - first_ever),
     )
-    now: dict[int, Sums] = {}
-    before: dict[int, Sums] = {}
-    for row in rows:
-        now[row["program_id"]] = _side(row, "now")
-        before[row["program_id"]] = _side(row, "before")
-    return now, before
 
 
-def _side(row: Mapping[str, Any], side: str) -> Sums:
-    # A sum over no day of that side is NULL: zero of the column's type.
-    return {c: row[f"{side}_{c}"] or ZERO_TOTALS[c] for c in FIGURE_COLUMNS}
-
-
-def _points_outstanding(
-    *, merchant: Merchant, programs: list[Program], period: Period
-) -> tuple[Decimal, Decimal]:
-    """Points owed at the end of the period and of the previous one: every change up to then
-    minus the balances of cards deleted up to then (one query; none without cashback)."""
-    cashback = [program.pk for program in programs if program.is_cashback]
-    if not cashback:
-        return ZERO, ZERO
-    owed = F("points_change") - F("points_forfeited")
-    totals = DailyTotals.objects.filter(
-        merchant=merchant, program__in=cashback, day__lte=period.end
-    ).aggregate(now=Sum(owed), before=Sum(owed, filter=Q(day__lte=period.previous().end)))
-    return _money(totals["now"] or ZERO), _money(totals["before"] or ZERO)
+def _sums(values: Sequence[Any]) -> Sums:
+    # A sum over no day is NULL: zero of the column's type.
+    return {c: v or ZERO_TOTALS[c] for c, v in zip(FIGURE_COLUMNS, values, strict=True)}
 
 
 # Counts of a period that ended before today, kept this long: its pairs never change, as every
@@ -177,41 +204,25 @@ CLOSED_PERIOD_SECONDS = 6 * 3600
 
 
 def _customers(
-    *, merchant: Merchant, programs: list[Program], period: Period
+    *, merchant: Merchant, programs: list[Program], period: Period, sums: PeriodSums
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """(active, returning) cards in the period and in the previous one.
 
     A card's visit days make pairs (visit before, visit); a card is active in [a, b] when one
     of its pairs starts before a (or nowhere: a first visit ever) and ends in [a, b].
+
+    For a period ending today, those are the pairs that cross its first day: pairs starting
+    before it (or nowhere) minus pairs ending before it (which all started before it too),
+    sums over the per-day counters of ``DailyTotals`` that ``_period_sums`` reads, a few
+    hundred rows whatever the number of customers. Returning cards are the active ones less
+    the first visits ever made in the period. The previous period always ended before today.
     """
     ids = [program.pk for program in programs]
-    today = local_today(merchant=merchant)
-    counts = []
-    for each in (period, period.previous()):
-        if each.end >= today:
-            counts.append(_customers_until_today(ids=ids, start=each.start))
-        else:
-            counts.append(_closed_customers(merchant=merchant, ids=ids, period=each))
-    return counts[0], counts[1]
-
-
-def _customers_until_today(*, ids: list[int], start: datetime.date) -> tuple[int, int]:
-    """For a period ending today: the pairs that cross its first day (one query).
-
-    Pairs starting before it (or nowhere) minus pairs ending before it (which all started
-    before it too): two sums over the per-day counters of ``DailyTotals``, a few hundred rows
-    whatever the number of customers. Returning cards are the active ones less the first
-    visits ever made in the period.
-    """
-    before = Q(day__lt=start)
-    sums = DailyTotals.objects.filter(program__in=ids).aggregate(
-        started=Sum("later_visits", filter=before),
-        from_nowhere=Sum("first_visits"),
-        ended=Sum("cards_visiting", filter=before),
-        first_ever=Sum("first_visits", filter=Q(day__gte=start)),
-    )
-    active = (sums["started"] or 0) + (sums["from_nowhere"] or 0) - (sums["ended"] or 0)
-    return active, active - (sums["first_ever"] or 0)
+    if period.end >= local_today(merchant=merchant):
+        now = sums.crossing
+    else:
+        now = _closed_customers(merchant=merchant, ids=ids, period=period)
+    return now, _closed_customers(merchant=merchant, ids=ids, period=period.previous())
 
 
 def _closed_customers(*, merchant: Merchant, ids: list[int], period: Period) -> tuple[int, int]:
@@ -312,27 +323,35 @@ class SeriesPoint:
     rating_average: Decimal | None  # rating_sum / ratings, 1 decimal; None without ratings
 
 
+# Each day's bucket is found by PostgreSQL (the buckets' first days, in order), so a year
+# comes back as 12 rows rather than 365.
+SERIES_SQL = f"""
+SELECT width_bucket(day, %(starts)s::date[]),
+    {", ".join(f"SUM({c})" for c in SERIES_COLUMNS)}
+FROM {DailyTotals._meta.db_table}
+WHERE merchant_id = %(merchant)s AND program_id = ANY(%(programs)s)
+    AND day BETWEEN %(start)s AND %(end)s
+GROUP BY 1
+"""  # noqa: S608
+
+
 def home_series(
     *, merchant: Merchant, programs: Sequence[Program], period: Period
 ) -> list[SeriesPoint]:
     """One point per bucket of the period (zeros where nothing happened); one query."""
     buckets = period.buckets()
-    starts = [bucket.start for bucket in buckets]
-    totals: list[Sums] = [{c: ZERO_TOTALS[c] for c in SERIES_COLUMNS} for _ in buckets]
-    rows: Iterable[Mapping[str, Any]] = (
-        DailyTotals.objects.filter(
-            merchant=merchant,
-            program__in=[program.pk for program in programs],
-            day__range=(period.start, period.end),
-        )
-        .values("day")
-        .annotate(**{column: Sum(column) for column in SERIES_COLUMNS})
-        .order_by()
-    )
-    for row in rows:
-        bucket = totals[bisect.bisect_right(starts, row["day"]) - 1]
-        for column in SERIES_COLUMNS:
-            bucket[column] += row[column]
+    totals: list[Sums] = [dict(ZERO_SERIES) for _ in buckets]
+    params: dict[str, Any] = {
+        "merchant": merchant.pk,
+        "programs": [program.pk for program in programs],
+        "starts": [bucket.start for bucket in buckets],
+        "start": period.start,
+        "end": period.end,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(SERIES_SQL, params)
+        for number, *values in cursor.fetchall():
+            totals[number - 1] = dict(zip(SERIES_COLUMNS, values, strict=True))
     return [_point(bucket, sums) for bucket, sums in zip(buckets, totals, strict=True)]
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
-from babel.numbers import format_currency
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
@@ -23,6 +22,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 
 from loyalty.http import TenantRequest
 from loyalty.models import Membership, Merchant, UserPreference
+from loyalty.numbers import money_writer
 
 
 def supported_language(code: str | None) -> str | None:
@@ -109,7 +109,7 @@ def format_money(value: Decimal | int | None, currency: str, *, language: str | 
     if value is None or value == "":
         return ""
     locale = translation.to_locale(language or translation.get_language() or "en")
-    return format_currency(Decimal(value), currency, locale=locale)
+    return money_writer(currency, locale)(Decimal(value))
 
 
 def language_context(request: HttpRequest) -> dict[str, Any]:
