@@ -1,18 +1,22 @@
-"""Push throughput: 10,000 pushes through the real pipeline to the local push service.
+"""Push throughput: 100,000 pushes through the real pipeline to the local push service.
 
-    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/loyalty \\
-    REDIS_URL=redis://127.0.0.1:6379/5 \\
-    .venv/bin/python bench/push_throughput.py [--pushes 10000] [--workers 2] [--verify-every 50]
+    python3 dev.py bench push_throughput [--pushes 100000] [--workers 1,2,4] [--verify-every 50]
+
+(or with DATABASE_URL and REDIS_URL set: .venv/bin/python bench/push_throughput.py ...)
 
 It creates a scratch database next to DATABASE_URL's (``<name>_pushbench``, dropped at the
-end unless ``--keep``), 10,000 cards with one subscribed device each and one due message per
-card, starts a Celery worker with ``--workers`` processes against REDIS_URL, runs the beat
-tick here until every message is claimed, and times until every pair is final. The local
-push service (tests/pushes/push_service.py) answers 201 and fully checks one request in
-``--verify-every`` (VAPID signature, headers, decryption), so it is not what is measured.
+end unless ``--keep``). For each number of worker processes in ``--workers``, in turn: a new
+merchant with ``--pushes`` cards, one subscribed device each and one due message per card; a
+Celery worker with that many processes against REDIS_URL; the beat tick run here until every
+message is claimed (timed on its own, before the worker starts, so it does not share this
+process with the push service while sends are timed); then the time from the first pair's
+claim to the last pair's answer, as their rows record them. The local push service
+(tests/pushes/push_service.py, a fresh one per round) answers 201 and fully checks one request
+in ``--verify-every`` (VAPID signature, headers, decryption), so it is not what is measured;
+it runs in this process, on the same cores as the workers and PostgreSQL.
 
-Prints sends per second in total and per worker process. Purges REDIS_URL's default queue:
-point it at a Redis database nothing else uses.
+Prints sends per second in total and per worker process for each round. Purges REDIS_URL's
+default queue: point it at a Redis database nothing else uses.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ def _setup_django(scratch_url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _create_data(count: int, service: object) -> None:
+def _create_data(count: int, service: object) -> int:
     """Cards, devices and due messages in bulk: setting the stage is not what is timed."""
     # Project modules load only after _setup_django(): models need Django's app registry.
     from cards.models import Card, CardStatus, Device, Program, ProgramKind
@@ -116,6 +120,7 @@ def _create_data(count: int, service: object) -> None:
         ],
         batch_size=2000,
     )
+    return merchant.pk
 
 
 def _start_worker(processes: int, scratch_url: str) -> subprocess.Popen[bytes]:
@@ -149,40 +154,38 @@ def _wait_worker_ready(timeout: float = 30.0) -> None:
     raise SystemExit("the Celery worker did not start")
 
 
-def _run(count: int, processes: int) -> tuple[float, int]:
-    """Tick until every message is claimed, then wait for every pair; (seconds, finals)."""
+def _dispatch_all() -> float:
+    """Run the beat tick until every message is claimed (their pairs' tasks wait in the
+    queue for the worker); the seconds it took."""
     # Project modules load only after _setup_django(): models need Django's app registry.
     from pushes import services
-    from pushes.models import FINAL_DELIVERY_STATUSES, Delivery, MessageStatus, PushMessage
+    from pushes.models import MessageStatus, PushMessage
 
     start = time.perf_counter()
-    while services.messages_dispatch_due(limit=500).claimed:
+    while services.messages_dispatch_due(limit=1000).claimed:
         pass
-    while True:
-        finals = Delivery.objects.filter(status__in=FINAL_DELIVERY_STATUSES).count()
-        if finals >= count:
-            break
-        time.sleep(0.1)
-    elapsed = time.perf_counter() - start
     assert not PushMessage.objects.filter(status=MessageStatus.SCHEDULED).exists()
-    return elapsed, finals
+    return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pushes", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2, help="worker processes")
-    parser.add_argument("--verify-every", type=int, default=50)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    options = parser.parse_args()
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        raise SystemExit("Set DATABASE_URL and REDIS_URL (a Redis database nothing else uses).")
+def _sending_window(count: int, merchant_id: int) -> float:
+    """Wait until every pair is final; the seconds from the first claim to the last answer,
+    as the pairs' own timestamps say (the worker's start-up is not counted)."""
+    # Project modules load only after _setup_django(): models need Django's app registry.
+    from django.db.models import Max, Min
 
-    admin_url, scratch_url = _scratch_database(os.environ["DATABASE_URL"])
-    _recreate(admin_url, scratch_url)
-    _setup_django(scratch_url)
+    from pushes.models import FINAL_DELIVERY_STATUSES, Delivery
 
-    # Project modules load only now: models need Django's app registry.
+    pairs = Delivery.objects.filter(message__merchant_id=merchant_id)
+    while pairs.filter(status__in=FINAL_DELIVERY_STATUSES).count() < count:
+        time.sleep(0.2)
+    window = pairs.aggregate(first=Min("claimed_at"), last=Max("finished_at"))
+    return (window["last"] - window["first"]).total_seconds()
+
+
+def _round(options: argparse.Namespace, processes: int, scratch_url: str) -> str:
+    """One measured run with ``processes`` worker processes; its line of the summary."""
+    # Project modules load only after _setup_django(): models need Django's app registry.
     from loyalty.celery import app
     from pushes import vapid
     from pushes.models import Delivery, DeliveryStatus
@@ -191,32 +194,61 @@ def main() -> None:
     service = PushService(vapid.public_key(), verify_every=options.verify_every).start()
     worker = None
     try:
-        print(f"Creating {options.pushes} cards, devices and due messages ...", flush=True)
-        _create_data(options.pushes, service)
+        print(f"Creating {options.pushes:,} cards, devices and due messages ...", flush=True)
+        merchant_id = _create_data(options.pushes, service)
         app.control.purge()
-        worker = _start_worker(options.workers, scratch_url)
+        dispatched = _dispatch_all()
+        print(f"  dispatched (every message claimed, its pairs queued): {dispatched:.1f} s")
+        print(f"Sending with {processes} worker process(es) ...", flush=True)
+        worker = _start_worker(processes, scratch_url)
         _wait_worker_ready()
-        print(f"Sending with {options.workers} worker process(es) ...", flush=True)
-        elapsed, _ = _run(options.pushes, options.workers)
-
-        delivered = Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count()
+        elapsed = _sending_window(options.pushes, merchant_id)
+        delivered = Delivery.objects.filter(
+            message__merchant_id=merchant_id, status=DeliveryStatus.DELIVERED
+        ).count()
         rate = delivered / elapsed
-        print(f"pushes sent:              {delivered} of {options.pushes}")
-        print(f"requests received:        {service.count} (one per pair: no duplicate)")
-        print(f"fully verified sample:    {len(service.received)}, errors: {len(service.errors())}")
-        print(f"elapsed:                  {elapsed:.1f} s")
-        print(f"sends per second:         {rate:.0f} in total")
-        print(f"sends per second per worker process: {rate / options.workers:.0f}")
+        print(f"  pushes sent:            {delivered:,} of {options.pushes:,}")
+        print(f"  requests received:      {service.count:,} (one per pair: no duplicate)")
+        print(f"  fully verified sample:  {len(service.received)}, errors: {len(service.errors())}")
+        print(f"  sending, first claim to last answer: {elapsed:.1f} s")
         if service.errors() or service.count != options.pushes or delivered != options.pushes:
             raise SystemExit("the run was not clean: see the counts above")
+        return f"{processes:>9} {elapsed:>10.1f} {rate:>13.0f} {rate / processes:>22.0f}"
     finally:
         if worker is not None:
             worker.terminate()
             worker.wait(30)
         service.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pushes", type=int, default=100_000)
+    parser.add_argument(
+        "--workers", default="1,2,4", help="worker processes per round, comma-separated"
+    )
+    parser.add_argument("--verify-every", type=int, default=50)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    options = parser.parse_args()
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        raise SystemExit("Set DATABASE_URL and REDIS_URL (a Redis database nothing else uses).")
+    rounds = [int(n) for n in options.workers.split(",") if n.strip()]
+
+    admin_url, scratch_url = _scratch_database(os.environ["DATABASE_URL"])
+    _recreate(admin_url, scratch_url)
+    _setup_django(scratch_url)
+    lines = []
+    try:
+        for processes in rounds:
+            lines.append(_round(options, processes, scratch_url))
+    finally:
         connection.close()
         if not options.keep:
             _recreate(admin_url, scratch_url, drop_only=True)
+    print(f"\n{options.pushes:,} pushes per round, {os.cpu_count()} cores on this machine")
+    print("processes  elapsed s  sends/s total  sends/s per process")
+    for line in lines:
+        print(line)
 
 
 if __name__ == "__main__":

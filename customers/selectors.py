@@ -430,7 +430,9 @@ def customer_search(
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def _export_queryset(*, merchant: Merchant, q: str, filters: CustomerFilters) -> QuerySet[Customer]:
+def customer_matches(*, merchant: Merchant, q: str, filters: CustomerFilters) -> QuerySet[Customer]:
+    """Every customer the list shows for this search and these filters, uncapped: the export,
+    and a campaign's audience "the customer list's filter"."""
     customers = customer_list(merchant=merchant, filters=filters)
     if q.strip():
         # The filters are already on ``customers``; the search adds its matches, uncapped.
@@ -444,12 +446,12 @@ def customer_export_rows(
     *, merchant: Merchant, q: str, filters: CustomerFilters
 ) -> Iterator[Customer]:
     """Every customer matching the search and filters (no cap), streamed in chunks."""
-    return _export_queryset(merchant=merchant, q=q, filters=filters).iterator(chunk_size=2000)
+    return customer_matches(merchant=merchant, q=q, filters=filters).iterator(chunk_size=2000)
 
 
 def customer_export_count(*, merchant: Merchant, q: str, filters: CustomerFilters) -> int:
     """How many customers ``customer_export_rows`` yields (one COUNT, for the audit log)."""
-    return _export_queryset(merchant=merchant, q=q, filters=filters).count()
+    return customer_matches(merchant=merchant, q=q, filters=filters).count()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ app.conf.beat_schedule = {
     # Due scheduled pushes are claimed from PostgreSQL every few seconds, so a message goes
     # out within a minute of its time whatever the worker was doing.
     "dispatch-due-pushes": {"task": "pushes.tasks.dispatch_due_messages", "schedule": 10.0},
+    # Due campaigns start (their audience frozen into messages), finished ones are closed.
+    "start-due-campaigns": {"task": "pushes.tasks.start_due_campaigns", "schedule": 10.0},
     # A wallet pass whose update task was lost (worker killed, broker restarted) is pushed
     # and PATCHed again; the version claims make a repeated task harmless.
     "requeue-wallet-passes-behind": {

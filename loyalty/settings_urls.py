@@ -8,6 +8,7 @@ from django.urls import include, path
 from cards.urls import settings_urlpatterns as program_urlpatterns
 from customers.urls import settings_urlpatterns as segment_urlpatterns
 from loyalty import views
+from pushes.campaign_urls import settings_urlpatterns as message_urlpatterns
 
 app_name = "settings"
 
@@ -24,4 +25,5 @@ urlpatterns = [
     path("language/", views.settings_language, name="language"),
     path("contact/", views.settings_contact, name="contact"),
     path("", include(segment_urlpatterns)),
+    path("", include(message_urlpatterns)),
 ]

@@ -38,6 +38,7 @@ urlpatterns = [
     # The Send push tab at /cards/<serial>/push/ and the card page's /c/<token>/push/subscribe/.
     path("cards/", include("pushes.urls")),
     path("", include("pushes.public_urls")),
+    path("campaigns/", include("pushes.campaign_urls")),
     # Apple Wallet's PassKit web service (the pass's webServiceURL) and the card page's
     # "Add to Apple Wallet" / "Save to Google Wallet" links.
     path("wallet/apple/", include((wallet_urls.passkit_urlpatterns, "passkit"))),

@@ -11,9 +11,10 @@ class PushesConfig(AppConfig):
         # Late imports: views and the registry they fill need the app registry to be ready.
         from cards.card_page import CARD_PAGE_PARTS
         from cards.signals import card_link_rotated
-        from pushes import checks, receivers, views
+        from pushes import checks, receivers
+        from pushes.views import tab
 
-        CARD_PAGE_PARTS.register(views.card_page_part)
+        CARD_PAGE_PARTS.register(tab.card_page_part)
         card_link_rotated.connect(
             receivers.expire_subscriptions_of_replaced_link,
             dispatch_uid="pushes.replaced_link",

@@ -30,6 +30,11 @@ DEFAULTS: dict[str, float] = {
     "PUSH_SENDING_TIMEOUT": 120.0,
     # Messages claimed per beat tick.
     "PUSH_DISPATCH_BATCH": 200,
+    # Pairs per sending task: claimed, read and written together ...
+    "PUSH_SEND_BATCH": 100,
+    # ... with their answers written every this many requests (and at the batch's end). A
+    # worker killed in between leaves those pairs "unknown": sent once, never resent.
+    "PUSH_RESULT_FLUSH": 25,
     # Live devices per card; a new one past it ends the least recently refreshed.
     "PUSH_MAX_DEVICES_PER_CARD": 10,
 }

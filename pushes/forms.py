@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cards.models import CardStatus, Program
+from customers.models import Segment
+from customers.selectors import device_choices
 from loyalty import clock
-from pushes.models import MESSAGE_MAX_LENGTH
+from pushes.audiences import FILTER_KEYS, AudienceSpec
+from pushes.models import MESSAGE_MAX_LENGTH, Audience, MessageSettings
 from pushes.selectors import CardOption
 
 INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -121,3 +125,135 @@ class SendForm(MessageForm):
     def chosen_card(self) -> Any:
         serial = self.cleaned_data["card"]
         return next(o.card for o in self.options if o.card.serial == serial)
+
+
+class CampaignForm(MessageForm):
+    """A campaign: the program, who receives it, the message, now or at a time."""
+
+    program = forms.TypedChoiceField(label=_("Program"), coerce=int)
+    audience = forms.ChoiceField(
+        label=_("Who receives it"), choices=Audience.choices, widget=forms.RadioSelect
+    )
+    segments = forms.MultipleChoiceField(
+        label=_("Segments"),
+        choices=Segment.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    tier_name = forms.ChoiceField(label=_("Tier"), required=False)
+    # The customer list's filter (its search box and menus), prefilled from the list's link.
+    filter_q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    filter_status = forms.ChoiceField(label=_("Card status"), required=False)
+    filter_device = forms.ChoiceField(label=_("Device"), required=False)
+    filter_segment = forms.ChoiceField(label=_("Segment"), required=False)
+
+    field_order = [
+        "program",
+        "audience",
+        "segments",
+        "tier_name",
+        "filter_q",
+        "filter_status",
+        "filter_device",
+        "filter_segment",
+        "body",
+        "send_at",
+    ]
+
+    def __init__(
+        self, *args: Any, programs: list[Program], tiers: list[str], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.programs = {program.pk: program for program in programs}
+        choices: dict[str, list[tuple[Any, Any]]] = {
+            "program": [(p.pk, p.name) for p in programs],
+            "tier_name": [("", gettext("Pick a tier")), *((name, name) for name in tiers)],
+            "filter_status": [("", gettext("Any status")), *CardStatus.choices],
+            "filter_device": [("", gettext("Any device")), *device_choices()],
+            "filter_segment": [("", gettext("All segments")), *Segment.choices],
+        }
+        for name, options in choices.items():
+            cast(forms.ChoiceField, self.fields[name]).choices = options
+        # A change of program counts the audience again, as the audience's own fields do.
+        self.fields["program"].widget.attrs["data-audience-input"] = ""
+
+    def chosen_program(self) -> Program:
+        return self.programs[self.cleaned_data["program"]]
+
+    def audience_spec(self) -> AudienceSpec:
+        """Who the cleaned form's campaign goes to (for its size)."""
+        arguments = self.service_arguments()
+        return AudienceSpec(
+            program=arguments["program"],
+            audience=arguments["audience"],
+            segments=tuple(arguments["segments"]),
+            tier_name=arguments["tier_name"],
+            filters={key: value for key, value in arguments["filters"].items() if value},
+        )
+
+    def service_arguments(self) -> dict[str, Any]:
+        """What ``campaign_create`` and ``campaign_update`` take, from the cleaned form."""
+        data = self.cleaned_data
+        return {
+            "program": self.chosen_program(),
+            "body": data["body"],
+            "audience": data["audience"],
+            "segments": data.get("segments") or [],
+            "tier_name": data.get("tier_name") or "",
+            "filters": {key: data.get(f"filter_{key}") or "" for key in FILTER_KEYS},
+            "send_at": data.get("send_at"),
+        }
+
+
+class AudienceForm(CampaignForm):
+    """The campaign form read only for its audience (the live size while typing): the
+    message and the time do not matter yet."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("body", "send_at"):
+            self.fields[name].required = False
+
+    def clean_send_at(self) -> None:
+        return None
+
+    def clean_body(self) -> str:
+        return ""
+
+
+class MessageSettingsForm(forms.ModelForm):
+    class Meta:
+        model = MessageSettings
+        fields = ["quiet_start", "quiet_end", "weekly_cap"]
+        labels = {
+            "quiet_start": _("Quiet hours from"),
+            "quiet_end": _("Quiet hours until"),
+            "weekly_cap": _("At most this many campaign messages per card in 7 days"),
+        }
+        help_texts = {
+            "quiet_end": _(
+                "Campaigns due in between wait for the end. Leave both empty for no quiet hours."
+            ),
+            "weekly_cap": _(
+                "Cards over it are counted in the campaign's results, not sent. Empty: no cap."
+            ),
+        }
+        widgets = {
+            "quiet_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "quiet_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "weekly_cap": forms.NumberInput(attrs={"min": 1, "max": 100}),
+        }
+
+    def clean_weekly_cap(self) -> int | None:
+        cap = self.cleaned_data.get("weekly_cap")
+        if cap is not None and not 1 <= cap <= 100:
+            raise forms.ValidationError(gettext("Enter a number from 1 to 100, or leave it empty."))
+        return cap
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (data.get("quiet_start") is None) != (data.get("quiet_end") is None):
+            raise forms.ValidationError(
+                gettext("Give both ends of the quiet hours, or leave both empty.")
+            )
+        return data

@@ -10,12 +10,14 @@ pair is sent at most once whatever the workers, the broker or beat do. Every HTT
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from cards.models import Card
+from cards.models import Card, Program
+from customers.models import Segment
 from loyalty.models import Merchant
 
 # Well under the 3993 bytes a single aes128gcm record can carry: even 500 four-byte
@@ -124,6 +126,10 @@ class MessageStatus(models.TextChoices):
 class PushMessage(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
     card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="push_messages")
+    # The campaign this message is one card's share of; empty for a message to one customer.
+    campaign = models.ForeignKey(
+        "Campaign", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
     body = models.CharField(max_length=MESSAGE_MAX_LENGTH)
     status = models.CharField(
         max_length=10, choices=MessageStatus.choices, default=MessageStatus.SCHEDULED
@@ -165,7 +171,9 @@ class PushMessage(models.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.status == MessageStatus.SCHEDULED
+        """A message to one customer, until it starts; a campaign's share is changed (or
+        cancelled) with its campaign."""
+        return self.status == MessageStatus.SCHEDULED and self.campaign_id is None
 
     @property
     def topic(self) -> str:
@@ -276,3 +284,98 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"Attempt {self.number} of delivery {self.delivery_id}: {self.outcome}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaigns: one message to many cards
+
+
+class Audience(models.TextChoices):
+    # Translators: who a campaign goes to (the campaign form's choices).
+    PROGRAM = "program", _("Every card holder of the program")
+    SEGMENTS = "segments", _("Customers in some segments")
+    FILTER = "filter", _("The customers a list filter shows")
+    TIER = "tier", _("Cards in a tier")
+
+
+class CampaignStatus(models.TextChoices):
+    # Translators: states of a campaign (badges on the campaigns page).
+    SCHEDULED = "scheduled", pgettext_lazy("campaign", "Scheduled")
+    SENDING = "sending", pgettext_lazy("campaign", "Sending")
+    SENT = "sent", pgettext_lazy("campaign", "Sent")
+    CANCELLED = "cancelled", pgettext_lazy("campaign", "Cancelled")
+
+
+class Campaign(models.Model):
+    """A message to an audience of one program's cards, now or at a time.
+
+    Until it starts, the audience is a description (``audience`` and its details); when it
+    starts it is frozen into one ``PushMessage`` per card (``messages``), which the dispatcher
+    sends like any other, and which each recipient's profile lists under Send push.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    body = models.CharField(max_length=MESSAGE_MAX_LENGTH)
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.PROGRAM)
+    segments = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    tier_name = models.CharField(max_length=60, blank=True)
+    # The customer list's filter: q, status, device, segment (the program is the campaign's).
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.SCHEDULED
+    )
+    send_at = models.DateTimeField()
+    scheduled = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Frozen when it starts: the audience's cards, and how many of them the weekly cap held back.
+    targeted = models.PositiveIntegerField(null=True, blank=True)
+    capped = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-send_at", "-id"]
+        indexes = [
+            models.Index(fields=["send_at"], condition=Q(status="scheduled"), name="campaign_due"),
+            models.Index(fields=["merchant", "-send_at"], name="campaign_merchant"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
+                name="campaign_cancelled_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Campaign {self.pk} ({self.status})"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == CampaignStatus.SCHEDULED
+
+    @property
+    def segment_labels(self) -> list[str]:
+        return [str(Segment(value).label) for value in self.segments if value in Segment.values]
+
+
+class MessageSettings(models.Model):
+    """A merchant's rules for campaign messages (Settings > Messages)."""
+
+    merchant = models.OneToOneField(Merchant, on_delete=models.CASCADE, related_name="+")
+    # Local times; a campaign due inside waits for the end. Either empty: no quiet hours.
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+    # Campaign messages per card in any 7 days; empty: no cap.
+    weekly_cap = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Message settings of {self.merchant_id}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pushes import views
+from pushes.views import tab as views
 
 app_name = "pushes_public"
 

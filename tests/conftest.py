@@ -17,7 +17,7 @@ from PIL import Image
 from cards.models import Card, CustomField, Program
 from loyalty import ratelimit
 from loyalty.models import Invitation, Membership, Merchant, Role
-from pushes.models import PushMessage
+from pushes.models import Campaign, PushMessage
 from tests.factories import (
     CashbackProgramFactory,
     CustomerFactory,
@@ -184,6 +184,13 @@ def _world_of(
         scheduled=True,
     )
     membership = Membership.objects.get(user=staff, merchant=merchant)
+    campaign = Campaign.objects.create(
+        merchant=merchant,
+        program=program,
+        body="Double stamps this weekend",
+        send_at=timezone.now() + datetime.timedelta(days=1),
+        scheduled=True,
+    )
     return {
         "serial": card.serial,
         "action": "stamps_add",
@@ -201,6 +208,9 @@ def _world_of(
             "settings:invitation_revoke": invitation.pk,
             "settings:member_role": membership.pk,
             "settings:member_remove": membership.pk,
+            "campaigns:detail": campaign.pk,
+            "campaigns:edit": campaign.pk,
+            "campaigns:cancel": campaign.pk,
         },
         "program_pk": program.pk,
         "language": "es",
@@ -218,6 +228,7 @@ def _world_of(
         "invitation": invitation,
         "message": message,
         "membership": membership,
+        "campaign": campaign,
     }
 
 

@@ -11,7 +11,7 @@ from cards.models import Card, CustomField, LedgerEntry, Program, RetiredCardLin
 from customers.models import Customer, SegmentChange
 from feedback.models import Feedback
 from loyalty.models import AuditEvent, Invitation, Membership, Merchant
-from pushes.models import Delivery, PushMessage, PushSubscription
+from pushes.models import Campaign, Delivery, MessageSettings, PushMessage, PushSubscription
 from wallet.models import (
     ApplePush,
     AppleRegistration,
@@ -38,6 +38,8 @@ OWNED_BY: dict[type[Model], str] = {
     Feedback: "merchant",
     PushSubscription: "merchant",
     PushMessage: "merchant",
+    Campaign: "merchant",
+    MessageSettings: "merchant",
     Delivery: "message__merchant",
     WalletPass: "merchant",
     AppleRegistration: "merchant",

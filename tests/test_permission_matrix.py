@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from cards import services as card_services
 from cards.models import Card, CustomField, Program
+from pushes.models import Campaign
 from tests.factories import (
     PASSWORD,
     PUSH_SERVICE,
@@ -193,6 +194,20 @@ def new_subscription(world: World) -> dict[str, Any]:
     return subscription_json(f"{PUSH_SERVICE}/new-phone")
 
 
+def campaign_to_everyone(world: World) -> dict[str, Any]:
+    return {"program": world["program_pk"], "audience": "program", "body": "Double stamps"}
+
+
+def campaign_later(world: World) -> dict[str, Any]:
+    return {**campaign_to_everyone(world), **push_later(world)}
+
+
+NEW_CAMPAIGN = Redirect(
+    lambda world: reverse("campaigns:detail", args=[Campaign.objects.latest("pk").pk])
+)
+CAMPAIGN = Redirect(lambda world: reverse("campaigns:detail", args=[world["campaign"].pk]))
+
+
 def rating_after_a_visit(world: World) -> dict[str, Any]:
     card_services.card_add_transaction_amount(card=world["card"], value="12", actor=None)
     return {"rating": "5"}
@@ -225,6 +240,15 @@ def registered_device(world: World) -> dict[str, Any]:
 # The table ---------------------------------------------------------------------------------
 
 ROUTES = [
+    # Campaigns: owners and admins.
+    Route("campaigns:list", MANAGER),
+    Route("campaigns:new", MANAGER),
+    Route("campaigns:new", MANAGER, POST, campaign_to_everyone, NEW_CAMPAIGN, outsider=422),
+    Route("campaigns:audience", MANAGER),
+    Route("campaigns:detail", MANAGER),
+    Route("campaigns:edit", MANAGER),
+    Route("campaigns:edit", MANAGER, POST, campaign_later, CAMPAIGN),
+    Route("campaigns:cancel", MANAGER, POST, ok=CAMPAIGN),
     # The statistics: staff, who see no money, land on the customer list instead.
     Route("home", MANAGER, refused=CUSTOMERS),
     Route("analytics:revenue_csv", MANAGER),
@@ -337,6 +361,8 @@ ROUTES = [
     Route("settings:language", MANAGER, POST, fixed(language="de"), to("settings:language")),
     Route("settings:contact", MANAGER),
     Route("settings:contact", MANAGER, POST, fixed(phone="+14155550123"), to("settings:contact")),
+    Route("settings:messages", MANAGER),
+    Route("settings:messages", MANAGER, POST, fixed(weekly_cap="3"), to("settings:messages")),
     Route("settings:segments", MANAGER),
     Route("settings:segments", MANAGER, POST, fixed(**BANDS, save="1"), to("settings:segments")),
     Route("settings:segments_preview", MANAGER, POST, fixed(**BANDS), writes=False),

@@ -2,15 +2,18 @@
 
 - ``subscriptions``: a device subscribing from the card page, and a subscription ending.
 - ``messages``: messages to one card, created, edited and cancelled from the Send push tab.
-- ``delivery``: the dispatcher (the beat tick) and sending one pair, at most once.
+- ``delivery``: the dispatcher (the beat tick) and sending pairs in batches, each at most once.
 """
 
 from __future__ import annotations
 
 from pushes.services.delivery import (
     INTERRUPTED,
+    SEND_DELIVERIES_TASK,
     SEND_DELIVERY_TASK,
     DispatchReport,
+    deliveries_not_yet_due,
+    deliveries_send,
     delivery_send,
     delivery_wait,
     messages_dispatch_due,
@@ -32,9 +35,12 @@ from pushes.services.subscriptions import subscription_expire, subscription_save
 __all__ = [
     "DISPATCH_TASK",
     "INTERRUPTED",
+    "SEND_DELIVERIES_TASK",
     "SEND_DELIVERY_TASK",
     "DispatchReport",
     "cannot_receive_reason",
+    "deliveries_not_yet_due",
+    "deliveries_send",
     "delivery_send",
     "delivery_wait",
     "message_cancel",

@@ -1,23 +1,33 @@
-"""Delivery: the dispatcher (the beat tick) and sending one (message, device) pair.
+"""Delivery: the dispatcher (the beat tick) and sending (message, device) pairs in batches.
 
 Delivery is AT MOST ONCE per (message, subscription) pair:
 
 1. The beat tick (``messages_dispatch_due``) claims due messages with
    ``SELECT ... FOR UPDATE SKIP LOCKED``, so two dispatchers never claim the same message, and
-   inserts one ``Delivery`` per pair (unique constraint) before queueing a task per pair on
-   commit.
-2. A task (``delivery_send``) claims its pair with a conditional UPDATE
-   ``pending -> sending`` committed BEFORE the HTTP request. A duplicate task (beat restart,
-   broker redelivery, the tick re-queueing) finds the pair no longer pending and does nothing.
-3. After the answer the pair becomes delivered / expired / failed, or pending again for a
-   retry when the push service said so (429, 5xx) or could not be reached at all.
+   inserts one ``Delivery`` per pair (unique constraint) before queueing, on commit, one task
+   per batch of pairs (``PUSH_SEND_BATCH``).
+2. A task (``deliveries_send``) claims its pairs in one conditional UPDATE
+   ``pending -> sending`` (``FOR UPDATE SKIP LOCKED``) committed BEFORE any request. A
+   duplicate task (beat restart, broker redelivery, the tick re-queueing) finds the pairs no
+   longer pending and does nothing.
+3. Before each request its attempt row is written and committed, only while the pair is still
+   the batch's claim: the pair's "started" mark. A batch starts no request once its claim is
+   close to the recovery rule's timeout (``_claim_budget``): it gives the rest back to the
+   queue. The answers are written in bulk, every ``PUSH_RESULT_FLUSH`` requests and at the end
+   of the batch: the pair becomes delivered / expired / failed, or pending again for a retry
+   when the push service said so (429, 5xx) or could not be reached at all.
 
 Recovery rule: a pair still ``sending`` long after its claim (``PUSH_SENDING_TIMEOUT``, far
-above the request timeouts) belonged to a worker that died mid-request. We cannot know
-whether the push service accepted it, so it is marked ``unknown`` and NEVER resent: a lost
-push is acceptable, a duplicate is not. Likewise a request that timed out or broke off after
-it was sent is ``unknown``, not retried. Pairs never claimed (still ``pending``) are simply
-queued again by the tick, so a killed worker loses nothing it had not started.
+above the request timeouts) belonged to a worker that died. If its request was started (an
+attempt row in flight) we cannot know whether the push service accepted it, so it is marked
+``unknown`` and NEVER resent: a lost push is acceptable, a duplicate is not. Likewise a
+request that timed out or broke off after it was sent is ``unknown``, not retried. A pair
+claimed but never started goes back to ``pending`` and is queued again, and so are pairs never
+claimed: a killed worker loses nothing it had not started.
+
+The bookkeeping is per batch, not per pair (one claim, one read, one write of the answers per
+batch; one insert per request), and HTTP connections are kept per worker process
+(``pushes.endpoints``): a worker process sends a few hundred pushes a second.
 
 Reasons are stored text that staff read in the Send push tab: they are written in the
 merchant's default language (``translation.override``), since a worker has no request.
@@ -26,15 +36,17 @@ merchant's default language (``translation.override``), since a worker has no re
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import random
+import time
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.postgres.aggregates import StringAgg
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, CharField, Exists, F, OuterRef, Subquery, TextField, Value, When
 from django.db.models.functions import Coalesce, Concat, Left
 from django.utils import translation
@@ -62,6 +74,7 @@ logger = logging.getLogger(__name__)
 # Queued by name: pushes.tasks imports these services, so importing the task here would be a
 # cycle.
 SEND_DELIVERY_TASK = "pushes.tasks.send_delivery"
+SEND_DELIVERIES_TASK = "pushes.tasks.send_deliveries"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,14 +87,16 @@ class DispatchReport:
     enqueued: list[int]
     requeued: list[int]
     interrupted: list[int]
+    released: list[int] = field(default_factory=list)  # claimed, never started: queued again
 
 
 def _enqueue(delivery_ids: Iterable[int], countdown: float = 0) -> None:
-    for delivery_id in delivery_ids:
-        if countdown > 0:
-            celery_app.send_task(SEND_DELIVERY_TASK, args=(delivery_id,), countdown=countdown)
-        else:
-            celery_app.send_task(SEND_DELIVERY_TASK, args=(delivery_id,))
+    """One task per batch of pairs; a pair queued twice is still sent once (the claim)."""
+    ids = list(delivery_ids)
+    size = conf.get_int("PUSH_SEND_BATCH")
+    for start in range(0, len(ids), size):
+        options: dict[str, Any] = {"countdown": countdown} if countdown > 0 else {}
+        celery_app.send_task(SEND_DELIVERIES_TASK, args=(ids[start : start + size],), **options)
 
 
 def messages_dispatch_due(*, limit: int | None = None) -> DispatchReport:
@@ -89,9 +104,13 @@ def messages_dispatch_due(*, limit: int | None = None) -> DispatchReport:
     now = clock.now()
     claimed, enqueued = _claim_due_messages(now, limit or conf.get_int("PUSH_DISPATCH_BATCH"))
     requeued = _requeue_stale_deliveries(now)
-    interrupted = _close_interrupted_deliveries(now)
+    interrupted, released = _close_interrupted_deliveries(now)
     return DispatchReport(
-        claimed=claimed, enqueued=enqueued, requeued=requeued, interrupted=interrupted
+        claimed=claimed,
+        enqueued=enqueued,
+        requeued=requeued,
+        interrupted=interrupted,
+        released=released,
     )
 
 
@@ -180,21 +199,32 @@ INTERRUPTED = gettext_noop(
 )
 
 
-def _close_interrupted_deliveries(now: datetime.datetime) -> list[int]:
-    """The recovery rule: a pair stuck in ``sending`` is ``unknown``, never resent."""
+def _close_interrupted_deliveries(now: datetime.datetime) -> tuple[list[int], list[int]]:
+    """The recovery rule: a pair stuck in ``sending`` whose request had started is
+    ``unknown``, never resent; one claimed but never started goes back to the queue.
+    Returns (closed as unknown, released)."""
     cutoff = now - datetime.timedelta(seconds=conf.get("PUSH_SENDING_TIMEOUT"))
     with transaction.atomic():
         stuck = list(
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=DeliveryStatus.SENDING, claimed_at__lt=cutoff)
-            .annotate(language=F("message__merchant__language"))
+            .annotate(
+                language=F("message__merchant__language"),
+                started=Exists(
+                    DeliveryAttempt.objects.filter(
+                        delivery=OuterRef("pk"), number=OuterRef("attempts")
+                    )
+                ),
+            )
             .order_by("id")[:1000]
         )
         if not stuck:
-            return []
-        ids = [d.pk for d in stuck]
+            return [], []
+        released = [d.pk for d in stuck if not d.started]
+        _requeue_claimed(released, now)
+        started = [d for d in stuck if d.started]
         by_language: dict[str, list[int]] = defaultdict(list)
-        for d in stuck:
+        for d in started:
             by_language[d.language].append(d.pk)
         for language, group in by_language.items():
             with translation.override(language):
@@ -205,17 +235,28 @@ def _close_interrupted_deliveries(now: datetime.datetime) -> list[int]:
             DeliveryAttempt.objects.filter(
                 delivery_id__in=group, outcome=AttemptOutcome.IN_FLIGHT
             ).update(outcome=AttemptOutcome.INTERRUPTED, finished_at=now, detail=reason)
-    languages = {d.message_id: d.language for d in stuck}
-    for message_id in sorted(languages):
-        with translation.override(languages[message_id]):
-            _finish_message_if_done(message_id, now)
-    logger.warning("Closed %d interrupted push deliveries as unknown: %s", len(ids), ids)
-    return ids
+    _finish_messages_if_done({d.message_id: d.language for d in started}, now)
+    closed = [d.pk for d in started]
+    if closed:
+        logger.warning("Closed %d interrupted push deliveries as unknown: %s", len(closed), closed)
+    return closed, released
 
 
-def _finish_message_if_done(message_id: int, now: datetime.datetime) -> None:
-    """Sent once every pair is final and one arrived; failed (with the reasons) when none did.
-    Call it in the merchant's language: the reasons' heading is written in the active one.
+def _finish_messages_if_done(languages: Mapping[int, str], now: datetime.datetime) -> None:
+    """``_finish_message_if_done`` for many messages (message id -> merchant's language):
+    one statement per language."""
+    by_language: dict[str, list[int]] = defaultdict(list)
+    for message_id, language in languages.items():
+        by_language[language].append(message_id)
+    for language, ids in sorted(by_language.items()):
+        with translation.override(language):
+            _finish_message_if_done(sorted(ids), now)
+
+
+def _finish_message_if_done(message_ids: list[int], now: datetime.datetime) -> None:
+    """Each message is sent once every pair is final and one arrived; failed (with the
+    reasons) when none did. Call it in the merchants' language: the reasons' heading is
+    written in the active one.
 
     One conditional UPDATE, run AFTER the caller committed its pair: each statement sees every
     commit made before it starts, so of the last two pairs finishing at once, the one that
@@ -230,7 +271,7 @@ def _finish_message_if_done(message_id: int, now: datetime.datetime) -> None:
         .annotate(text=StringAgg("reason", delimiter=" ", distinct=True, order_by="reason"))
         .values("text")
     )
-    PushMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING).exclude(
+    PushMessage.objects.filter(pk__in=message_ids, status=MessageStatus.SENDING).exclude(
         Exists(deliveries.exclude(status__in=FINAL_DELIVERY_STATUSES))
     ).update(
         status=Case(
@@ -253,7 +294,7 @@ def _finish_message_if_done(message_id: int, now: datetime.datetime) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Sending one pair (the thin task)
+# Sending pairs (the thin tasks)
 
 
 _FINAL_STATUS = {
@@ -273,38 +314,162 @@ _SEND_FIELDS = (
     "subscription__auth", "subscription__expired_at",
 )  # fmt: skip
 
+_DELIVERIES = Delivery._meta.db_table
+_ATTEMPTS = DeliveryAttempt._meta.db_table
 
-def _claim_delivery(
-    delivery_id: int, now: datetime.datetime
-) -> tuple[Delivery, DeliveryAttempt] | None:
-    """Take the pair (pending -> sending) and write its attempt row, committed before any
-    request is made. None when it is not ours: already taken, finished, or not due yet."""
-    # Each statement commits on its own (autocommit): the claim is durable before anything
-    # else happens, and a crash between these statements leaves the pair "sending", which the
-    # recovery rule closes without a resend.
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now
-    ).update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+# The batch's claim: its pairs that are pending and due, oldest first, skipping any another
+# worker is claiming at this moment. One statement, committed on its own.
+CLAIM_SQL = f"""
+UPDATE {_DELIVERIES} AS d
+SET status = %(sending)s, claimed_at = %(now)s, attempts = d.attempts + 1
+WHERE d.id IN (
+    SELECT id FROM {_DELIVERIES}
+    WHERE id = ANY(%(ids)s) AND status = %(pending)s AND next_attempt_at <= %(now)s
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING d.id
+"""  # noqa: S608 (table names from the models; every value is a parameter)
+
+# The answers of a batch: each attempt completed, each pair moved on, only while still ours
+# (if the recovery rule already closed a pair, its attempt row keeps the late answer and the
+# pair stays as the recovery left it).
+FINISH_ATTEMPTS_SQL = f"""
+UPDATE {_ATTEMPTS} AS a
+SET finished_at = %(now)s, outcome = v.outcome, status_code = v.status_code,
+    retry_after = v.retry_after, detail = v.detail
+FROM unnest(%(ids)s::bigint[], %(outcomes)s::text[], %(codes)s::int[], %(waits)s::float8[],
+            %(details)s::text[]) AS v(id, outcome, status_code, retry_after, detail)
+WHERE a.id = v.id
+"""  # noqa: S608
+FINISH_DELIVERIES_SQL = f"""
+UPDATE {_DELIVERIES} AS d
+SET status = v.status, status_code = v.status_code, reason = v.reason,
+    finished_at = CASE WHEN v.due IS NULL THEN %(now)s END,
+    next_attempt_at = COALESCE(v.due, d.next_attempt_at),
+    enqueued_at = COALESCE(v.due, d.enqueued_at)
+FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(codes)s::int[], %(reasons)s::text[],
+            %(dues)s::timestamptz[]) AS v(id, status, status_code, reason, due)
+WHERE d.id = v.id AND d.status = %(sending)s
+RETURNING d.id
+"""  # noqa: S608
+
+
+def deliveries_send(*, delivery_ids: list[int]) -> dict[int, DeliveryStatus]:
+    """Make one attempt at each of these pairs that is ours to send: pending and due.
+
+    Returns each attempted pair's new status; pairs not ours (taken, finished, not due) or
+    not sent (card deleted, device unsubscribed, message no longer sending) are left out.
+    """
+    now = clock.now()
+    claimed = _claim(delivery_ids, now)
     if not claimed:
-        return None
-    delivery = (
-        Delivery.objects.select_related("message__merchant", "message__card", "subscription")
-        # Only what sending reads: a card row has dozens of balance columns.
-        .only(*_SEND_FIELDS)
-        .get(pk=delivery_id)
+        return {}
+    deliveries = _skip_unsendable(
+        list(
+            Delivery.objects.select_related("message__merchant", "message__card", "subscription")
+            # Only what sending reads: a card row has dozens of balance columns.
+            .only(*_SEND_FIELDS)
+            .filter(pk__in=claimed)
+            .order_by("id")
+        ),
+        now,
     )
-    with translation.override(delivery.message.merchant.language):
-        skip = _reason_not_to_send(delivery)
-        if skip:
-            Delivery.objects.filter(pk=delivery_id).update(
-                status=DeliveryStatus.SKIPPED, finished_at=now, reason=skip
-            )
-            _finish_message_if_done(delivery.message_id, now)
-            return None
-    attempt = DeliveryAttempt.objects.create(
-        delivery=delivery, number=delivery.attempts, started_at=now
+    statuses: dict[int, DeliveryStatus] = {}
+    answers: list[tuple[Delivery, DeliveryAttempt, DeliveryResult]] = []
+    flush = conf.get_int("PUSH_RESULT_FLUSH")
+    started = time.monotonic()
+    for position, delivery in enumerate(deliveries):
+        if time.monotonic() - started > _claim_budget():
+            # Slow push services ate the batch's time: what is left goes back to the queue
+            # before the recovery rule could take it for a dead worker's.
+            _release([d.pk for d in deliveries[position:]], now)
+            break
+        answer = _attempt(delivery, claimed_at=now)
+        if answer is not None:
+            answers.append(answer)
+        if len(answers) >= flush:
+            statuses |= _record(answers)
+            answers = []
+    if answers:
+        statuses |= _record(answers)
+    return statuses
+
+
+def _claim_budget() -> float:
+    """Seconds after its claim a batch may still start a request. The recovery rule acts on a
+    claim ``PUSH_SENDING_TIMEOUT`` old; a request started within the budget has ended by then
+    (``PUSH_SEND_DEADLINE``), with one more deadline's margin for the clocks of the machines."""
+    return conf.get("PUSH_SENDING_TIMEOUT") - 2 * conf.get("PUSH_SEND_DEADLINE")
+
+
+def _release(delivery_ids: list[int], now: datetime.datetime) -> None:
+    """This batch's pairs it has not started (and still holds): back to the queue."""
+    with transaction.atomic():
+        held = list(
+            Delivery.objects.select_for_update()
+            .filter(pk__in=delivery_ids, status=DeliveryStatus.SENDING)
+            .values_list("id", flat=True)
+        )
+        _requeue_claimed(held, now)
+
+
+def _requeue_claimed(delivery_ids: list[int], now: datetime.datetime) -> None:
+    """Claimed pairs never started: pending again (the claim's attempt undone), queued again
+    once the caller's transaction commits."""
+    if not delivery_ids:
+        return
+    Delivery.objects.filter(pk__in=delivery_ids).update(
+        status=DeliveryStatus.PENDING,
+        attempts=F("attempts") - 1,
+        claimed_at=None,
+        enqueued_at=now,
     )
-    return delivery, attempt
+    transaction.on_commit(lambda: _enqueue(delivery_ids), robust=True)
+
+
+def delivery_send(*, delivery_id: int) -> DeliveryStatus | None:
+    """One pair's attempt (``deliveries_send`` of one): its new status, or None when the pair
+    was not ours to send or was not sent (card deleted, device unsubscribed)."""
+    return deliveries_send(delivery_ids=[delivery_id]).get(delivery_id)
+
+
+def _claim(delivery_ids: list[int], now: datetime.datetime) -> list[int]:
+    # Autocommit: the claim is durable before any request is made. A crash after it leaves
+    # the pairs "sending", which the recovery rule closes (started) or releases (not).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CLAIM_SQL,
+            {
+                "ids": list(delivery_ids),
+                "now": now,
+                "sending": DeliveryStatus.SENDING.value,
+                "pending": DeliveryStatus.PENDING.value,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _skip_unsendable(deliveries: list[Delivery], now: datetime.datetime) -> list[Delivery]:
+    """Mark the pairs that must not be sent any more as skipped (with why); the rest."""
+    skipped: dict[str, list[Delivery]] = defaultdict(list)
+    sendable = []
+    for delivery in deliveries:
+        with translation.override(delivery.message.merchant.language):
+            reason = _reason_not_to_send(delivery)
+        if reason:
+            skipped[reason].append(delivery)
+        else:
+            sendable.append(delivery)
+    for reason, group in skipped.items():
+        Delivery.objects.filter(pk__in=[d.pk for d in group]).update(
+            status=DeliveryStatus.SKIPPED, finished_at=now, reason=reason
+        )
+    _finish_messages_if_done(
+        {d.message_id: d.message.merchant.language for group in skipped.values() for d in group},
+        now,
+    )
+    return sendable
 
 
 def _reason_not_to_send(delivery: Delivery) -> str:
@@ -324,18 +489,45 @@ def _reason_not_to_send(delivery: Delivery) -> str:
     return ""
 
 
-def delivery_send(*, delivery_id: int) -> DeliveryStatus | None:
-    """Make one attempt at one pair. Returns the pair's new status, or None when the pair
-    was not ours to send or was not sent (card deleted, device unsubscribed)."""
-    claim = _claim_delivery(delivery_id, clock.now())
-    if claim is None:
+# The "started" mark: the attempt row, written only while the pair is still this batch's
+# claim (locked, so the recovery rule either sees the mark or has already taken the pair).
+START_SQL = f"""
+INSERT INTO {_ATTEMPTS} (delivery_id, number, started_at, outcome, detail)
+SELECT d.id, d.attempts, %(now)s, %(in_flight)s, ''
+FROM {_DELIVERIES} AS d
+WHERE d.id = %(id)s AND d.status = %(sending)s AND d.claimed_at = %(claimed_at)s
+FOR UPDATE
+RETURNING id
+"""  # noqa: S608
+
+
+def _attempt(
+    delivery: Delivery, *, claimed_at: datetime.datetime
+) -> tuple[Delivery, DeliveryAttempt, DeliveryResult] | None:
+    """One request: its attempt row committed first (the "started" mark), then the send;
+    None when the pair is no longer this batch's. The channel's detail is stored for staff:
+    in the merchant's language."""
+    now = clock.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            START_SQL,
+            {
+                "id": delivery.pk,
+                "now": now,
+                "in_flight": AttemptOutcome.IN_FLIGHT.value,
+                "sending": DeliveryStatus.SENDING.value,
+                "claimed_at": claimed_at,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
         return None
-    delivery, attempt = claim
-    # The channel's detail and the reasons recorded are stored for staff: in the merchant's
-    # language.
+    attempt = DeliveryAttempt(
+        pk=row[0], delivery=delivery, number=delivery.attempts, started_at=now
+    )
     with translation.override(delivery.message.merchant.language):
         result = channel_for(delivery.subscription).send(delivery.message, delivery.subscription)
-        return _record(delivery, attempt, result)
+    return delivery, attempt, result
 
 
 def delivery_wait(*, delivery_id: int) -> float | None:
@@ -349,6 +541,17 @@ def delivery_wait(*, delivery_id: int) -> float | None:
         return None
     wait = (due - clock.now()).total_seconds()
     return wait if wait > 0 else None
+
+
+def deliveries_not_yet_due(*, delivery_ids: list[int]) -> dict[int, float]:
+    """Pending pairs among these that are not due yet, with the seconds until they are."""
+    now = clock.now()
+    return {
+        pk: (due - now).total_seconds()
+        for pk, due in Delivery.objects.filter(
+            pk__in=delivery_ids, status=DeliveryStatus.PENDING, next_attempt_at__gt=now
+        ).values_list("id", "next_attempt_at")
+    }
 
 
 def _retry_delay(delivery: Delivery, result: DeliveryResult) -> float | None:
@@ -380,55 +583,90 @@ def _give_up_reason(delivery: Delivery, result: DeliveryResult) -> str:
     return _("The push service asked to wait too long; the message would be stale.")
 
 
-def _record(delivery: Delivery, attempt: DeliveryAttempt, result: DeliveryResult) -> DeliveryStatus:
-    now = clock.now()
-    outcome = AttemptOutcome(result.outcome.value)
+@dataclass(frozen=True)
+class _Next:
+    """What an answer makes of its pair."""
+
     status: DeliveryStatus
-    reason = result.detail
-    delay = _retry_delay(delivery, result) if result.outcome == Outcome.RETRY else None
-    if result.outcome == Outcome.RETRY:
-        status = DeliveryStatus.PENDING if delay is not None else DeliveryStatus.FAILED
-        if delay is None:
-            reason = _give_up_reason(delivery, result)
-    else:
-        status = _FINAL_STATUS[result.outcome]
-    with transaction.atomic():
-        DeliveryAttempt.objects.filter(pk=attempt.pk).update(
-            finished_at=now,
-            outcome=outcome,
-            status_code=result.status_code,
-            retry_after=result.retry_after,
-            detail=result.detail[:300],
+    reason: str
+    delay: float | None  # seconds until the retry, for a pair pending again
+
+
+def _next(delivery: Delivery, result: DeliveryResult) -> _Next:
+    if result.outcome != Outcome.RETRY:
+        return _Next(_FINAL_STATUS[result.outcome], result.detail, None)
+    delay = _retry_delay(delivery, result)
+    if delay is None:
+        with translation.override(delivery.message.merchant.language):
+            return _Next(DeliveryStatus.FAILED, _give_up_reason(delivery, result), None)
+    return _Next(DeliveryStatus.PENDING, result.detail, delay)
+
+
+def _record(
+    answers: list[tuple[Delivery, DeliveryAttempt, DeliveryResult]],
+) -> dict[int, DeliveryStatus]:
+    """Write a batch's answers: two statements, whatever the number of pairs."""
+    now = clock.now()
+    nexts = {delivery.pk: _next(delivery, result) for delivery, _attempt, result in answers}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            FINISH_ATTEMPTS_SQL,
+            {
+                "now": now,
+                "ids": [attempt.pk for _d, attempt, _r in answers],
+                "outcomes": [AttemptOutcome(r.outcome.value).value for _d, _a, r in answers],
+                "codes": [r.status_code for _d, _a, r in answers],
+                "waits": [r.retry_after for _d, _a, r in answers],
+                "details": [r.detail[:300] for _d, _a, r in answers],
+            },
         )
-        fields: dict[str, Any] = {
-            "status": status,
-            "status_code": result.status_code,
-            "reason": reason[:300],
+        dues = {
+            pk: now + datetime.timedelta(seconds=n.delay)
+            for pk, n in nexts.items()
+            if n.delay is not None
         }
-        if status == DeliveryStatus.PENDING:
-            assert delay is not None
-            due = now + datetime.timedelta(seconds=delay)
-            fields.update(next_attempt_at=due, enqueued_at=due)
-        else:
-            fields["finished_at"] = now
-        # Only while still ours: if the recovery rule already closed it, the attempt row keeps
-        # the late answer and the pair stays as the recovery left it.
-        updated = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-            **fields
+        cursor.execute(
+            FINISH_DELIVERIES_SQL,
+            {
+                "now": now,
+                "sending": DeliveryStatus.SENDING.value,
+                "ids": list(nexts),
+                "statuses": [n.status.value for n in nexts.values()],
+                "codes": [r.status_code for _d, _a, r in answers],
+                "reasons": [n.reason[:300] for n in nexts.values()],
+                "dues": [dues.get(pk) for pk in nexts],
+            },
         )
-        if not updated:
-            return DeliveryStatus(
-                Delivery.objects.values_list("status", flat=True).get(pk=delivery.pk)
-            )
-        if result.outcome == Outcome.EXPIRED:
-            subscription_expire(
-                subscription=delivery.subscription,
-                # Translators: %(status)s is an HTTP status code (404 or 410).
-                reason=_("The push service answered %(status)s.") % {"status": result.status_code},
-            )
-        if status == DeliveryStatus.PENDING:
-            delivery_id, countdown = delivery.pk, delay or 0
-            transaction.on_commit(lambda: _enqueue([delivery_id], countdown), robust=True)
-    if status != DeliveryStatus.PENDING:
-        _finish_message_if_done(delivery.message_id, now)
-    return status
+        ours = {row[0] for row in cursor.fetchall()}
+        for delivery, _attempt, result in answers:
+            if delivery.pk in ours and result.outcome == Outcome.EXPIRED:
+                with translation.override(delivery.message.merchant.language):
+                    subscription_expire(
+                        subscription=delivery.subscription,
+                        # Translators: %(status)s is an HTTP status code (404 or 410).
+                        reason=_("The push service answered %(status)s.")
+                        % {"status": result.status_code},
+                    )
+        _enqueue_retries({pk: nexts[pk].delay or 0 for pk in dues if pk in ours})
+    statuses = {pk: nexts[pk].status for pk in ours}
+    # Pairs the recovery rule closed meanwhile: as it left them.
+    for pk, status in Delivery.objects.filter(pk__in=set(nexts) - ours).values_list("id", "status"):
+        statuses[pk] = DeliveryStatus(status)
+    _finish_messages_if_done(
+        {
+            d.message_id: d.message.merchant.language
+            for d, _a, _r in answers
+            if d.pk in ours and nexts[d.pk].status != DeliveryStatus.PENDING
+        },
+        now,
+    )
+    return statuses
+
+
+def _enqueue_retries(delays: Mapping[int, float]) -> None:
+    """On commit, one task per whole second of delay for the pairs waiting that long."""
+    by_second: dict[int, list[int]] = defaultdict(list)
+    for pk, delay in delays.items():
+        by_second[int(delay) + 1].append(pk)
+    for seconds, ids in by_second.items():
+        transaction.on_commit(functools.partial(_enqueue, ids, seconds), robust=True)

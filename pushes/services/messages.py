@@ -57,7 +57,8 @@ def _cannot_receive_error(reason: str) -> str:
     return _("This card cannot receive pushes: no push permission.")
 
 
-def _clean_body(body: str) -> str:
+def clean_body(body: str) -> str:
+    """The message as stored (one kind of line break, trimmed); refuses empty or too long."""
     body = (body or "").replace("\r\n", "\n").strip()
     if not body:
         raise ValidationError({"body": _("Type the message to send.")})
@@ -85,7 +86,7 @@ def message_create(
     *, card: Card, body: str, send_at: datetime.datetime | None = None, actor: Actor
 ) -> PushMessage:
     """A message to one card, now (``send_at`` None) or at a future time."""
-    body = _clean_body(body)
+    body = clean_body(body)
     now = clock.now()
     _check_send_at(send_at, now)
     with transaction.atomic():
@@ -131,6 +132,10 @@ def _lock_editable(message: PushMessage, action: str) -> PushMessage:
     locked = PushMessage.objects.select_for_update().get(pk=message.pk)
     if locked.status != MessageStatus.SCHEDULED:
         raise ValidationError(not_editable_error(locked.status, action))
+    if locked.campaign_id is not None:
+        raise ValidationError(
+            _("This message is part of a campaign: change or cancel the campaign.")
+        )
     return locked
 
 
@@ -138,7 +143,7 @@ def message_update(
     *, message: PushMessage, body: str, send_at: datetime.datetime | None, actor: Actor
 ) -> PushMessage:
     """Change a message until it starts sending (empty ``send_at``: send it now)."""
-    body = _clean_body(body)
+    body = clean_body(body)
     now = clock.now()
     _check_send_at(send_at, now)
     with transaction.atomic():

@@ -20,10 +20,12 @@ from pushes.channels import parse_retry_after
 from pushes.models import (
     MESSAGE_MAX_LENGTH,
     Delivery,
+    DeliveryAttempt,
     DeliveryStatus,
     MessageStatus,
     PushMessage,
 )
+from pushes.services.delivery import _attempt
 from tests.factories import MerchantFactory, StampProgramFactory, issue_card
 from tests.pushes.push_service import PushService, Reply, b64url_decode
 
@@ -260,3 +262,43 @@ def test_keys_from_settings_are_used_and_checked(fresh_vapid: Any) -> None:
     fresh_vapid.VAPID_PUBLIC_KEY = vapid.b64url(b"\x04" + b"\x01" * 64)
     with pytest.raises(ImproperlyConfigured, match="does not belong"):
         vapid.keys()
+
+
+def test_a_batch_out_of_time_gives_back_the_pairs_it_has_not_started(
+    push_service: PushService, subscribe: Any, stamp_program: Any, settings: Any
+) -> None:
+    card = issue_card(stamp_program)
+    subscribe(card)
+    subscribe(card)
+    services.message_create(card=card, body="Late", actor=None)
+    pairs = services.messages_dispatch_due().enqueued
+    # No time left at all: the recovery rule would take these claims for a dead worker's.
+    settings.PUSH_SENDING_TIMEOUT = 0
+    settings.PUSH_SEND_DEADLINE = 0
+
+    assert services.deliveries_send(delivery_ids=pairs) == {}
+
+    assert push_service.count == 0
+    released = Delivery.objects.filter(pk__in=pairs)
+    assert {(d.status, d.attempts, d.claimed_at) for d in released} == {
+        (DeliveryStatus.PENDING, 0, None)
+    }
+    assert not DeliveryAttempt.objects.filter(delivery__in=released).exists()
+
+
+def test_a_pair_taken_back_from_its_batch_is_not_started(
+    push_service: PushService, subscribe: Any, stamp_program: Any
+) -> None:
+    card = issue_card(stamp_program)
+    subscribe(card)
+    services.message_create(card=card, body="Taken back", actor=None)
+    (pair,) = services.messages_dispatch_due().enqueued
+    claimed_at = clock.now()
+    Delivery.objects.filter(pk=pair).update(status=DeliveryStatus.SENDING, claimed_at=claimed_at)
+    delivery = Delivery.objects.select_related("message__merchant", "subscription").get(pk=pair)
+    # The recovery rule released it (pending again) while its batch was busy elsewhere.
+    Delivery.objects.filter(pk=pair).update(status=DeliveryStatus.PENDING, claimed_at=None)
+
+    assert _attempt(delivery, claimed_at=claimed_at) is None
+    assert push_service.count == 0
+    assert not DeliveryAttempt.objects.filter(delivery_id=pair).exists()

@@ -9,4 +9,6 @@ from pushes import services, tasks
 def test_the_services_queue_the_tasks_under_their_registered_names() -> None:
     assert tasks.dispatch_due_messages.name == services.DISPATCH_TASK
     assert tasks.send_delivery.name == services.SEND_DELIVERY_TASK
-    assert {services.DISPATCH_TASK, services.SEND_DELIVERY_TASK} <= set(app.tasks)
+    assert tasks.send_deliveries.name == services.SEND_DELIVERIES_TASK
+    names = {services.DISPATCH_TASK, services.SEND_DELIVERY_TASK, services.SEND_DELIVERIES_TASK}
+    assert names <= set(app.tasks)

@@ -25,7 +25,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
 ) -> None:
     settings.PUSH_MAX_DEVICES_PER_CARD = 12
     card = issue_card(stamp_program)
-    # Twelve devices; the fifth request hangs, so the worker is killed in the middle of it.
+    # Twelve devices, one batch; the fifth request hangs, so the worker is killed in the middle
+    # of it, with the answers of the first four written (every second one, in these tests).
     fakes = [subscribe(card, *([HANG] if n == 4 else []))[0] for n in range(12)]
     worker = start_worker(pool="solo", concurrency=1)
     message = services.message_create(card=card, body="Flash sale", actor=None)
@@ -34,24 +35,31 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     worker.kill()
     assert push_service.count == 5
     assert push_service.received[4].subscription_id == fakes[4].id
+    assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 4
 
     start_worker(pool="solo", concurrency=1)
-    push_service.wait_for(12)
-    wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 11)
-    # The killed worker's pair is still "sending": nobody knows whether it arrived.
-    (stuck,) = Delivery.objects.filter(status=DeliveryStatus.SENDING)
+    # The rest of the batch is still claimed by the killed worker: the one in flight (nobody
+    # knows whether it arrived) and seven never started.
+    sending = Delivery.objects.filter(status=DeliveryStatus.SENDING)
+    (stuck,) = sending.filter(attempt_rows__isnull=False)
     assert stuck.subscription.endpoint == fakes[4].endpoint
+    never_started = sorted(sending.filter(attempt_rows__isnull=True).values_list("id", flat=True))
+    assert len(never_started) == 7
 
-    # The tick's recovery rule closes it as unknown instead of sending it again.
+    # The tick's recovery rule closes the started one as unknown instead of sending it again,
+    # and gives the seven back to the queue.
     settings.PUSH_SENDING_TIMEOUT = 0
     settings.PUSH_REQUEUE_AFTER = 0
     report = services.messages_dispatch_due()
     assert report.interrupted == [stuck.pk]
+    assert sorted(report.released) == never_started
     assert report.requeued == []
     stuck.refresh_from_db()
     assert stuck.status == DeliveryStatus.UNKNOWN
     assert [a.outcome for a in stuck.attempt_rows.all()] == [AttemptOutcome.INTERRUPTED]
 
+    push_service.wait_for(12)
+    wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 11)
     assert push_service.count == 12
     assert set(push_service.counts().values()) == {1}
     assert {r.subscription_id for r in push_service.received} == {f.id for f in fakes}

@@ -18,5 +18,7 @@ PUSH_SETTINGS = {
     "PUSH_BACKOFF_BASE": 0.2,
     "PUSH_MAX_ATTEMPTS": 3,
     "PUSH_MAX_RETRY_DELAY": 5.0,
+    # Answers written every second request: a kill mid-batch keeps the ones before it.
+    "PUSH_RESULT_FLUSH": 2,
 }
 globals().update(PUSH_SETTINGS)

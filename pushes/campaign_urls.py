@@ -1,0 +1,21 @@
+"""The campaigns pages, mounted at /campaigns/ (namespace "campaigns"); owners and admins."""
+
+from django.urls import path
+
+from pushes.views import campaigns
+
+app_name = "campaigns"
+
+urlpatterns = [
+    path("", campaigns.campaign_list, name="list"),
+    path("new/", campaigns.campaign_new, name="new"),
+    path("audience/", campaigns.campaign_audience, name="audience"),
+    path("<int:pk>/", campaigns.campaign_detail, name="detail"),
+    path("<int:pk>/edit/", campaigns.campaign_edit, name="edit"),
+    path("<int:pk>/cancel/", campaigns.campaign_cancel, name="cancel"),
+]
+
+# Namespace "settings" (see loyalty/settings_urls.py).
+settings_urlpatterns = [
+    path("messages/", campaigns.message_settings, name="messages"),
+]
