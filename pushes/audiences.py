@@ -17,7 +17,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from cards.models import Card, CardStatus, Program, Tier
 from customers.selectors import CustomerFilters, customer_matches
 from loyalty.models import Merchant
-from pushes.models import Audience, Channel, PushSubscription
+from pushes.models import Audience, Campaign, Channel, PushSubscription
 
 # The CRM filter's keys an audience keeps (the program is the campaign's own).
 FILTER_KEYS = ("q", "status", "device", "segment")
@@ -32,6 +32,17 @@ class AudienceSpec:
     segments: tuple[str, ...] = ()
     tier_name: str = ""
     filters: dict[str, str] = field(default_factory=dict)
+
+
+def campaign_spec(campaign: Campaign) -> AudienceSpec:
+    """The audience a stored campaign describes."""
+    return AudienceSpec(
+        program=campaign.program,
+        audience=campaign.audience,
+        segments=tuple(campaign.segments),
+        tier_name=campaign.tier_name,
+        filters=dict(campaign.filters),
+    )
 
 
 def campaign_programs(*, merchant: Merchant) -> list[Program]:

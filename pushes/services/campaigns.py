@@ -28,7 +28,7 @@ from loyalty import clock
 from loyalty.actors import Actor, user_or_none
 from loyalty.celery import app as celery_app
 from loyalty.models import Merchant
-from pushes.audiences import FILTER_KEYS, AudienceSpec, audience_cards
+from pushes.audiences import FILTER_KEYS, audience_cards, campaign_spec
 from pushes.models import (
     Audience,
     Campaign,
@@ -288,14 +288,7 @@ WHERE %s::int IS NULL OR (
 
 
 def _freeze(campaign: Campaign, rules: MessageSettings | None, now: datetime.datetime) -> None:
-    spec = AudienceSpec(
-        program=campaign.program,
-        audience=campaign.audience,
-        segments=tuple(campaign.segments),
-        tier_name=campaign.tier_name,
-        filters=dict(campaign.filters),
-    )
-    cards = audience_cards(merchant=campaign.merchant, spec=spec)
+    cards = audience_cards(merchant=campaign.merchant, spec=campaign_spec(campaign))
     targeted = cards.count()
     audience_sql, audience_params = cards.values("id").query.sql_with_params()
     cap = rules.weekly_cap if rules else None

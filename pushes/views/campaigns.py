@@ -27,6 +27,7 @@ from pushes.audiences import (
     AudienceSize,
     audience_size,
     campaign_programs,
+    campaign_spec,
     tier_names,
 )
 from pushes.forms import AudienceForm, CampaignForm, MessageSettingsForm, local_input_value
@@ -159,6 +160,10 @@ def campaign_detail(request: MerchantRequest, pk: int) -> HttpResponse:
         "nav": "campaigns",
         "campaign": campaign,
         "results": results.campaign_results(campaign=campaign),
+        # Not frozen yet: who it would reach if it started now.
+        "size": audience_size(merchant=request.merchant, spec=campaign_spec(campaign))
+        if campaign.status == CampaignStatus.SCHEDULED
+        else None,
         # Followed live while it sends (a scheduled one shows nothing that moves yet).
         "live": campaign.status == CampaignStatus.SENDING,
     }

@@ -388,3 +388,16 @@ def test_a_campaign_message_is_changed_with_its_campaign_not_alone(stamp_program
     assert not message.is_editable
     with pytest.raises(ValidationError, match="part of a campaign"):
         message_cancel(message=message, actor=None)
+
+
+def test_a_scheduled_campaign_shows_who_it_would_reach_now(
+    owner_client: Client, stamp_program: Any
+) -> None:
+    _card(stamp_program)
+    _card(stamp_program, devices=0)
+    with clock.frozen_at(NOON):
+        campaign = _campaign(
+            stamp_program, body="Later", audience="program", send_at=NOON + datetime.timedelta(1)
+        )
+    page = owner_client.get(reverse("campaigns:detail", args=[campaign.pk]))
+    assert b'data-audience-now data-audience-cards="2" data-audience-reachable="1"' in page.content
