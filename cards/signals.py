@@ -7,8 +7,9 @@ keeps each customer's visits and last activity this way without the ledger knowi
 
 from django.dispatch import Signal
 
-# Arguments: card (the locked Card, already updated), visits (int: the visits the entries
-# added, negative for a write-off), at (datetime: the entries' time).
+# Arguments: card (the locked Card, already updated), entries (the LedgerEntry rows written,
+# with their ids), visits (int: the visits the entries added, negative for a write-off),
+# at (datetime: the entries' time).
 ledger_recorded = Signal()
 
 # Sent inside the transaction that replaced a card's install link, so apps above can drop what

@@ -24,6 +24,11 @@ app.conf.beat_schedule = {
     "dispatch-due-pushes": {"task": "pushes.tasks.dispatch_due_messages", "schedule": 10.0},
     # Due campaigns start (their audience frozen into messages), finished ones are closed.
     "start-due-campaigns": {"task": "pushes.tasks.start_due_campaigns", "schedule": 10.0},
+    # Automatic messages of the kinds that wait for a date: each kind's due cards are looked
+    # for every 15 minutes (from 10:00 local time on; see pushes.services.automatic).
+    "queue-expiring-messages": {"task": "pushes.tasks.queue_expiring_messages", "schedule": 900.0},
+    "queue-birthday-messages": {"task": "pushes.tasks.queue_birthday_messages", "schedule": 900.0},
+    "queue-lapsed-messages": {"task": "pushes.tasks.queue_lapsed_messages", "schedule": 900.0},
     # A wallet pass whose update task was lost (worker killed, broker restarted) is pushed
     # and PATCHed again; the version claims make a repeated task harmless.
     "requeue-wallet-passes-behind": {

@@ -192,6 +192,8 @@ class AuditAction(models.TextChoices):
     SEGMENTS_CHANGED = "segments_changed", _("Segment thresholds changed")
     LANGUAGE_CHANGED = "language_changed", _("Default language changed")
     CONTACT_CHANGED = "contact_changed", _("Contact details changed")
+    MESSAGE_RULES_CHANGED = "message_rules_changed", _("Message rules changed")
+    AUTO_MESSAGES_CHANGED = "auto_messages_changed", _("Automatic messages changed")
     # Customers' personal data leaving the dashboard, and changes to one card or customer.
     CUSTOMERS_EXPORTED = "customers_exported", _("Customers exported")
     CARD_HISTORY_EXPORTED = "card_history_exported", _("Card history exported")

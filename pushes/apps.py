@@ -10,7 +10,7 @@ class PushesConfig(AppConfig):
     def ready(self) -> None:
         # Late imports: views and the registry they fill need the app registry to be ready.
         from cards.card_page import CARD_PAGE_PARTS
-        from cards.signals import card_link_rotated
+        from cards.signals import card_link_rotated, ledger_recorded
         from pushes import checks, receivers
         from pushes.views import tab
 
@@ -19,4 +19,5 @@ class PushesConfig(AppConfig):
             receivers.expire_subscriptions_of_replaced_link,
             dispatch_uid="pushes.replaced_link",
         )
+        ledger_recorded.connect(receivers.announce_reward_ready, dispatch_uid="pushes.reward_ready")
         register(checks.check_private_endpoints, Tags.security, deploy=True)

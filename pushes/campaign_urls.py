@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from pushes.views import campaigns
+from pushes.views import automatic, campaigns
 
 app_name = "campaigns"
 
@@ -13,6 +13,13 @@ urlpatterns = [
     path("<int:pk>/", campaigns.campaign_detail, name="detail"),
     path("<int:pk>/edit/", campaigns.campaign_edit, name="edit"),
     path("<int:pk>/cancel/", campaigns.campaign_cancel, name="cancel"),
+    path("automatic/", automatic.auto_message_list, name="automatic"),
+    path("automatic/<int:pk>/", automatic.auto_message_edit, name="automatic_edit"),
+    path(
+        "automatic/<int:pk>/preview/",
+        automatic.auto_message_preview,
+        name="automatic_preview",
+    ),
 ]
 
 # Namespace "settings" (see loyalty/settings_urls.py).

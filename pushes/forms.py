@@ -16,7 +16,8 @@ from customers.models import Segment
 from customers.selectors import device_choices
 from loyalty import clock
 from pushes.audiences import FILTER_KEYS, AudienceSpec
-from pushes.models import MESSAGE_MAX_LENGTH, Audience, MessageSettings
+from pushes.automatic import DAYS_RANGE, PLACEHOLDERS
+from pushes.models import MESSAGE_MAX_LENGTH, Audience, AutoMessage, MessageSettings, Trigger
 from pushes.selectors import CardOption
 
 INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -232,7 +233,8 @@ class MessageSettingsForm(forms.ModelForm):
         }
         help_texts = {
             "quiet_end": _(
-                "Campaigns due in between wait for the end. Leave both empty for no quiet hours."
+                "Campaigns and automatic messages due in between wait for the end. Leave both"
+                " empty for no quiet hours."
             ),
             "weekly_cap": _(
                 "Cards over it are counted in the campaign's results, not sent. Empty: no cap."
@@ -257,3 +259,61 @@ class MessageSettingsForm(forms.ModelForm):
                 gettext("Give both ends of the quiet hours, or leave both empty.")
             )
         return data
+
+
+# Per kind: what its days mean (only the kinds that wait have them).
+DAYS_LABELS = {
+    Trigger.EXPIRING: _("Days before the expiration date"),
+    Trigger.LAPSED: _("Days without a visit"),
+}
+TRIGGER_HELP = {
+    Trigger.REWARD_READY: _("Sent the moment a stamp completes a reward, once per reward."),
+    Trigger.EXPIRING: _("Sent once per expiration date, this many days before it."),
+    Trigger.BIRTHDAY: _("Sent on the customer's birthday (from their personal information)."),
+    Trigger.LAPSED: _(
+        "Sent once when a customer has not visited for this many days; a new visit starts over."
+    ),
+}
+
+
+class AutoMessageForm(forms.Form):
+    """One kind of a program's automatic messages (prefixed with the kind: one page holds all)."""
+
+    enabled = forms.BooleanField(required=False, label=_("On"))
+    body = forms.CharField(
+        required=False,
+        label=_("Message"),
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": MESSAGE_MAX_LENGTH}),
+    )
+    days = forms.IntegerField(required=False)
+
+    def __init__(self, *args: Any, auto: AutoMessage, **kwargs: Any) -> None:
+        trigger = Trigger(auto.trigger)
+        kwargs.setdefault(
+            "initial", {"enabled": auto.enabled, "body": auto.body, "days": auto.days}
+        )
+        kwargs["prefix"] = trigger.value
+        super().__init__(*args, **kwargs)
+        self.trigger = trigger
+        self.label = trigger.label
+        self.help = TRIGGER_HELP[trigger]
+        if trigger in DAYS_RANGE:
+            low, high = DAYS_RANGE[trigger]
+            self.fields["days"].label = DAYS_LABELS[trigger]
+            self.fields["days"].widget.attrs.update({"min": low, "max": high})
+        else:
+            del self.fields["days"]
+
+    def service_input(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "trigger": self.trigger.value,
+            "enabled": data["enabled"],
+            "body": data["body"],
+            "days": data.get("days"),
+        }
+
+
+def placeholder_help() -> list[tuple[str, str]]:
+    """The placeholders as the form lists them: ``{name}`` and what it becomes."""
+    return [(f"{{{name}}}", str(text)) for name, text in PLACEHOLDERS.items()]

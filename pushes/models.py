@@ -114,6 +114,14 @@ def describe_user_agent(user_agent: str) -> str:
     return gettext("%(browser)s on %(system)s") % {"browser": browser, "system": system}
 
 
+class Trigger(models.TextChoices):
+    # Translators: the kinds of automatic messages (a program's automatic messages page).
+    REWARD_READY = "reward_ready", _("Reward ready")
+    EXPIRING = "expiring", _("Card expiring")
+    BIRTHDAY = "birthday", _("Birthday")
+    LAPSED = "lapsed", _("We miss you")
+
+
 class MessageStatus(models.TextChoices):
     # Translators: states of a push message (badges in the Send push tab).
     SCHEDULED = "scheduled", pgettext_lazy("push message", "Scheduled")
@@ -130,6 +138,12 @@ class PushMessage(models.Model):
     campaign = models.ForeignKey(
         "Campaign", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
     )
+    # The automatic message that sent it (a ``Trigger``), and what it fired for: the ledger
+    # entry, the expiration date, the year, the last visit's date. Unique per card, so a
+    # trigger found again (the next beat, a repeated task) sends nothing twice.
+    # Defaults in the database too: the campaign's INSERT ... SELECT names neither.
+    trigger = models.CharField(max_length=12, blank=True, db_default="")
+    trigger_key = models.CharField(max_length=40, blank=True, db_default="")
     body = models.CharField(max_length=MESSAGE_MAX_LENGTH)
     status = models.CharField(
         max_length=10, choices=MessageStatus.choices, default=MessageStatus.SCHEDULED
@@ -164,6 +178,11 @@ class PushMessage(models.Model):
                 condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
                 name="push_message_cancelled_has_date",
             ),
+            models.UniqueConstraint(
+                fields=["card", "trigger", "trigger_key"],
+                condition=~Q(trigger=""),
+                name="push_message_trigger_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -172,8 +191,14 @@ class PushMessage(models.Model):
     @property
     def is_editable(self) -> bool:
         """A message to one customer, until it starts; a campaign's share is changed (or
-        cancelled) with its campaign."""
-        return self.status == MessageStatus.SCHEDULED and self.campaign_id is None
+        cancelled) with its campaign, an automatic message's text in its program's settings."""
+        return (
+            self.status == MessageStatus.SCHEDULED and self.campaign_id is None and not self.trigger
+        )
+
+    @property
+    def trigger_label(self) -> str:
+        return str(Trigger(self.trigger).label) if self.trigger in Trigger.values else ""
 
     @property
     def topic(self) -> str:
@@ -379,3 +404,33 @@ class MessageSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Message settings of {self.merchant_id}"
+
+
+class AutoMessage(models.Model):
+    """One program's automatic message of one kind: on or off, its text (with placeholders,
+    see ``pushes.automatic``) and, for the kinds that wait, its number of days."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    trigger = models.CharField(max_length=12, choices=Trigger.choices)
+    enabled = models.BooleanField(default=False)
+    body = models.CharField(max_length=MESSAGE_MAX_LENGTH, blank=True)
+    # Card expiring: this many days before the date. We miss you: after this many days
+    # without a visit. Unused by the other kinds.
+    days = models.PositiveSmallIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["program", "trigger"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "trigger"], name="auto_message_unique"),
+            models.CheckConstraint(
+                condition=~Q(enabled=True) | ~Q(body=""), name="auto_message_enabled_has_text"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger} of program {self.program_id} ({'on' if self.enabled else 'off'})"

@@ -8,8 +8,9 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cards.models import Card
+from cards.models import Card, LedgerEntry
 from pushes.models import PushSubscription
+from pushes.services.automatic import auto_message_reward_ready
 
 
 def expire_subscriptions_of_replaced_link(
@@ -24,3 +25,11 @@ def expire_subscriptions_of_replaced_link(
     PushSubscription.objects.filter(card_id=card.pk, expired_at__isnull=True).update(
         expired_at=at, expired_reason=text
     )
+
+
+def announce_reward_ready(
+    sender: Any, *, card: Card, entries: list[LedgerEntry], **kwargs: Any
+) -> None:
+    """An entry made a reward available: the program's reward-ready message, if it is on.
+    Runs in the ledger's transaction (the message commits with the entry)."""
+    auto_message_reward_ready(card=card, entries=entries)

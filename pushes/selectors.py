@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from cards.models import Card
-from pushes.models import Delivery, DeliveryStatus, PushMessage
+from cards.models import Card, Program
+from loyalty.models import Merchant
+from pushes.automatic import DEFAULT_DAYS, triggers_of
+from pushes.models import AutoMessage, Delivery, DeliveryStatus, PushMessage
 from pushes.services import cannot_receive_reason
 
 MESSAGE_LIST_LIMIT = 50
@@ -85,3 +87,38 @@ def last_message_for(card: Card) -> PushMessage | None:
     message = delivery.message
     message.delivered_at = delivery.finished_at  # type: ignore[attr-defined]
     return message
+
+
+def auto_messages_of(
+    *, program: Program, saved: list[AutoMessage] | None = None
+) -> dict[str, AutoMessage]:
+    """The program's automatic messages by kind, in the page's order; an unsaved (off) one
+    for a kind never saved. ``saved``: the program's rows when already read."""
+    if saved is None:
+        saved = list(AutoMessage.objects.filter(program=program))
+    by_trigger = {a.trigger: a for a in saved}
+    return {
+        trigger.value: by_trigger.get(trigger.value)
+        or AutoMessage(
+            merchant_id=program.merchant_id,
+            program=program,
+            trigger=trigger.value,
+            days=DEFAULT_DAYS.get(trigger),
+        )
+        for trigger in triggers_of(program)
+    }
+
+
+def auto_messages_overview(*, merchant: Merchant) -> list[tuple[Program, list[AutoMessage]]]:
+    """Each live program with its automatic messages (the overview page). Two queries."""
+    programs = list(
+        Program.objects.filter(merchant=merchant, archived_at__isnull=True).order_by("name", "id")
+    )
+    rows = AutoMessage.objects.filter(merchant=merchant, program__in=programs)
+    by_program: dict[int, list[AutoMessage]] = {}
+    for row in rows:
+        by_program.setdefault(row.program_id, []).append(row)
+    return [
+        (p, list(auto_messages_of(program=p, saved=by_program.get(p.pk, [])).values()))
+        for p in programs
+    ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from pushes import conf, services
-from pushes.services import campaigns
+from pushes.models import Trigger
+from pushes.services import automatic, campaigns
 
 
 @shared_task(ignore_result=True)
@@ -60,3 +61,22 @@ def start_due_campaigns() -> dict[str, int]:
     started = campaigns.campaigns_start_due()
     finished = campaigns.campaigns_finish()
     return {"started": len(started), "finished": len(finished)}
+
+
+# The scheduled automatic messages: one beat task per kind (loyalty/celery.py). Each finds its
+# due cards with one query and records their messages; a repeated run records nothing twice.
+
+
+@shared_task(ignore_result=True)
+def queue_expiring_messages() -> int:
+    return automatic.auto_messages_queue(trigger=Trigger.EXPIRING)
+
+
+@shared_task(ignore_result=True)
+def queue_birthday_messages() -> int:
+    return automatic.auto_messages_queue(trigger=Trigger.BIRTHDAY)
+
+
+@shared_task(ignore_result=True)
+def queue_lapsed_messages() -> int:
+    return automatic.auto_messages_queue(trigger=Trigger.LAPSED)

@@ -11,7 +11,14 @@ from cards.models import Card, CustomField, LedgerEntry, Program, RetiredCardLin
 from customers.models import Customer, SegmentChange
 from feedback.models import Feedback
 from loyalty.models import AuditEvent, Invitation, Membership, Merchant
-from pushes.models import Campaign, Delivery, MessageSettings, PushMessage, PushSubscription
+from pushes.models import (
+    AutoMessage,
+    Campaign,
+    Delivery,
+    MessageSettings,
+    PushMessage,
+    PushSubscription,
+)
 from wallet.models import (
     ApplePush,
     AppleRegistration,
@@ -40,6 +47,7 @@ OWNED_BY: dict[type[Model], str] = {
     PushMessage: "merchant",
     Campaign: "merchant",
     MessageSettings: "merchant",
+    AutoMessage: "merchant",
     Delivery: "message__merchant",
     WalletPass: "merchant",
     AppleRegistration: "merchant",

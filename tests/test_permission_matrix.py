@@ -206,6 +206,11 @@ NEW_CAMPAIGN = Redirect(
     lambda world: reverse("campaigns:detail", args=[Campaign.objects.latest("pk").pk])
 )
 CAMPAIGN = Redirect(lambda world: reverse("campaigns:detail", args=[world["campaign"].pk]))
+AUTOMATIC = to("campaigns:automatic")
+
+
+def birthday_message(world: World) -> dict[str, Any]:
+    return {"birthday-enabled": "on", "birthday-body": "Happy birthday {first_name}"}
 
 
 def rating_after_a_visit(world: World) -> dict[str, Any]:
@@ -249,6 +254,10 @@ ROUTES = [
     Route("campaigns:edit", MANAGER),
     Route("campaigns:edit", MANAGER, POST, campaign_later, CAMPAIGN),
     Route("campaigns:cancel", MANAGER, POST, ok=CAMPAIGN),
+    Route("campaigns:automatic", MANAGER),
+    Route("campaigns:automatic_edit", MANAGER),
+    Route("campaigns:automatic_edit", MANAGER, POST, birthday_message, AUTOMATIC),
+    Route("campaigns:automatic_preview", MANAGER),
     # The statistics: staff, who see no money, land on the customer list instead.
     Route("home", MANAGER, refused=CUSTOMERS),
     Route("analytics:revenue_csv", MANAGER),

@@ -22,7 +22,7 @@ from django.test import Client
 from cards.models import CustomField, Program
 from customers.models import Customer
 from loyalty.models import Invitation, Merchant, UserPreference
-from pushes.models import Campaign, PushMessage
+from pushes.models import AutoMessage, Campaign, PushMessage
 from tests.test_permission_matrix import ACCESS, PUBLIC, URLS, _url
 
 pytestmark = pytest.mark.django_db
@@ -180,6 +180,7 @@ def _typed_data() -> list[str]:
         (CustomField, ["label"]),
         (PushMessage, ["body"]),
         (Campaign, ["body"]),
+        (AutoMessage, ["body"]),
         (Invitation, ["email"]),
     ):
         for row in model.objects.values_list(*fields):

@@ -303,7 +303,9 @@ def ledger_append(
         if "ledger_one_referral_per_new_card" in str(error):
             raise LedgerError("value", _("This new card already credited a referrer.")) from None
         raise
-    ledger_recorded.send(sender=Card, card=card, visits=sum(d.visits for d in deltas), at=now)
+    ledger_recorded.send(
+        sender=Card, card=card, entries=entries, visits=sum(d.visits for d in deltas), at=now
+    )
     return entries
 
 

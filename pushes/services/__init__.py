@@ -3,6 +3,8 @@
 - ``subscriptions``: a device subscribing from the card page, and a subscription ending.
 - ``messages``: messages to one card, created, edited and cancelled from the Send push tab.
 - ``delivery``: the dispatcher (the beat tick) and sending pairs in batches, each at most once.
+- ``campaigns`` (imported as a module): campaigns, their start and the message rules.
+- ``automatic`` (imported as a module): programs' automatic messages and their triggers.
 """
 
 from __future__ import annotations

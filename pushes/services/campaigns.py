@@ -26,8 +26,9 @@ from cards.models import Program
 from customers.models import Segment
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
+from loyalty.audit import audit_record
 from loyalty.celery import app as celery_app
-from loyalty.models import Merchant
+from loyalty.models import AuditAction, Merchant
 from pushes.audiences import FILTER_KEYS, audience_cards, campaign_spec
 from pushes.models import (
     Audience,
@@ -245,6 +246,19 @@ def in_quiet_hours(
     return local >= start or local < end
 
 
+def quiet_hours_end(
+    rules: MessageSettings | None, moment: datetime.datetime, tz: zoneinfo.ZoneInfo
+) -> datetime.datetime:
+    """``moment``, or the end of the quiet hours it falls in."""
+    if rules is None or rules.quiet_end is None or not in_quiet_hours(rules, moment, tz):
+        return moment
+    local = timezone.localtime(moment, tz)
+    end = datetime.datetime.combine(local.date(), rules.quiet_end, tzinfo=tz)
+    if end <= local:
+        end += datetime.timedelta(days=1)
+    return end
+
+
 def campaigns_start_due(*, limit: int = 20) -> list[int]:
     """Start due campaigns outside their merchant's quiet hours; the ids started."""
     now = clock.now()
@@ -356,9 +370,33 @@ def message_settings_save(
         raise ValidationError(_("Give both ends of the quiet hours, or leave both empty."))
     if weekly_cap is not None and not 1 <= weekly_cap <= 100:
         raise ValidationError({"weekly_cap": _("Enter a number from 1 to 100, or leave it empty.")})
+    fields = {"quiet_start": quiet_start, "quiet_end": quiet_end, "weekly_cap": weekly_cap}
     with transaction.atomic():
+        before = MessageSettings.objects.select_for_update().filter(merchant=merchant).first()
+        unchanged = before is not None and all(getattr(before, k) == v for k, v in fields.items())
         rules, _created = MessageSettings.objects.update_or_create(
-            merchant=merchant,
-            defaults={"quiet_start": quiet_start, "quiet_end": quiet_end, "weekly_cap": weekly_cap},
+            merchant=merchant, defaults=fields
         )
+        if not unchanged:
+            _audit_rules(merchant, rules, actor)
     return rules
+
+
+def _audit_rules(merchant: Merchant, rules: MessageSettings, actor: Actor) -> None:
+    quiet = (
+        f"quiet hours {rules.quiet_start:%H:%M}-{rules.quiet_end:%H:%M}"
+        if rules.quiet_start is not None and rules.quiet_end is not None
+        else "no quiet hours"
+    )
+    cap = f"at most {rules.weekly_cap} per card a week" if rules.weekly_cap else "no weekly cap"
+    audit_record(
+        merchant=merchant,
+        actor=actor,
+        action=AuditAction.MESSAGE_RULES_CHANGED,
+        summary=f"Message rules: {quiet}, {cap}",
+        details={
+            "quiet_start": rules.quiet_start.isoformat() if rules.quiet_start else None,
+            "quiet_end": rules.quiet_end.isoformat() if rules.quiet_end else None,
+            "weekly_cap": rules.weekly_cap,
+        },
+    )
