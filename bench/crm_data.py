@@ -9,11 +9,14 @@ numbers, unique serials, visits spread over the last 200 days.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import secrets
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import django
 import psycopg
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -175,6 +178,31 @@ def setup_django(scratch_url: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "loyalty.settings"
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+def add_scratch_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark on a scratch CRM takes."""
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
+
+
+@contextlib.contextmanager
+def scratch_database(suffix: str, *, keep: bool, reuse: bool) -> Iterator[bool]:
+    """A scratch database ``<name>_<suffix>`` next to DATABASE_URL's with Django set up on it,
+    dropped at the end unless ``keep``; yields whether a kept one was reused."""
+    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/loyalty")
+    admin, scratch = scratch_urls(url, suffix)
+    reused = reuse and database_exists(admin, scratch)
+    if not reused:
+        recreate(admin, scratch)
+    try:
+        setup_django(scratch)
+        yield reused
+    finally:
+        connections.close_all()
+        if not keep:
+            recreate(admin, scratch, drop_only=True)
 
 
 def _sql_literal_defaults(model: Any, supplied: dict[str, str]) -> tuple[list[str], list[str]]:

@@ -15,14 +15,13 @@ statement for a few of them, and says whether any plan scans the customers or ca
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -92,18 +91,10 @@ def _plan(merchant: Any, q: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
+    crm_data.add_scratch_arguments(parser)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
     args = parser.parse_args()
-
-    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/loyalty")
-    admin, scratch = crm_data.scratch_urls(url, "crmbench")
-    if not (args.reuse and crm_data.database_exists(admin, scratch)):
-        crm_data.recreate(admin, scratch)
-    try:
-        crm_data.setup_django(scratch)
+    with crm_data.scratch_database("crmbench", keep=args.keep, reuse=args.reuse):
         merchant = crm_data.load(args.customers)
         samples = _samples(merchant)
         print(f"\nsearch at {args.customers:,} customers, {args.runs} runs each (ms)")
@@ -130,10 +121,6 @@ def main() -> None:
                 scans.append(label)
         verdict = "every query uses its indexes" if not scans else f"SCANS in {scans}"
         print(f"\nindex use over all {len(samples)} queries: {verdict}")
-    finally:
-        connections.close_all()
-        if not args.keep:
-            crm_data.recreate(admin, scratch, drop_only=True)
 
 
 if __name__ == "__main__":

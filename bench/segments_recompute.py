@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 import time
 from pathlib import Path
-
-from django.db import connections
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,17 +32,9 @@ from bench import crm_data
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument("--reuse", action="store_true", help="reuse a kept scratch database")
+    crm_data.add_scratch_arguments(parser)
     args = parser.parse_args()
-
-    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/loyalty")
-    admin, scratch = crm_data.scratch_urls(url, "crmbench")
-    if not (args.reuse and crm_data.database_exists(admin, scratch)):
-        crm_data.recreate(admin, scratch)
-    try:
-        crm_data.setup_django(scratch)
+    with crm_data.scratch_database("crmbench", keep=args.keep, reuse=args.reuse):
         # Project modules load only now: models need Django's app registry.
         from customers.models import Customer, SegmentChange
         from customers.segments import segments_recompute
@@ -68,10 +57,6 @@ def main() -> None:
             print(f"{label:16} {seconds:7.2f} s   {moved:>9,} customers moved")
         recorded = SegmentChange.objects.filter(merchant=merchant).count()
         print(f"segment changes recorded: {recorded:,}")
-    finally:
-        connections.close_all()
-        if not args.keep:
-            crm_data.recreate(admin, scratch, drop_only=True)
 
 
 if __name__ == "__main__":

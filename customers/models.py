@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import ExtractDay, ExtractMonth, Lower
 from django.utils.translation import pgettext_lazy
 
 from loyalty.models import Merchant
@@ -55,6 +55,13 @@ class Customer(models.Model):
         ordering = ["-last_activity_at", "-id"]
         indexes = [
             models.Index(fields=["merchant", "-last_activity_at"], name="customer_recent"),
+            # Birthday messages find today's birthdays by month and day, not by a scan.
+            models.Index(
+                ExtractMonth("birthday"),
+                ExtractDay("birthday"),
+                condition=models.Q(birthday__isnull=False),
+                name="customer_birthday_day",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 
 from cards.models import Card, Program
+from loyalty import clock
 from loyalty.models import Merchant
-from pushes.automatic import DEFAULT_DAYS, triggers_of
+from pushes.automatic import DEFAULT_DAYS, default_texts, triggers_of
 from pushes.models import AutoMessage, Delivery, DeliveryStatus, PushMessage
 from pushes.services import cannot_receive_reason
 
@@ -92,33 +95,63 @@ def last_message_for(card: Card) -> PushMessage | None:
 def auto_messages_of(
     *, program: Program, saved: list[AutoMessage] | None = None
 ) -> dict[str, AutoMessage]:
-    """The program's automatic messages by kind, in the page's order; an unsaved (off) one
-    for a kind never saved. ``saved``: the program's rows when already read."""
+    """The program's automatic messages by kind, in the page's order; for a kind never
+    saved, an unsaved one that is off with a suggested text. ``saved``: the program's rows
+    when already read."""
     if saved is None:
         saved = list(AutoMessage.objects.filter(program=program))
     by_trigger = {a.trigger: a for a in saved}
+    with translation.override(program.merchant.language):  # the customers read it
+        suggested = default_texts()
     return {
         trigger.value: by_trigger.get(trigger.value)
         or AutoMessage(
             merchant_id=program.merchant_id,
             program=program,
             trigger=trigger.value,
+            body=suggested[trigger],
             days=DEFAULT_DAYS.get(trigger),
         )
         for trigger in triggers_of(program)
     }
 
 
-def auto_messages_overview(*, merchant: Merchant) -> list[tuple[Program, list[AutoMessage]]]:
-    """Each live program with its automatic messages (the overview page). Two queries."""
+@dataclass(frozen=True)
+class AutoMessageLine:
+    auto: AutoMessage
+    sent_recently: int  # messages it recorded in the last RECENT_DAYS
+
+
+RECENT_DAYS = 30
+
+
+def auto_messages_overview(*, merchant: Merchant) -> list[tuple[Program, list[AutoMessageLine]]]:
+    """Each live program with its automatic messages and how many each recorded lately (the
+    overview page). Three queries."""
     programs = list(
-        Program.objects.filter(merchant=merchant, archived_at__isnull=True).order_by("name", "id")
+        Program.objects.select_related("merchant")
+        .filter(merchant=merchant, archived_at__isnull=True)
+        .order_by("name", "id")
     )
     rows = AutoMessage.objects.filter(merchant=merchant, program__in=programs)
     by_program: dict[int, list[AutoMessage]] = {}
     for row in rows:
         by_program.setdefault(row.program_id, []).append(row)
+    since = clock.now() - datetime.timedelta(days=RECENT_DAYS)
+    recent = {
+        (row["card__program_id"], row["trigger"]): row["count"]
+        for row in PushMessage.objects.filter(merchant=merchant, created_at__gte=since)
+        .exclude(trigger="")
+        .values("card__program_id", "trigger")
+        .annotate(count=Count("id"))
+    }
     return [
-        (p, list(auto_messages_of(program=p, saved=by_program.get(p.pk, [])).values()))
+        (
+            p,
+            [
+                AutoMessageLine(auto=a, sent_recently=recent.get((p.pk, a.trigger), 0))
+                for a in auto_messages_of(program=p, saved=by_program.get(p.pk, [])).values()
+            ],
+        )
         for p in programs
     ]

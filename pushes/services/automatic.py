@@ -16,6 +16,7 @@ messages as for campaigns: one due inside waits for their end.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import logging
 from collections.abc import Iterable, Sequence
@@ -132,10 +133,13 @@ def auto_messages_save(
                 continue
             for name, value in fields.items():
                 setattr(row, name, value)
+            # A kind saved for the first time while off (its suggested text kept) is no news.
+            news = row.pk is not None or row.enabled
             row.updated_by = user
             row.save()
             saved.append(row)
-            changed.append(row)
+            if news:
+                changed.append(row)
         if changed:
             _audit(program, changed, actor)
     return saved
@@ -231,8 +235,11 @@ _KINDS = {
     ),
     Trigger.BIRTHDAY: (
         "extract(year FROM t.today)::int::text",
-        # 29 February is wished on the 28th in other years.
-        "cu.birthday IS NOT NULL AND (to_char(cu.birthday, 'MM-DD') = to_char(t.today, 'MM-DD')"
+        # First the days that are today somewhere (customer_birthday_day's index), then the
+        # merchant's own day; 29 February is wished on the 28th in other years.
+        "cu.birthday IS NOT NULL AND extract(month FROM cu.birthday) = ANY(%(months)s::numeric[])"
+        " AND extract(day FROM cu.birthday) = ANY(%(days)s::numeric[])"
+        " AND (to_char(cu.birthday, 'MM-DD') = to_char(t.today, 'MM-DD')"
         " OR (to_char(cu.birthday, 'MM-DD') = '02-29' AND to_char(t.today, 'MM-DD') = '02-28'"
         " AND to_char(t.today + 1, 'MM-DD') = '03-01'))",
         "JOIN {customers} cu ON cu.id = c.customer_id",
@@ -260,18 +267,35 @@ def _find_sql(trigger: Trigger) -> str:
     return _FIND_SQL.format(key=key, condition=condition, join=join.format(**tables), **tables)
 
 
-def auto_messages_due(*, trigger: Trigger, now: datetime.datetime) -> list[tuple[int, int, str]]:
-    """(card, automatic message, key) of every card due this kind of message and not sent it
-    yet, across all merchants: one query."""
-    params: dict[str, Any] = {
+def _birthdays_somewhere(now: datetime.datetime) -> tuple[list[int], list[int]]:
+    """The months and days of the birthdays that may be today in some merchant's zone: every
+    local date is within a day of UTC's (and 29 February counts on a common year's 28th)."""
+    utc = now.astimezone(datetime.UTC).date()
+    dates = [utc + datetime.timedelta(days=shift) for shift in (-1, 0, 1)]
+    pairs = {(d.month, d.day) for d in dates}
+    if any((d.month, d.day) == (2, 28) and not calendar.isleap(d.year) for d in dates):
+        pairs.add((2, 29))
+    return sorted({m for m, _d in pairs}), sorted({d for _m, d in pairs})
+
+
+def _find_params(trigger: Trigger, now: datetime.datetime) -> dict[str, Any]:
+    months, days = _birthdays_somewhere(now)
+    return {
         "trigger": trigger.value,
         "now": now,
         "deleted": CardStatus.DELETED.value,
         "send_from": SEND_FROM,
         "catch_up": CATCH_UP_DAYS,
+        "months": months,
+        "days": days,
     }
+
+
+def auto_messages_due(*, trigger: Trigger, now: datetime.datetime) -> list[tuple[int, int, str]]:
+    """(card, automatic message, key) of every card due this kind of message and not sent it
+    yet, across all merchants: one query."""
     with connection.cursor() as cursor:
-        cursor.execute(_find_sql(trigger), params)
+        cursor.execute(_find_sql(trigger), _find_params(trigger, now))
         return [(card_id, auto_id, key) for card_id, auto_id, key in cursor.fetchall()]
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from customers.models import Segment
-from pushes.models import Campaign, CampaignStatus
+from pushes.models import AutoMessage, Campaign, CampaignStatus, Trigger
 from tests.factories import CustomerFactory, issue_card, subscribe_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,3 +63,31 @@ def test_writing_scheduling_and_cancelling_a_campaign(
     expect(page.locator("h1 [data-status]")).to_have_attribute("data-status", "cancelled")
     campaign.refresh_from_db()
     assert (campaign.status, campaign.cancelled_by) == (CampaignStatus.CANCELLED, owner)
+
+
+def test_turning_on_a_birthday_message_with_its_live_preview(
+    page: Any, login: Any, owner: Any, stamp_program: Any
+) -> None:
+    login(owner)
+    page.goto("/campaigns/")
+    page.locator('[data-action="auto_messages"]').click()
+    birthday = page.locator('[data-trigger="birthday"]')
+    expect(birthday).to_have_attribute("data-enabled", "false")
+    page.locator('[data-action="auto_messages_edit"]').click()
+
+    kind = page.locator('fieldset[data-trigger="birthday"]')
+    kind.get_by_label("On").check()
+    kind.locator("textarea").fill("Happy birthday {first_name}! You have {balance}.")
+    # The preview follows the typing (htmx), filled with sample values.
+    expect(kind.locator("[data-preview-text]")).to_have_text(
+        "Happy birthday Alex! You have 8 stamps."
+    )
+    kind.locator("textarea").fill("Happy birthday {frist_name}")
+    expect(kind.locator("[data-preview]")).to_contain_text("Unknown placeholder {frist_name}")
+    kind.locator("textarea").fill("Happy birthday {first_name}!")
+    page.locator('[data-action="auto_messages_save"]').click()
+
+    expect(page.locator(".messages")).to_contain_text("Automatic messages saved.")
+    expect(page.locator('[data-trigger="birthday"]')).to_have_attribute("data-enabled", "true")
+    saved = AutoMessage.objects.get(program=stamp_program, trigger=Trigger.BIRTHDAY)
+    assert (saved.enabled, saved.body) == (True, "Happy birthday {first_name}!")
