@@ -36,6 +36,7 @@ from bench import crm_data
 
 def _prepare(merchant: object) -> None:
     """Birthdays, expiration dates, subscriptions and the three kinds turned on."""
+    # Project modules load only after setup_django(): models need Django's app registry.
     from cards.models import Program
     from pushes.models import AutoMessage, PushSubscription, Trigger
 

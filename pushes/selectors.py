@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import translation
 
 from cards.models import Card, Program
 from loyalty import clock
@@ -101,8 +100,8 @@ def auto_messages_of(
     if saved is None:
         saved = list(AutoMessage.objects.filter(program=program))
     by_trigger = {a.trigger: a for a in saved}
-    with translation.override(program.merchant.language):  # the customers read it
-        suggested = default_texts()
+    # In the reader's language: a starting point they rewrite in their customers' language.
+    suggested = default_texts()
     return {
         trigger.value: by_trigger.get(trigger.value)
         or AutoMessage(

@@ -120,9 +120,9 @@ def auto_messages_save(
         raise ValidationError(errors)
     user = user_or_none(actor)
     with transaction.atomic():
-        current = {
-            a.trigger: a for a in AutoMessage.objects.select_for_update().filter(program=program)
-        }
+        # The program's row is the lock: two first saves at once create each kind once.
+        Program.objects.select_for_update().filter(pk=program.pk).first()
+        current = {a.trigger: a for a in AutoMessage.objects.filter(program=program)}
         saved, changed = [], []
         for trigger, fields in cleaned.items():
             row = current.get(trigger) or AutoMessage(
