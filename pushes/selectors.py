@@ -91,6 +91,13 @@ def last_message_for(card: Card) -> PushMessage | None:
     return message
 
 
+def auto_message_program(*, merchant: Merchant, pk: int) -> Program:
+    """One of the merchant's live programs, for its automatic messages' pages."""
+    return Program.objects.select_related("merchant").get(
+        merchant=merchant, archived_at__isnull=True, pk=pk
+    )
+
+
 def auto_messages_of(
     *, program: Program, saved: list[AutoMessage] | None = None
 ) -> dict[str, AutoMessage]:

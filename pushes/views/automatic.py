@@ -22,21 +22,17 @@ from loyalty.tenancy import manager_required
 from pushes.automatic import check_placeholders, fill, sample_values
 from pushes.forms import AutoMessageForm, placeholder_help
 from pushes.models import MESSAGE_MAX_LENGTH, Trigger
-from pushes.selectors import auto_messages_of, auto_messages_overview
+from pushes.selectors import auto_message_program, auto_messages_of, auto_messages_overview
 from pushes.services.automatic import AutoMessageInput, auto_messages_save
 
 FORM = "pushes/campaigns/automatic_form.html"
 
 
 def _program(request: MerchantRequest, program_id: int) -> Program:
-    program = (
-        Program.objects.select_related("merchant")
-        .filter(merchant=request.merchant, archived_at__isnull=True, pk=program_id)
-        .first()
-    )
-    if program is None:
-        raise Http404(_("No such program."))
-    return program
+    try:
+        return auto_message_program(merchant=request.merchant, pk=program_id)
+    except Program.DoesNotExist:
+        raise Http404(_("No such program.")) from None
 
 
 @manager_required
