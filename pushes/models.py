@@ -172,6 +172,12 @@ class PushMessage(models.Model):
                 fields=["send_at"], condition=Q(status="scheduled"), name="push_message_due"
             ),
             models.Index(fields=["card", "-send_at"], name="push_message_card"),
+            # The automatic messages' overview: what each kind sent lately, per merchant.
+            models.Index(
+                fields=["merchant", "created_at"],
+                condition=~Q(trigger=""),
+                name="push_message_automatic",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
