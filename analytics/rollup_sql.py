@@ -13,7 +13,7 @@ import zlib
 from decimal import Decimal
 from typing import Any
 
-from cards.models import LedgerEntry
+from cards.models import LedgerEntry, Source
 from cards.rules import Kind
 from loyalty.models import Merchant
 
@@ -53,6 +53,15 @@ def records_purchase(entry: LedgerEntry) -> bool:
 
 
 PURCHASE_SQL = "(e.purchase_amount > 0 AND e.amount_delta >= 0 AND e.ltv_delta >= 0)"
+# An imported card's opening balance is the former system's history, not activity of the day it
+# is dated: it adds to the points owed (points_change) and nothing else (``records_activity``).
+NOT_IMPORTED = f"e.source <> '{Source.IMPORT.value}'"
+
+
+def records_activity(entry: LedgerEntry) -> bool:
+    """Whether the entry's amounts are activity of its day (the Python twin of NOT_IMPORTED)."""
+    return entry.source != Source.IMPORT
+
 
 # ---------------------------------------------------------------------------------------------
 # Incremental: one statement per ledger write, deletion or rating
@@ -117,14 +126,14 @@ def positional(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
 _LOCAL_DAY = "(({column}) AT TIME ZONE %(tz)s)::date"
 
 _ENTRY_SUMS = {
-    "revenue": "sum(e.ltv_delta)",
+    "revenue": f"coalesce(sum(e.ltv_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
     "purchases": f"count(*) FILTER (WHERE {PURCHASE_SQL})",
-    "visits": "sum(e.visits_delta)",
+    "visits": f"coalesce(sum(e.visits_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
     "new_cards": f"count(*) FILTER (WHERE e.kind = '{Kind.CARD_ISSUED.value}')",
-    "stamps_issued": "sum(e.stamps_earned_delta)",
-    "rewards_issued": "sum(e.rewards_earned_delta)",
+    "stamps_issued": f"coalesce(sum(e.stamps_earned_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
+    "rewards_issued": f"coalesce(sum(e.rewards_earned_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
     "rewards_redeemed": "sum(e.rewards_redeemed_delta)",
-    "points_issued": "sum(e.points_earned_delta)",
+    "points_issued": f"coalesce(sum(e.points_earned_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
     "points_redeemed": (
         f"coalesce(sum(e.points_redeemed_delta) FILTER (WHERE e.kind <> '{Kind.REFUND.value}'), 0)"
     ),

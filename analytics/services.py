@@ -36,14 +36,15 @@ def entry_totals(entries: Iterable[LedgerEntry]) -> dict[str, Any]:
     """What ``entries`` add to their day's ``DailyTotals`` (the Python twin of the SQL's sums)."""
     totals: dict[str, Any] = dict(rollup_sql.ZERO_TOTALS)
     for entry in entries:
-        totals["revenue"] += entry.ltv_delta
         totals["purchases"] += int(rollup_sql.records_purchase(entry))
-        totals["visits"] += entry.visits_delta
         totals["new_cards"] += int(entry.kind == Kind.CARD_ISSUED)
-        totals["stamps_issued"] += entry.stamps_earned_delta
-        totals["rewards_issued"] += entry.rewards_earned_delta
         totals["rewards_redeemed"] += entry.rewards_redeemed_delta
-        totals["points_issued"] += entry.points_earned_delta
+        if rollup_sql.records_activity(entry):
+            totals["revenue"] += entry.ltv_delta
+            totals["visits"] += entry.visits_delta
+            totals["stamps_issued"] += entry.stamps_earned_delta
+            totals["rewards_issued"] += entry.rewards_earned_delta
+            totals["points_issued"] += entry.points_earned_delta
         if entry.kind != Kind.REFUND:  # a refund's clawback takes back, it is not spent
             totals["points_redeemed"] += entry.points_redeemed_delta
         totals["points_change"] += entry.points_delta

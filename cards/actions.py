@@ -231,8 +231,9 @@ _TABLE = (
 
 ACTIONS: dict[tuple[str, str], Action] = {(action.kind, action.name): action for action in _TABLE}
 
-# Entries no staff action writes: every card's first entry and the system's bonuses.
-SYSTEM_KINDS = frozenset({Kind.CARD_ISSUED, Kind.REFERRAL_BONUS, Kind.WELCOME_BONUS})
+# Entries no staff action writes: every card's first entry, the system's bonuses and the
+# opening balance of an imported card.
+SYSTEM_KINDS = frozenset({Kind.CARD_ISSUED, Kind.REFERRAL_BONUS, Kind.WELCOME_BONUS, Kind.IMPORTED})
 
 
 def action_for(kind: str, name: str) -> Action:

@@ -13,6 +13,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -219,6 +220,8 @@ class Source(models.TextChoices):
     CARD_PAGE = "card_page", _("Card page")
     REFERRAL = "referral", _("Referral")
     SYSTEM = "system", _("System")
+    # Balances carried over from another system by a spreadsheet import.
+    IMPORT = "import", _("Import")
 
 
 def new_serial() -> str:
@@ -268,6 +271,12 @@ class Card(models.Model):
     referred_by = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="referrals"
     )
+    # The number of the card the customer held in a former system (a printed card's number),
+    # kept by an import so that old cards are still found at the counter.
+    external_number = models.CharField(max_length=40, blank=True, db_default="", default="")
+    # What an import knew of this card's row (``customers.imports``): the same row imported
+    # again finds it and changes nothing.
+    import_key = models.CharField(max_length=64, blank=True, db_default="", default="")
 
     # Aggregates: the fold of the ledger (see cards.rules.Balances), written only by services.
     transaction_amount = money_field(default=Decimal("0.00"))
@@ -328,6 +337,18 @@ class Card(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="deleted") | Q(deleted_at__isnull=False),
                 name="card_deleted_has_date",
+            ),
+            # Also the index of the search by a former card's number (any letter case).
+            models.UniqueConstraint(
+                "merchant",
+                Upper("external_number"),
+                condition=~Q(external_number=""),
+                name="card_unique_external_number",
+            ),
+            models.UniqueConstraint(
+                fields=["program", "import_key"],
+                condition=~Q(import_key=""),
+                name="card_unique_import_key",
             ),
         ]
 

@@ -58,6 +58,8 @@ class Kind(models.TextChoices):
     POINTS_REMOVED = "points_removed", gettext_lazy("Points removed")
     REFERRAL_BONUS = "referral_bonus", gettext_lazy("Referral bonus")
     WELCOME_BONUS = "welcome_bonus", gettext_lazy("Welcome bonus")
+    # A card's balances as a former system or a paper card left them, carried over by import.
+    IMPORTED = "imported", gettext_lazy("Opening balance (import)")
 
 
 class LedgerError(ValidationError):
@@ -751,3 +753,59 @@ def issue_delta(rules: StampRules | CashbackRules) -> Delta:
     """The first entry of every card; for cashback cards it records the starting tier."""
     tier = rules.first if isinstance(rules, CashbackRules) else None
     return Delta(kind=Kind.CARD_ISSUED, tier=tier)
+
+
+# ---------------------------------------------------------------------------------------------
+# Imported cards
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a former system (or a paper card) says a card held: the import's opening balance.
+
+    The importer has checked each number (whole, not negative, within the columns' limits).
+    ``tier`` is the cashback tier the row named; None lets the amount spent decide.
+    """
+
+    stamps: int = 0
+    rewards: int = 0
+    points: Decimal = ZERO
+    visits: int = 0
+    spent: Decimal = ZERO
+    tier: Tier | None = None
+
+
+def opening_delta(rules: StampRules | CashbackRules, opening: Opening) -> Delta | None:
+    """The imported card's second entry, after ``issue_delta``; None when it carries nothing.
+
+    Stamps at or past a full card convert into rewards, as every credit does. The amount spent
+    becomes the transaction amount and the LTV, without being a purchase: no referral bonus or
+    statistic counts it as money spent today. A cashback card enters the tier the row names,
+    else the one its amount spent reaches.
+    """
+    common: dict[str, Any] = {
+        "kind": Kind.IMPORTED,
+        "visits": opening.visits,
+        "amount": opening.spent,
+        "ltv": opening.spent,
+    }
+    if isinstance(rules, StampRules):
+        converted, left = convert(opening.stamps, rules.stamps_per_reward)
+        rewards = opening.rewards + converted
+        delta = Delta(
+            stamps=left,
+            stamps_earned=opening.stamps,
+            rewards_earned=rewards,
+            rewards_available=rewards,
+            **common,
+        )
+    else:
+        tier = opening.tier or tier_for(rules.tiers, opening.spent)
+        moved = tier != rules.first
+        delta = Delta(
+            points=opening.points,
+            points_earned=opening.points,
+            tier=tier if moved else None,
+            **common,
+        )
+    return None if delta == Delta(kind=Kind.IMPORTED) else delta

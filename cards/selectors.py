@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Upper
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -49,6 +51,33 @@ def card_get(*, merchant: Merchant, serial: str) -> Card:
         Card.objects.select_related("program", "customer", "merchant"),
         merchant=merchant,
         serial=serial,
+    )
+
+
+SERIAL_CODE = re.compile(r"^\d{4}-?\d{4}-?\d{4}$")
+
+
+def card_for_code(*, merchant: Merchant, code: str) -> Card | None:
+    """The merchant's card a code names: its serial (with or without dashes) or the number of
+    the card it replaced (``Card.external_number``, kept by an import), in any letter case.
+
+    For whatever reads codes at the counter; another merchant's code is simply not found.
+    """
+    code = code.strip()
+    if not code:
+        return None
+    cards = Card.objects.select_related("program", "customer").filter(merchant=merchant)
+    if SERIAL_CODE.match(code):
+        digits = code.replace("-", "")
+        serial = f"{digits[0:4]}-{digits[4:8]}-{digits[8:12]}"
+        card = cards.filter(serial=serial).first()
+        if card is not None:
+            return card
+    return (
+        cards.annotate(number=Upper("external_number"))
+        .filter(number=code.upper())
+        .exclude(external_number="")
+        .first()
     )
 
 

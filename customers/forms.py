@@ -245,3 +245,61 @@ class SegmentBandsForm(forms.Form):
             "recency": tuple(data.get(f"recency_band_{i}") for i in (1, 2, 3)),
             "frequency": tuple(data.get(f"frequency_band_{i}") for i in (1, 2)),
         }
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports from a spreadsheet
+
+
+class ImportUploadForm(forms.Form):
+    program = forms.ModelChoiceField(
+        queryset=Program.objects.none(),
+        empty_label=None,
+        label=_("Program"),
+        help_text=_("Every imported customer gets a card of this program."),
+    )
+    file = forms.FileField(
+        label=_("File"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx"}),
+    )
+
+    def __init__(self, *args: Any, merchant: Merchant, max_megabytes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        program_field = cast(forms.ModelChoiceField, self.fields["program"])
+        program_field.queryset = Program.objects.active().filter(merchant=merchant)
+        self.fields["file"].help_text = _(
+            "CSV (any delimiter and encoding) or Excel (.xlsx), one row per customer, "
+            "up to %(size)s MB."
+        ) % {"size": max_megabytes}
+
+
+class ImportMappingForm(forms.Form):
+    """One choice per column of the file: the field it goes to, or nothing."""
+
+    def __init__(
+        self, *args: Any, columns: list[str], mapping: list[str], fields: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        choices = [("", _("Ignore this column")), *fields]
+        for index, label in enumerate(columns):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                choices=choices,
+                required=False,
+                label=label,
+                initial=mapping[index] if index < len(mapping) else "",
+            )
+        self.width = len(columns)
+
+    def mapping(self) -> list[str]:
+        return [self.cleaned_data.get(f"column_{index}", "") for index in range(self.width)]
+
+
+class ImportApplyForm(forms.Form):
+    send_links = forms.BooleanField(
+        required=False, label=_("Email each new customer the link to their card")
+    )
+    consent = forms.BooleanField(
+        required=False,
+        label=_("These customers agreed to receive emails from us about their loyalty card."),
+    )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import ExtractDay, ExtractMonth, Lower
-from django.utils.translation import pgettext_lazy
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
+from cards.models import Program
 from loyalty.models import Merchant
 
 
@@ -122,3 +127,169 @@ class SegmentCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id} {self.segment}: {self.customers}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports from a spreadsheet (see customers.imports)
+
+
+class ImportStatus(models.TextChoices):
+    MAPPING = "mapping", _("Waiting for the column mapping")
+    CHECKING = "checking", _("Checking the rows")
+    CHECKED = "checked", _("Checked, ready to import")
+    APPLYING = "applying", _("Importing")
+    APPLIED = "applied", _("Imported")
+
+
+# Why a worker's run ended without a result (``ImportJob.failure``); the whole run rolled back.
+IMPORT_FAILURES = {
+    "interrupted": _("The import stopped before it finished; nothing was written. Start it again."),
+    "conflict": _(
+        "A customer in the file was added elsewhere while importing; nothing was written. "
+        "Start it again."
+    ),
+}
+
+
+class ImportJob(models.Model):
+    """One uploaded file on its way in: mapping, check (preview), apply, result.
+
+    The file's rows wait in ``ImportRow`` (so the worker needs no shared disk) until the job is
+    applied or abandoned; the counts and ``ImportProblem`` rows stay as its record.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    file_name = models.CharField(max_length=200)
+    file_format = models.CharField(max_length=4)
+    encoding = models.CharField(max_length=20, blank=True)
+    delimiter = models.CharField(max_length=2, blank=True)
+    # One label per column: the header row's cells, or "Column A", "Column B"... without one.
+    columns = models.JSONField(default=list)
+    has_header = models.BooleanField(default=True)
+    # The first rows, for the mapping page; emptied with the staged rows.
+    sample = models.JSONField(default=list, blank=True)
+    # The field each column goes to ("" = ignored), as ``customers.imports.fields`` names them.
+    mapping = models.JSONField(default=list, blank=True)
+    rows_total = models.IntegerField(default=0)
+    # The language of the person who mapped it: the worker writes the rows' problems in it.
+    language = models.CharField(max_length=8, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.MAPPING
+    )
+    # Rows checked so far (while checking; applying reports through the cache, its
+    # transaction being invisible until it commits).
+    progress = models.IntegerField(default=0)
+    new_customers = models.IntegerField(default=0)
+    matched_customers = models.IntegerField(default=0)
+    skipped_rows = models.IntegerField(default=0)
+    invalid_rows = models.IntegerField(default=0)
+    # When a worker took the job on (checking or applying); a job that says so while no worker
+    # holds its lock was interrupted (``customers.imports.services.import_recover``).
+    worker_started_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    failure = models.CharField(max_length=20, blank=True)  # a key of IMPORT_FAILURES
+    # The ids the apply gave its new customers and cards: imports of one merchant run one at a
+    # time, so within these ranges an imported card (``import_key``) is this job's.
+    first_customer_id = models.BigIntegerField(null=True, blank=True)
+    last_customer_id = models.BigIntegerField(null=True, blank=True)
+    first_card_id = models.BigIntegerField(null=True, blank=True)
+    last_card_id = models.BigIntegerField(null=True, blank=True)
+    # Email each new customer their card's link once imported (the merchant confirmed consent),
+    # a few per second: the last card emailed so far, and how many were.
+    send_links = models.BooleanField(default=False)
+    links_after = models.BigIntegerField(default=0)
+    links_sent = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["merchant", "-created_at"], name="import_job_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"
+
+    @property
+    def status_label(self) -> str:
+        return str(ImportStatus(self.status).label)
+
+    @property
+    def failure_text(self) -> str:
+        return str(IMPORT_FAILURES.get(self.failure, ""))
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (ImportStatus.CHECKING, ImportStatus.APPLYING)
+
+
+class ImportRow(models.Model):
+    """One row of an uploaded file, its cells as text, waiting to be checked and applied."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rows")
+    line = models.IntegerField()
+    cells = ArrayField(models.TextField())
+
+    class Meta:
+        ordering = ["job", "line"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "line"], name="import_row_unique_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.line}"
+
+
+class ImportProblem(models.Model):
+    """A row the import refused (invalid) or left alone (skipped), with the reason."""
+
+    class Kind(models.TextChoices):
+        INVALID = "invalid", _("Invalid")
+        SKIPPED = "skipped", _("Skipped")
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="problems")
+    line = models.IntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.INVALID)
+    column = models.CharField(max_length=100, blank=True)
+    value = models.CharField(max_length=200, blank=True)
+    # An untranslated message and its values: each reader sees it in their own language.
+    reason = models.CharField(max_length=300)
+    params = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["job", "line", "id"]
+        indexes = [models.Index(fields=["job", "kind", "line"], name="import_problem_line")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.line} {self.reason}"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the active language, its numbers written the language's way."""
+        text = gettext(self.reason)
+        if not self.params:
+            return text
+        values = {
+            name: number_format(value, force_grouping=True) if name == "max" else value
+            for name, value in self.params.items()
+        }
+        return text % values
+
+
+class ImportColumnChoice(models.Model):
+    """The field a merchant mapped a column header to: the next file's mapping starts there."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    header = models.CharField(max_length=100)
+    field = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "header"], name="import_column_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.header} -> {self.field or '-'}"

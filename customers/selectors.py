@@ -39,6 +39,8 @@ SEARCH_LIMIT = 25
 PAGE_SIZE = 50
 # Substring matches start at three characters: below that a trigram index cannot help.
 MIN_SUBSTRING = 3
+# As long as a card's former number can be (``cards.models.Card.external_number``).
+MAX_EXTERNAL_NUMBER = 40
 # The value of the device filter for cards on no device yet.
 NO_DEVICE = "none"
 
@@ -50,6 +52,8 @@ EMAIL = "lower(c.email)"
 PHONE = "c.phone"
 SEARCH_TEXT = "lower(c.first_name || ' ' || c.last_name || ' ' || c.email || ' ' || c.phone)"
 SERIAL_DIGITS = "replace(k.serial, '-', '')"
+# A former card's number kept by an import (the card_unique_external_number index).
+EXTERNAL_NUMBER = "upper(k.external_number)"
 
 EXACT, PREFIX, SUBSTRING = 0, 1, 2
 
@@ -346,6 +350,14 @@ def customer_search_sql(
         customer_branch(PREFIX, f"{EMAIL} LIKE %s", like_text + "%")
         if terms.substring_ok:
             customer_branch(SUBSTRING, f"{SEARCH_TEXT} LIKE %s", "%" + like_text + "%")
+    if text and len(text) <= MAX_EXTERNAL_NUMBER:
+        # An old card's number, typed in full in any letter case ("" is no number at all).
+        card_branch(
+            EXACT,
+            f"{EXTERNAL_NUMBER} = %s AND k.external_number <> ''",
+            text.upper(),
+            decisive=True,
+        )
     if terms.phone:
         customer_branch(EXACT, f"{PHONE} = %s", terms.phone, decisive=True)
     for prefix in terms.phone_prefixes:

@@ -5,7 +5,7 @@ the segment thresholds; ``public_urlpatterns`` (namespace "public") are the join
 
 from django.urls import path
 
-from customers.views import crm, join, segments
+from customers.views import crm, imports, join, segments
 
 app_name = "customers"
 
@@ -14,6 +14,12 @@ urlpatterns = [
     path("customers/export.csv", crm.customer_export, name="export"),
     path("customers/add/", crm.customer_add, name="add"),
     path("customers/add/fields/", crm.customer_add_fields, name="add_fields"),
+    path("customers/import/", imports.import_start, name="import"),
+    path("customers/import/<int:pk>/", imports.import_job, name="import_job"),
+    path("customers/import/<int:pk>/mapping/", imports.import_mapping, name="import_mapping"),
+    path("customers/import/<int:pk>/apply/", imports.import_apply, name="import_apply"),
+    path("customers/import/<int:pk>/discard/", imports.import_discard, name="import_discard"),
+    path("customers/import/<int:pk>/problems.csv", imports.import_problems, name="import_problems"),
     path("customers/segments/", segments.segments, name="segments"),
     path("customers/segments/recompute/", segments.segments_recompute, name="segments_recompute"),
     path("customers/<int:pk>/remove/", crm.customer_remove, name="remove"),

@@ -41,6 +41,11 @@ app.conf.beat_schedule = {
         "task": "wallet.tasks.google_updates_requeue",
         "schedule": 300.0,
     },
+    # Customer imports left unapplied for a week are dropped with the rows they staged.
+    "purge-stale-imports": {
+        "task": "customers.tasks.purge_stale_imports",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "recompute-segments-daily": {
         "task": "customers.tasks.recompute_all_segments",
         "schedule": crontab(hour=3, minute=15),

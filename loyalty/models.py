@@ -196,6 +196,7 @@ class AuditAction(models.TextChoices):
     AUTO_MESSAGES_CHANGED = "auto_messages_changed", _("Automatic messages changed")
     # Customers' personal data leaving the dashboard, and changes to one card or customer.
     CUSTOMERS_EXPORTED = "customers_exported", _("Customers exported")
+    CUSTOMERS_IMPORTED = "customers_imported", _("Customers imported")
     CARD_HISTORY_EXPORTED = "card_history_exported", _("Card history exported")
     CARD_DELETED = "card_deleted", _("Card deleted")
     CARD_EXPIRATION_CHANGED = "card_expiration_changed", _("Card expiration changed")

@@ -182,6 +182,13 @@ STORAGES = {
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Loyalty <no-reply@localhost>")
 
+# Customer imports (customers.imports): a file of up to a million customers fits in 150 MB
+# (about 150 bytes a row); it is streamed to a temporary file, never held in memory. The card
+# links a finished import may email go out a few per second.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 150 * 1024 * 1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 1_000_000)
+IMPORT_LINKS_PER_SECOND = env_int("IMPORT_LINKS_PER_SECOND", 10)
+
 # Celery: the broker and result backend speak the Redis protocol (Redis or Valkey).
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None

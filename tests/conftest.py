@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from PIL import Image
 
 from cards.models import Card, CustomField, Program
+from customers.imports import services as import_services
 from loyalty import ratelimit
 from loyalty.models import Invitation, Membership, Merchant, Role
 from pushes.models import Campaign, PushMessage
@@ -161,6 +162,16 @@ def other_world(other_merchant, outsider, settings, tmp_path) -> dict[str, Any]:
     )
 
 
+# The routes of one import (their ``pk`` is the world's import job).
+IMPORT_ROUTES = (
+    "customers:import_job",
+    "customers:import_mapping",
+    "customers:import_apply",
+    "customers:import_discard",
+    "customers:import_problems",
+)
+
+
 def _world_of(
     card: Card, *, owner: Any, staff: Any, token: str, question: str = "Favourite coffee"
 ) -> dict[str, Any]:
@@ -191,6 +202,17 @@ def _world_of(
         send_at=timezone.now() + datetime.timedelta(days=1),
         scheduled=True,
     )
+    # A file uploaded and checked, waiting to be applied.
+    upload = ContentFile(b"First name,Email\nAda,ada@example.com\nBob,not-an-email\n")
+    job = import_services.import_upload(
+        merchant=merchant,
+        program=program,
+        file=upload,
+        name="old.csv",
+        size=upload.size,
+        actor=owner,
+    )
+    job = import_services.import_map(job=job, mapping=job.mapping, actor=owner)
     return {
         "serial": card.serial,
         "action": "stamps_add",
@@ -211,6 +233,7 @@ def _world_of(
             "campaigns:detail": campaign.pk,
             "campaigns:edit": campaign.pk,
             "campaigns:cancel": campaign.pk,
+            **dict.fromkeys(IMPORT_ROUTES, job.pk),
         },
         "program_pk": program.pk,
         "language": "es",
@@ -229,6 +252,7 @@ def _world_of(
         "message": message,
         "membership": membership,
         "campaign": campaign,
+        "import_job": job,
     }
 
 

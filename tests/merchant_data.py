@@ -8,7 +8,14 @@ from typing import Any
 from django.db.models import Model
 
 from cards.models import Card, CustomField, LedgerEntry, Program, RetiredCardLink, Tier
-from customers.models import Customer, SegmentChange
+from customers.models import (
+    Customer,
+    ImportColumnChoice,
+    ImportJob,
+    ImportProblem,
+    ImportRow,
+    SegmentChange,
+)
 from feedback.models import Feedback
 from loyalty.models import AuditEvent, Invitation, Membership, Merchant
 from pushes.models import (
@@ -39,6 +46,10 @@ OWNED_BY: dict[type[Model], str] = {
     CustomField: "program__merchant",
     Customer: "merchant",
     SegmentChange: "merchant",
+    ImportJob: "merchant",
+    ImportRow: "job__merchant",
+    ImportProblem: "job__merchant",
+    ImportColumnChoice: "merchant",
     Card: "merchant",
     RetiredCardLink: "card__merchant",
     LedgerEntry: "merchant",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
@@ -68,8 +69,14 @@ def _switch(ours: World, whose: World) -> dict[str, Any]:
     return {"merchant": whose["merchant"].pk}
 
 
+def _import_file(ours: World, whose: World) -> dict[str, Any]:
+    upload = SimpleUploadedFile("clients.csv", b"Name\nAda Lovelace\n", "text/csv")
+    return {"program": whose["program_pk"], "file": upload}
+
+
 SWAPS = [
     Swap("customers:add", _new_customer, refused=422),
+    Swap("customers:import", _import_file, refused=422),
     Swap("pushes:tab", _push, refused=422, arguments=("serial",)),
     Swap("merchant_switch", _switch, refused=404),
 ]

@@ -28,12 +28,14 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from cards import services as card_services
 from cards.models import Card, CustomField, Program
+from customers.models import ImportJob
 from pushes.models import Campaign
 from tests.factories import (
     PASSWORD,
@@ -207,6 +209,19 @@ NEW_CAMPAIGN = Redirect(
 )
 CAMPAIGN = Redirect(lambda world: reverse("campaigns:detail", args=[world["campaign"].pk]))
 AUTOMATIC = to("campaigns:automatic")
+IMPORT_JOB = Redirect(lambda world: reverse("customers:import_job", args=[world["import_job"].pk]))
+NEW_IMPORT = Redirect(
+    lambda world: reverse("customers:import_job", args=[ImportJob.objects.latest("pk").pk])
+)
+
+
+def spreadsheet(world: World) -> dict[str, Any]:
+    upload = SimpleUploadedFile("clients.csv", b"Name,Stamps\nAda Lovelace,3\n", "text/csv")
+    return {"program": world["program_pk"], "file": upload}
+
+
+def name_and_email(world: World) -> dict[str, Any]:
+    return {"column_0": "first_name", "column_1": "email"}
 
 
 def birthday_message(world: World) -> dict[str, Any]:
@@ -258,6 +273,14 @@ ROUTES = [
     Route("campaigns:automatic_edit", MANAGER),
     Route("campaigns:automatic_edit", MANAGER, POST, birthday_message, AUTOMATIC),
     Route("campaigns:automatic_preview", MANAGER),
+    # Imports from a spreadsheet
+    Route("customers:import", MANAGER),
+    Route("customers:import", MANAGER, POST, spreadsheet, NEW_IMPORT, outsider=422),
+    Route("customers:import_job", MANAGER),
+    Route("customers:import_mapping", MANAGER, POST, name_and_email, IMPORT_JOB),
+    Route("customers:import_apply", MANAGER, POST, ok=IMPORT_JOB),
+    Route("customers:import_discard", MANAGER, POST, ok=to("customers:import")),
+    Route("customers:import_problems", MANAGER),
     # The statistics: staff, who see no money, land on the customer list instead.
     Route("home", MANAGER, refused=CUSTOMERS),
     Route("analytics:revenue_csv", MANAGER),

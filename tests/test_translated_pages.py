@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from cards.models import CustomField, Program
-from customers.models import Customer
+from customers.models import Customer, ImportJob, ImportProblem
 from loyalty.models import Invitation, Merchant, UserPreference
 from pushes.automatic import PLACEHOLDERS
 from pushes.models import AutoMessage, Campaign, PushMessage
@@ -63,6 +63,7 @@ NOT_PAGES = {
     "healthz",
     "javascript_catalog",
     "customers:export",
+    "customers:import_problems",
     "cards:history_csv",
     "analytics:revenue_csv",
     "analytics:visits_csv",
@@ -185,9 +186,13 @@ def _typed_data() -> list[str]:
         (Campaign, ["body"]),
         (AutoMessage, ["body"]),
         (Invitation, ["email"]),
+        (ImportJob, ["file_name"]),
+        (ImportProblem, ["column", "value"]),
     ):
         for row in model.objects.values_list(*fields):
             values.extend(value for value in row if value)
+    for columns in ImportJob.objects.values_list("columns", flat=True):  # a file's own headers
+        values.extend(columns)
     return sorted(values, key=len, reverse=True)  # "Demo Coffee Card" before "Demo Coffee"
 
 

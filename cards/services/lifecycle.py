@@ -249,6 +249,7 @@ class LinkReason(models.TextChoices):
 
     RESTORE = "restore", gettext_lazy("The customer asked for their card again")
     NEW_CARD = "new_card", gettext_lazy("A new card on a known customer's record")
+    IMPORTED = "imported", gettext_lazy("A card carried over from the merchant's former system")
 
 
 def card_send_link(*, card: Card, reason: str, replaced: bool = False) -> bool:

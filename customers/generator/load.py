@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.backends.utils import CursorWrapper
+from django.db.models import NOT_PROVIDED
 
 from customers.generator.columns import TABLES
 from customers.generator.plan import Plan
@@ -222,7 +223,11 @@ def _copy_statement(table: str) -> str:
     missing = [
         f.column
         for f in model._meta.concrete_fields
-        if not f.null and not f.primary_key and f.column not in columns
+        if not f.null
+        and not f.primary_key
+        and f.column not in columns
+        # A column the database fills in itself needs no value from the generator.
+        and f.db_default is NOT_PROVIDED
     ]
     if missing:  # a new column the generator does not know yet
         raise GeneratorError(f"generate_data writes no value for {model.__name__} {missing}")

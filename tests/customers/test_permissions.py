@@ -7,17 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cards import services
 from cards.models import Card, Program
+from customers.imports import services as imports
 from tests.factories import issue_card
 
 pytestmark = pytest.mark.django_db
 
 PERSONAS = ("owner", "admin", "staff", "outsider", "anonymous")
 
+MAPPING = {"column_0": "full_name", "column_1": "email"}
 PERSON = {"first_name": "Ann", "last_name": "Lee", "email": "", "phone": "", "birthday": ""}
 
 # (URL name, method, what the URL is about, POST data, status per persona in PERSONAS order)
@@ -35,6 +38,13 @@ CASES: list[tuple[str, str, str, dict[str, Any], tuple[int, ...]]] = [
     ("customers:remove", "post", "removable", {}, (302, 302, 403, 404, 302)),
     ("customers:information", "get", "card", {}, (200, 200, 200, 404, 302)),
     ("customers:information", "post", "card", PERSON, (302, 302, 302, 404, 302)),
+    ("customers:import", "get", "", {}, (200, 200, 403, 200, 302)),
+    ("customers:import", "post", "", {}, (422, 422, 403, 422, 302)),
+    ("customers:import_job", "get", "import", {}, (200, 200, 403, 404, 302)),
+    ("customers:import_mapping", "post", "import", MAPPING, (302, 302, 403, 404, 302)),
+    ("customers:import_apply", "post", "import", {}, (302, 302, 403, 404, 302)),
+    ("customers:import_discard", "post", "import", {}, (302, 302, 403, 404, 302)),
+    ("customers:import_problems", "get", "import", {}, (200, 200, 403, 404, 302)),
     ("cards:profile", "get", "card", {}, (200, 200, 200, 404, 302)),
     ("cards:metrics", "get", "card", {}, (200, 200, 200, 404, 302)),
     ("cards:history", "get", "card", {}, (200, 200, 200, 404, 302)),
@@ -82,6 +92,18 @@ def test_permission_matrix(
     elif about == "removable":
         services.card_delete(card=card, actor=owner)
         args = [card.customer_id]
+    elif about == "import":
+        upload = ContentFile(b"Name,Email\nAda,ada@example.com\n")
+        job = imports.import_upload(
+            merchant=stamp_program.merchant,
+            program=stamp_program,
+            file=upload,
+            name="old.csv",
+            size=upload.size,
+            actor=owner,
+        )
+        imports.import_map(job=job, mapping=job.mapping, actor=owner)
+        args = [job.pk]
     url = reverse(name, args=args)
     client = clients[persona]
     response = getattr(client, method)(url, data) if method == "post" else client.get(url)
