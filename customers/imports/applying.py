@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -111,7 +112,8 @@ def copy_rows(
     cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     # psycopg's COPY quotes every value itself: names and emails go in as data, never as SQL.
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    quote = connection.ops.quote_name  # "column" is a keyword of SQL
+    statement = f"COPY {quote(table)} ({', '.join(quote(name) for name in columns)}) FROM STDIN"
     with cursor.cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)

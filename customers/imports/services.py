@@ -28,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import translation
 from django.utils.translation import gettext as _
+from psycopg.types.json import Jsonb
 
 from cards.models import Card, Program
 from cards.services import LinkReason, card_send_link
@@ -241,14 +242,14 @@ def _check(job: ImportJob) -> None:
     """Every row's outcome counted and its problems kept; nothing of the CRM is written."""
     ImportProblem.objects.filter(job=job).delete()
     counts = {"new": 0, "matched": 0, "skipped": 0, "invalid": 0}
-    problems: list[ImportProblem] = []
+    problems: list[Problem] = []
     for number, outcome in enumerate(check_rows(_context(job), _staged(job)), start=1):
-        _count(counts, outcome, problems, job)
+        _count(counts, outcome, problems)
         if number % CHUNK == 0:
-            ImportProblem.objects.bulk_create(problems)
+            _save_problems(job, problems)
             problems = []
             ImportJob.objects.filter(pk=job.pk).update(progress=number)
-    ImportProblem.objects.bulk_create(problems)
+    _save_problems(job, problems)
     job.progress = job.rows_total
     job.new_customers, job.matched_customers = counts["new"], counts["matched"]
     job.skipped_rows, job.invalid_rows = counts["skipped"], counts["invalid"]
@@ -258,24 +259,34 @@ def _check(job: ImportJob) -> None:
     job.save()
 
 
-def _count(
-    counts: dict[str, int], outcome: Record | Problem, problems: list[ImportProblem], job: ImportJob
-) -> None:
+def _count(counts: dict[str, int], outcome: Record | Problem, problems: list[Problem]) -> None:
     if isinstance(outcome, Record):
         counts["new" if outcome.customer_id is None else "matched"] += 1
         return
     counts["skipped" if outcome.skipped else "invalid"] += 1
-    problems.append(
-        ImportProblem(
-            job=job,
-            line=outcome.line,
-            kind=ImportProblem.Kind.SKIPPED if outcome.skipped else ImportProblem.Kind.INVALID,
-            column=outcome.column[:100],
-            value=outcome.value[:200],
-            reason=outcome.reason[:300],
-            params=outcome.params,
+    problems.append(outcome)
+
+
+PROBLEM_COLUMNS = ("job_id", "line", "kind", "column", "value", "reason", "params")
+
+
+def _save_problems(job: ImportJob, problems: Sequence[Problem]) -> None:
+    """COPY, not the ORM's INSERT: re-importing a file makes every row a (skipped) problem."""
+    kinds = ImportProblem.Kind
+    rows = (
+        (
+            job.pk,
+            problem.line,
+            kinds.SKIPPED if problem.skipped else kinds.INVALID,
+            problem.column[:100],
+            problem.value[:200],
+            problem.reason[:300],
+            Jsonb(problem.params),
         )
+        for problem in problems
     )
+    with connection.cursor() as cursor:
+        applying.copy_rows(cursor, ImportProblem._meta.db_table, PROBLEM_COLUMNS, rows)
 
 
 @contextlib.contextmanager
@@ -316,7 +327,7 @@ def import_check(*, job_id: int) -> None:
 def import_apply_request(
     *, job: ImportJob, actor: Actor, send_links: bool = False, consent: bool = False
 ) -> ImportJob:
-    """Queue the apply of a checked import."""
+    """Queue the apply of a checked import; asked again, it changes nothing."""
     if send_links and not consent:
         raise ValidationError(
             {
@@ -327,6 +338,8 @@ def import_apply_request(
         )
     with transaction.atomic():
         job = _locked(job)
+        if job.status in (ImportStatus.APPLYING, ImportStatus.APPLIED):
+            return job  # a double click, or a resent form: applied once
         if job.status != ImportStatus.CHECKED:
             raise ValidationError(_("Only a checked import can be applied."))
         job.status = ImportStatus.APPLYING
@@ -384,11 +397,11 @@ def _apply(job: ImportJob) -> None:
     )
     written = applying.Written()
     counts = {"new": 0, "matched": 0, "skipped": 0, "invalid": 0}
-    problems: list[ImportProblem] = []
+    problems: list[Problem] = []
     pending: list[Record] = []
     with connection.cursor() as cursor:
         for number, outcome in enumerate(check_rows(context, _staged(job)), start=1):
-            _count(counts, outcome, problems, job)
+            _count(counts, outcome, problems)
             if isinstance(outcome, Record):
                 pending.append(outcome)
             if len(pending) == CHUNK:
@@ -396,7 +409,7 @@ def _apply(job: ImportJob) -> None:
                 pending = []
                 cache.set(PROGRESS_KEY.format(job=job.pk), number, 3600)
         applying.write_records(cursor, batch, pending, written)
-    ImportProblem.objects.bulk_create(problems, batch_size=CHUNK)
+    _save_problems(job, problems)
     ledger_bulk_loaded.send(sender=None, merchants=[job.merchant_id])
     _finish(job, counts, written, batch.now)
 

@@ -35,14 +35,33 @@ def upload(owner_client: Client) -> Callable[..., ImportJob]:
 
 
 @pytest.fixture
-def imported(upload: Callable[..., ImportJob], owner: Any) -> Callable[..., ImportJob]:
+def checked(upload: Callable[..., ImportJob], owner: Any) -> Callable[..., ImportJob]:
+    """``checked(program, text)``: uploaded and checked with the guessed mapping."""
+
+    def _checked(program: Program, text: str, **kwargs: Any) -> ImportJob:
+        job = upload(program, text, **kwargs)
+        return services.import_map(job=job, mapping=job.mapping, actor=owner)
+
+    return _checked
+
+
+@pytest.fixture
+def queued(checked: Callable[..., ImportJob], owner: Any) -> Callable[..., ImportJob]:
+    """``queued(program, text)``: checked, and its apply asked for (no worker takes it)."""
+
+    def _queued(program: Program, text: str, **kwargs: Any) -> ImportJob:
+        job = checked(program, text, **kwargs)
+        return services.import_apply_request(job=job, actor=owner)
+
+    return _queued
+
+
+@pytest.fixture
+def imported(queued: Callable[..., ImportJob]) -> Callable[..., ImportJob]:
     """``imported(program, text)``: uploaded, mapped as guessed, checked and applied."""
 
     def _imported(program: Program, text: str, **kwargs: Any) -> ImportJob:
-        job = upload(program, text, **kwargs)
-        job = services.import_map(job=job, mapping=job.mapping, actor=owner)
-        assert job.status == ImportStatus.CHECKED
-        services.import_apply_request(job=job, actor=owner)
+        job = queued(program, text, **kwargs)
         services.import_apply(job_id=job.pk)
         job.refresh_from_db()
         assert job.status == ImportStatus.APPLIED

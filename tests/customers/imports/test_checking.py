@@ -17,17 +17,6 @@ from tests.factories import CustomerFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def checked(upload: Callable[..., ImportJob], owner: Any) -> Callable[..., ImportJob]:
-    """``checked(program, text)``: uploaded and checked with the guessed mapping."""
-
-    def _checked(program: Program, text: str, **kwargs: Any) -> ImportJob:
-        job = upload(program, text, **kwargs)
-        return services.import_map(job=job, mapping=job.mapping, actor=owner)
-
-    return _checked
-
-
 def problems(job: ImportJob) -> dict[int, str]:
     """The invalid rows' reasons as the preview shows them, by line."""
     invalid = ImportProblem.objects.filter(job=job, kind=ImportProblem.Kind.INVALID)

@@ -124,10 +124,9 @@ def test_the_preview_counts_and_lists_the_invalid_rows(
 
 
 def test_the_problems_download_holds_every_invalid_and_skipped_row(
-    owner_client: Client, stamp_program: Program, upload: Callable[..., ImportJob], owner: Any
+    owner_client: Client, stamp_program: Program, checked: Callable[..., ImportJob]
 ) -> None:
-    job = upload(stamp_program, "Name,Email\nAda,ada@example.com\n=cmd,x\nAda,ada@example.com\n")
-    services.import_map(job=job, mapping=job.mapping, actor=owner)
+    job = checked(stamp_program, "Name,Email\nAda,ada@example.com\n=cmd,x\nAda,ada@example.com\n")
 
     response = owner_client.get(reverse("customers:import_problems", args=[job.pk]))
 
@@ -139,11 +138,9 @@ def test_the_problems_download_holds_every_invalid_and_skipped_row(
 
 
 def test_an_applying_job_reports_its_progress_to_the_polling_part(
-    owner_client: Client, stamp_program: Program, upload: Callable[..., ImportJob], owner: Any
+    owner_client: Client, stamp_program: Program, queued: Callable[..., ImportJob]
 ) -> None:
-    job = upload(stamp_program, "Name\nAda\nBob\n")
-    job = services.import_map(job=job, mapping=job.mapping, actor=owner)
-    services.import_apply_request(job=job, actor=owner)
+    job = queued(stamp_program, "Name\nAda\nBob\n")
 
     response = owner_client.get(
         reverse("customers:import_job", args=[job.pk]),
@@ -157,11 +154,9 @@ def test_an_applying_job_reports_its_progress_to_the_polling_part(
 
 
 def test_a_job_whose_worker_died_is_put_back_with_a_message(
-    owner_client: Client, stamp_program: Program, upload: Callable[..., ImportJob], owner: Any
+    owner_client: Client, stamp_program: Program, queued: Callable[..., ImportJob]
 ) -> None:
-    job = upload(stamp_program, "Name\nAda\n")
-    job = services.import_map(job=job, mapping=job.mapping, actor=owner)
-    services.import_apply_request(job=job, actor=owner)
+    job = queued(stamp_program, "Name\nAda\n")
     # A worker took it on, then died: it holds no lock any more.
     ImportJob.objects.filter(pk=job.pk).update(worker_started_at=timezone.now())
 
@@ -174,11 +169,9 @@ def test_a_job_whose_worker_died_is_put_back_with_a_message(
 
 
 def test_a_job_a_live_worker_holds_is_left_alone(
-    stamp_program: Program, upload: Callable[..., ImportJob], owner: Any
+    stamp_program: Program, queued: Callable[..., ImportJob]
 ) -> None:
-    job = upload(stamp_program, "Name\nAda\n")
-    job = services.import_map(job=job, mapping=job.mapping, actor=owner)
-    services.import_apply_request(job=job, actor=owner)
+    job = queued(stamp_program, "Name\nAda\n")
     ImportJob.objects.filter(pk=job.pk).update(worker_started_at=timezone.now())
     job.refresh_from_db()
     # The lock held by another session, as the worker's own connection holds it.
@@ -192,10 +185,9 @@ def test_a_job_a_live_worker_holds_is_left_alone(
 
 
 def test_card_links_need_the_merchants_confirmation_of_consent(
-    owner_client: Client, stamp_program: Program, upload: Callable[..., ImportJob], owner: Any
+    owner_client: Client, stamp_program: Program, checked: Callable[..., ImportJob]
 ) -> None:
-    job = upload(stamp_program, "Name,Email\nAda,ada@example.com\n")
-    services.import_map(job=job, mapping=job.mapping, actor=owner)
+    job = checked(stamp_program, "Name,Email\nAda,ada@example.com\n")
 
     response = owner_client.post(
         reverse("customers:import_apply", args=[job.pk]), {"send_links": "on"}
@@ -301,3 +293,23 @@ def test_an_excel_workbook_is_imported_with_its_dates_and_numbers(
     assert (card.stamps_balance, card.ltv) == (4, Decimal("12.50"))
     assert str(card.customer.birthday) == "1990-04-01"
     assert card.issued_at.date() == datetime.date(2024, 1, 15)
+
+
+def test_a_double_click_on_import_queues_one_apply(
+    owner_client: Client,
+    stamp_program: Program,
+    checked: Callable[..., ImportJob],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_queue", lambda task, job_id: queued.append(job_id))
+    job = checked(stamp_program, "Name\nAda\n")
+    url = reverse("customers:import_apply", args=[job.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = owner_client.post(url)
+        second = owner_client.post(url)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    assert queued == [job.pk]
