@@ -53,6 +53,27 @@ def records_purchase(entry: LedgerEntry) -> bool:
 
 
 PURCHASE_SQL = "(e.purchase_amount > 0 AND e.amount_delta >= 0 AND e.ltv_delta >= 0)"
+# A reversal of a purchase carries its purchase amount negated: one purchase fewer that day.
+UNDONE_SQL = "(e.purchase_amount < 0)"
+
+
+# The points a refund claws back are taken back, not spent; a reversal that gives an amount
+# back undoes a refund, and puts those points back without un-spending any.
+CLAWBACK_SQL = (
+    f"(e.kind = '{Kind.REFUND.value}' OR (e.kind = '{Kind.REVERSAL.value}' AND e.amount_delta > 0))"
+)
+
+
+def records_clawback(entry: LedgerEntry) -> bool:
+    """The test of CLAWBACK_SQL: the entry's redeemed points are no points spent."""
+    return entry.kind == Kind.REFUND or (entry.kind == Kind.REVERSAL and entry.amount_delta > 0)
+
+
+def records_undone_purchase(entry: LedgerEntry) -> bool:
+    """The test of UNDONE_SQL: a reversal of a purchase (``cards.rules.reversal_delta``)."""
+    return entry.purchase_amount is not None and entry.purchase_amount < 0
+
+
 # An imported card's opening balance is the former system's history, not activity of the day it
 # is dated: it adds to the points owed (points_change) and nothing else (``records_activity``).
 NOT_IMPORTED = f"e.source <> '{Source.IMPORT.value}'"
@@ -127,7 +148,7 @@ _LOCAL_DAY = "(({column}) AT TIME ZONE %(tz)s)::date"
 
 _ENTRY_SUMS = {
     "revenue": f"coalesce(sum(e.ltv_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
-    "purchases": f"count(*) FILTER (WHERE {PURCHASE_SQL})",
+    "purchases": f"count(*) FILTER (WHERE {PURCHASE_SQL}) - count(*) FILTER (WHERE {UNDONE_SQL})",
     "visits": f"coalesce(sum(e.visits_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
     "new_cards": f"count(*) FILTER (WHERE e.kind = '{Kind.CARD_ISSUED.value}')",
     "stamps_issued": f"coalesce(sum(e.stamps_earned_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
@@ -135,7 +156,7 @@ _ENTRY_SUMS = {
     "rewards_redeemed": "sum(e.rewards_redeemed_delta)",
     "points_issued": f"coalesce(sum(e.points_earned_delta) FILTER (WHERE {NOT_IMPORTED}), 0)",
     "points_redeemed": (
-        f"coalesce(sum(e.points_redeemed_delta) FILTER (WHERE e.kind <> '{Kind.REFUND.value}'), 0)"
+        f"coalesce(sum(e.points_redeemed_delta) FILTER (WHERE NOT {CLAWBACK_SQL}), 0)"
     ),
     "points_change": "sum(e.points_delta)",
 }

@@ -37,6 +37,7 @@ def entry_totals(entries: Iterable[LedgerEntry]) -> dict[str, Any]:
     totals: dict[str, Any] = dict(rollup_sql.ZERO_TOTALS)
     for entry in entries:
         totals["purchases"] += int(rollup_sql.records_purchase(entry))
+        totals["purchases"] -= int(rollup_sql.records_undone_purchase(entry))
         totals["new_cards"] += int(entry.kind == Kind.CARD_ISSUED)
         totals["rewards_redeemed"] += entry.rewards_redeemed_delta
         if rollup_sql.records_activity(entry):
@@ -45,7 +46,7 @@ def entry_totals(entries: Iterable[LedgerEntry]) -> dict[str, Any]:
             totals["stamps_issued"] += entry.stamps_earned_delta
             totals["rewards_issued"] += entry.rewards_earned_delta
             totals["points_issued"] += entry.points_earned_delta
-        if entry.kind != Kind.REFUND:  # a refund's clawback takes back, it is not spent
+        if not rollup_sql.records_clawback(entry):  # taken back (or put back), not spent
             totals["points_redeemed"] += entry.points_redeemed_delta
         totals["points_change"] += entry.points_delta
     return totals

@@ -252,4 +252,6 @@ def action_for(kind: str, name: str) -> Action:
 
 def kinds_written(kind: str) -> frozenset[str]:
     """Every entry kind a card of ``kind`` can hold."""
-    return SYSTEM_KINDS.union(*(a.writes for (k, _), a in ACTIONS.items() if k == kind))
+    # Any entry can be reversed, on every kind of card.
+    written = {Kind.REVERSAL}.union(*(a.writes for (k, _), a in ACTIONS.items() if k == kind))
+    return SYSTEM_KINDS | written

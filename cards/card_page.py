@@ -85,8 +85,10 @@ def link_replaced(request: HttpRequest, merchant: Merchant) -> HttpResponse:
 
 
 def _serial_qr(card: Card) -> SafeString:
+    # A full QR code: for a text this short segno.make would choose a Micro QR code, which the
+    # counter's scanner (the browser's BarcodeDetector, jsQR) and phone cameras do not read.
     # Our own markup around the serial's digits: nothing a customer typed.
-    svg = segno.make(card.serial, error="m").svg_inline(
+    svg = segno.make_qr(card.serial, error="m").svg_inline(
         scale=5, border=2, title=_("Card %(serial)s") % {"serial": card.serial}
     )
     return mark_safe(svg)  # noqa: S308

@@ -15,9 +15,23 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cards.models import CustomField, FieldType, Mechanism, Program, ProgramKind, Validity
+from cards.models import (
+    MAX_REPEAT_GUARD_SECONDS,
+    MAX_STAFF_REVERSE_MINUTES,
+    CustomField,
+    FieldType,
+    Mechanism,
+    Program,
+    ProgramKind,
+    Validity,
+)
 from cards.services import UTM_KEYS, ProgramSpec, TierSpec
-from cards.services.programs import MAX_REFERRAL_CAP, PROGRAM_FIELDS
+from cards.services.programs import (
+    MAX_DAILY_EARN_CAP,
+    MAX_DAILY_PURCHASE_CAP,
+    MAX_REFERRAL_CAP,
+    PROGRAM_FIELDS,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -121,6 +135,10 @@ class LedgerDialogForm(forms.Form):
         widget=forms.HiddenInput,
         error_messages={"required": _("The form expired; reload the page and try again.")},
     )
+    # The counter's guards: "apply again" after a double-scan warning, and an owner's or
+    # admin's override of a daily cap (the comment says why).
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    override = forms.BooleanField(required=False, label=_("Override the daily cap"))
 
     def __init__(
         self,
@@ -202,13 +220,19 @@ def _decimal(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.Decimal
     )
 
 
-def _whole(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.IntegerField:
+def _whole(
+    label: StrOrPromise, help_text: StrOrPromise = "", *, low: int = 1, high: int | None = None
+) -> forms.IntegerField:
+    # min and max only hint the browser's spinner (the form is novalidate): the service checks.
+    attrs: dict[str, Any] = {"min": low, "inputmode": "numeric"}
+    if high is not None:
+        attrs["max"] = high
     return forms.IntegerField(
         label=label,
         required=False,
         help_text=help_text,
         error_messages={"invalid": _("Enter a whole number.")},
-        widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
+        widget=forms.NumberInput(attrs=attrs),
     )
 
 
@@ -272,6 +296,43 @@ class ProgramForm(forms.Form):
     welcome_bonus = _decimal(
         _("Welcome bonus"), _("Given once to every new card: stamps or points. 0 for none.")
     )
+    # At the counter. An emptied guard keeps the saved value (as the referral cap does); an
+    # emptied cap means no cap, which is what a blank cap says.
+    repeat_guard_seconds = _whole(
+        _("Ask before applying the same action twice within (seconds)"),
+        _(
+            "When the same card gets the same action again this soon (a double scan, a double "
+            "tap), staff are asked to confirm before it counts. 0 never asks."
+        ),
+        low=0,
+        high=MAX_REPEAT_GUARD_SECONDS,
+    )
+    daily_earn_cap = _whole(
+        _("Most stamps or points a card can earn per day (empty: no cap)"),
+        _(
+            "Stamps on a stamp card, points on a cashback card, counted from midnight in your "
+            "time zone. Past it the counter refuses; an owner or admin may go past it with a "
+            "comment."
+        ),
+        high=MAX_DAILY_EARN_CAP,
+    )
+    daily_purchase_cap = _whole(
+        _("Most purchases per card per day (empty: no cap)"),
+        _(
+            "Counted from midnight in your time zone. Past it the counter refuses; an owner or "
+            "admin may go past it with a comment."
+        ),
+        high=MAX_DAILY_PURCHASE_CAP,
+    )
+    staff_reverse_minutes = _whole(
+        _("Staff may reverse their own entries for (minutes)"),
+        _(
+            "How long after writing an entry staff may still reverse it. Owners and admins may "
+            "reverse any entry at any time. 0: staff cannot reverse entries."
+        ),
+        low=0,
+        high=MAX_STAFF_REVERSE_MINUTES,
+    )
     validity = forms.ChoiceField(
         label=_("New cards"),
         choices=Validity.choices,
@@ -327,6 +388,8 @@ class ProgramForm(forms.Form):
                 "referral_cap": Program._meta.get_field("referral_cap").default,
                 "welcome_bonus": 0,
                 "reward_cost": 0,
+                "repeat_guard_seconds": Program._meta.get_field("repeat_guard_seconds").default,
+                "staff_reverse_minutes": Program._meta.get_field("staff_reverse_minutes").default,
                 "validity": Validity.NONE,
                 "background_color": "#5b3a29",
                 "foreground_color": "#ffffff",
@@ -352,6 +415,10 @@ class ProgramForm(forms.Form):
             welcome_bonus=data.get("welcome_bonus"),
             # An emptied field means no cost (None would keep the saved one).
             reward_cost=data.get("reward_cost") or Decimal(0),
+            repeat_guard_seconds=data.get("repeat_guard_seconds"),
+            staff_reverse_minutes=data.get("staff_reverse_minutes"),
+            daily_earn_cap=data.get("daily_earn_cap"),
+            daily_purchase_cap=data.get("daily_purchase_cap"),
             validity=data.get("validity") or "",
             valid_until=data.get("valid_until"),
             valid_days=data.get("valid_days"),
@@ -459,3 +526,30 @@ class CustomFieldForm(forms.Form):
 
     def choice_list(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data.get("choices", "").splitlines()]
+
+
+# ---------------------------------------------------------------------------------------------
+# History: reversing one entry
+
+
+class ReversalForm(forms.Form):
+    """Why an entry is reversed (required; the service checks it again) and the dialog's key."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        error_messages={"required": _("Say why this entry is reversed.")},
+        widget=forms.TextInput(
+            attrs={
+                "list": "reversal-reasons",
+                "autocomplete": "off",
+                "autofocus": True,
+                "required": True,
+            }
+        ),
+    )
+    idempotency_key = forms.CharField(
+        max_length=64,
+        widget=forms.HiddenInput,
+        error_messages={"required": _("The form expired; reload the page and try again.")},
+    )

@@ -33,6 +33,10 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+MAX_REPEAT_GUARD_SECONDS = 3600
+MAX_STAFF_REVERSE_MINUTES = 1440
+
+
 class ProgramKind(models.TextChoices):
     STAMP = "stamp", _("Stamp card")
     CASHBACK = "cashback", _("Cashback card")
@@ -81,6 +85,18 @@ class Program(models.Model):
     # What one reward costs the merchant (the coffee given away), for the home page's reward
     # cost and ROI. Stamp programs only: cashback points cost their face value.
     reward_cost = money_field(default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))])
+    # The counter's guards (``cards.services.ledger``). The same action on the same card again
+    # within this many seconds asks for confirmation first (0: never asks).
+    repeat_guard_seconds = models.PositiveIntegerField(
+        default=60, validators=[MaxValueValidator(MAX_REPEAT_GUARD_SECONDS)]
+    )
+    # Optional daily caps per card, in the merchant's day: stamps (or points) earned, purchases.
+    daily_earn_cap = models.PositiveIntegerField(null=True, blank=True)
+    daily_purchase_cap = models.PositiveSmallIntegerField(null=True, blank=True)
+    # How long staff may reverse an entry they wrote themselves (owners and admins: any, always).
+    staff_reverse_minutes = models.PositiveSmallIntegerField(
+        default=15, validators=[MaxValueValidator(MAX_STAFF_REVERSE_MINUTES)]
+    )
     validity = models.CharField(max_length=12, choices=Validity.choices, default=Validity.NONE)
     valid_until = models.DateField(null=True, blank=True)
     valid_days = models.PositiveIntegerField(null=True, blank=True)
@@ -429,6 +445,15 @@ class LedgerEntry(models.Model):
     referred_card = models.ForeignKey(
         Card, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # For reversals: the entry this one undoes. One-to-one, so an entry is reversed at most once.
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversal"
+    )
+    # Set by a reversal: the card's peak transaction amount as if the reversed entry had never
+    # been written (a peak is a running maximum, which a negative change alone cannot lower).
+    peak_transaction_amount = money_field(null=True, blank=True)
+    # An owner or admin went past one of the program's daily caps (the comment says why).
+    cap_overridden = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -436,6 +461,18 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["card", "-created_at", "-id"], name="ledger_card_newest"),
             models.Index(fields=["merchant", "-created_at"], name="ledger_merchant_newest"),
+            # The home page's reasons for reversals over a period: reversals are few.
+            models.Index(
+                fields=["merchant", "created_at"],
+                condition=Q(kind="reversal"),
+                name="ledger_merchant_reversals",
+            ),
+            # The activity page: one member's entries, newest first.
+            models.Index(
+                fields=["merchant", "actor", "-created_at"],
+                condition=Q(actor__isnull=False),
+                name="ledger_merchant_actor_newest",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -480,6 +517,7 @@ class LedgerEntry(models.Model):
             cashback_percentage=self.cashback_percentage,
             tier=tier,
             is_referral=self.source == Source.REFERRAL,
+            peak=self.peak_transaction_amount,
         )
 
 

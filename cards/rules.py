@@ -60,6 +60,8 @@ class Kind(models.TextChoices):
     WELCOME_BONUS = "welcome_bonus", gettext_lazy("Welcome bonus")
     # A card's balances as a former system or a paper card left them, carried over by import.
     IMPORTED = "imported", gettext_lazy("Opening balance (import)")
+    # Undoes exactly what one earlier entry did (``reversal_delta``).
+    REVERSAL = "reversal", gettext_lazy("Reversal")
 
 
 class LedgerError(ValidationError):
@@ -171,6 +173,8 @@ class Delta:
     # Cashback only: the tier in force after this entry (None: unchanged).
     tier: Tier | None = field(default=None)
     is_referral: bool = False
+    # Reversals only: the peak transaction amount after this entry (None: the running maximum).
+    peak: Decimal | None = None
 
     def fits(self) -> bool:
         """Every change small enough for the entry's database column."""
@@ -354,7 +358,9 @@ def apply(balances: Balances, delta: Delta) -> Balances:
         balances,
         transaction_amount=amount,
         ltv=balances.ltv + delta.ltv,
-        peak_transaction_amount=max(balances.peak_transaction_amount, amount),
+        peak_transaction_amount=max(
+            balances.peak_transaction_amount if delta.peak is None else delta.peak, amount
+        ),
         stamps_earned=balances.stamps_earned + delta.stamps_earned,
         stamps_balance=balances.stamps_balance + delta.stamps,
         rewards_earned=balances.rewards_earned + delta.rewards_earned,
@@ -809,3 +815,100 @@ def opening_delta(rules: StampRules | CashbackRules, opening: Opening) -> Delta 
             **common,
         )
     return None if delta == Delta(kind=Kind.IMPORTED) else delta
+
+
+# ---------------------------------------------------------------------------------------------
+# Reversals
+
+# The numeric changes a reversal negates: every one of them, so it undoes exactly what was done.
+REVERSED_FIELDS = (
+    "amount",
+    "ltv",
+    "stamps",
+    "stamps_earned",
+    "rewards_earned",
+    "rewards_available",
+    "rewards_redeemed",
+    "points",
+    "points_earned",
+    "points_redeemed",
+    "visits",
+)
+
+
+def reversal_delta(
+    balances: Balances,
+    rules: StampRules | CashbackRules,
+    original: Delta,
+    *,
+    peak: Decimal,
+    tier: Tier | None = None,
+) -> Delta:
+    """The entry that undoes ``original``, checked against the card's balances now.
+
+    Every change is negated. ``peak`` is the card's peak transaction amount as if the original
+    had never been written, and ``tier`` the tier to go back to (None: the card keeps its own);
+    the service works both out from the card's history. On a stamp card, stamps given back
+    that fill a card convert into rewards, as every credit does. A reversal that would take a
+    balance below zero is refused, saying what happened since (the reward was redeemed, the
+    points were spent), and nothing is written.
+    """
+    if original.kind == Kind.CARD_ISSUED:
+        raise LedgerError("entry", _("A card's first entry cannot be reversed."))
+    if original.kind == Kind.REVERSAL:
+        raise LedgerError("entry", _("A reversal cannot be reversed."))
+    changes = {name: -getattr(original, name) for name in REVERSED_FIELDS}
+    if isinstance(rules, StampRules):
+        converted, left = convert(
+            balances.stamps_balance + changes["stamps"], rules.stamps_per_reward
+        )
+        if converted > 0:
+            changes["stamps"] = left - balances.stamps_balance
+            changes["rewards_earned"] += converted
+            changes["rewards_available"] += converted
+    delta = Delta(
+        kind=Kind.REVERSAL,
+        # A reversed purchase carries its amount negated: the statistics count it off the
+        # day's purchases (and, below zero, it is never a purchase of its own).
+        purchase_amount=-original.purchase_amount
+        if original.purchase_amount is not None and is_purchase(original)
+        else None,
+        is_referral=original.is_referral,
+        peak=peak,
+        tier=tier,
+        cashback_percentage=original.cashback_percentage,
+        **changes,
+    )
+    _ensure_reversible(apply(balances, delta), balances)
+    return delta
+
+
+def _ensure_reversible(after: Balances, before: Balances) -> None:
+    """Refuse, in the merchant's words, a reversal that would leave a balance below zero."""
+    if after.rewards_available < 0:
+        raise LedgerError("entry", _("The reward this entry made available was already redeemed."))
+    if after.stamps_balance < 0:
+        raise LedgerError(
+            "entry",
+            ngettext(
+                "The stamps this entry added were already used: the card has %(count)s stamp.",
+                "The stamps this entry added were already used: the card has %(count)s stamps.",
+                before.stamps_balance,
+            )
+            % {"count": before.stamps_balance},
+        )
+    if after.points_balance < 0:
+        raise LedgerError(
+            "entry",
+            _("The points this entry added were already spent: the balance is %(points)s.")
+            % {"points": _number(before.points_balance)},
+        )
+    if after.transaction_amount < 0 or after.ltv < 0:
+        raise LedgerError("entry", _("A refund already took this amount back."))
+    if after.total_visits < 0:
+        raise LedgerError("entry", _("The visits of this entry were already written off."))
+    if not after.is_valid() or after.referral_stamps < 0 or after.referral_points < 0:
+        raise LedgerError(
+            "entry",
+            _("Later entries depend on this one: reverse them first, newest first."),
+        )

@@ -7,17 +7,20 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Upper
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -82,7 +85,10 @@ def card_for_code(*, merchant: Merchant, code: str) -> Card | None:
 
 
 def card_history(*, card: Card) -> QuerySet[LedgerEntry]:
-    return card.entries.select_related("actor").order_by("-created_at", "-id")
+    # With each entry, the entry it reverses and its own reversal: the history marks both.
+    return card.entries.select_related("actor", "reverses", "reversal__actor").order_by(
+        "-created_at", "-id"
+    )
 
 
 @dataclass(frozen=True)
@@ -165,14 +171,21 @@ SUMMED_BALANCES = {
 # the latest such entry sets the card's tier. ``tiers_since`` counts them newest first.
 _HAS_TIER = "tier_threshold IS NOT NULL AND tier_percentage IS NOT NULL"
 _LATEST_TIER = f"tiers_since = 1 AND {_HAS_TIER}"
+# A reversal sets the peak (``Delta.peak``); ``resets_since`` counts such entries newest first.
+_LATEST_RESET = "resets_since = 1 AND peak_transaction_amount IS NOT NULL"
 # The fold of one card's entries, one SQL aggregate per balance (``rules.apply``). NULL where
 # the fold keeps the empty balances' value (no entries, no referral, no tier).
 FOLDED_BALANCES = {
     **{name: f"SUM({column})" for name, column in SUMMED_BALANCES.items()},
     # Entries are read newest first (the order of the ledger_card_newest index), so the running
     # amount after an entry, oldest first, is the total minus what the newer ones added:
-    # SUM - (amount_since - amount_delta). The peak starts at 0, as in ``rules.Balances``.
-    "peak_transaction_amount": "GREATEST(0, SUM(amount_delta) + MAX(amount_delta - amount_since))",
+    # SUM - (amount_since - amount_delta). The peak starts at 0, as in ``rules.Balances``, or
+    # at the value the latest reversal set, and is the running maximum from there on.
+    "peak_transaction_amount": (
+        f"GREATEST(COALESCE(MAX(peak_transaction_amount) FILTER (WHERE {_LATEST_RESET}), 0), "
+        "SUM(amount_delta) + MAX(amount_delta - amount_since) "
+        f"FILTER (WHERE resets_since = 0 OR {_LATEST_RESET}))"
+    ),
     "referral_stamps": "SUM(stamps_earned_delta) FILTER (WHERE source = %(referral)s)",
     "referral_points": "SUM(points_earned_delta) FILTER (WHERE source = %(referral)s)",
     "tier_name": f"MAX(tier_name) FILTER (WHERE {_LATEST_TIER})",
@@ -191,7 +204,7 @@ LAST_DATE_CONDITIONS = {
 }
 _ENTRY_COLUMNS = (
     "card_id, created_at, kind, source, tier_name, tier_threshold, tier_percentage, "
-    + ", ".join(SUMMED_BALANCES.values())
+    "peak_transaction_amount, " + ", ".join(SUMMED_BALANCES.values())
 )
 
 
@@ -270,7 +283,8 @@ def _fold_sql(*, merchant_id: int | None) -> _FoldSql:
         WITH entries AS (
             SELECT {_ENTRY_COLUMNS},
                 SUM(amount_delta) OVER newest_first AS amount_since,
-                COUNT(*) FILTER (WHERE {_HAS_TIER}) OVER newest_first AS tiers_since
+                COUNT(*) FILTER (WHERE {_HAS_TIER}) OVER newest_first AS tiers_since,
+                COUNT(peak_transaction_amount) OVER newest_first AS resets_since
             FROM {LedgerEntry._meta.db_table}
             WHERE card_id BETWEEN %(low)s AND %(high)s {entries_of_merchant}
             WINDOW newest_first AS (
@@ -577,3 +591,139 @@ def program_for_settings(*, merchant: Merchant, pk: int) -> Program:
         merchant=merchant,
         pk=pk,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The counter's scanner: what a scanned or typed code names
+
+
+class ScanOutcome(StrEnum):
+    FOUND = "found"
+    UNKNOWN = "unknown"
+    OTHER_MERCHANT = "other_merchant"
+    DELETED = "deleted"
+    LINK_REPLACED = "link_replaced"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a code at the counter names, for the merchant who scanned it.
+
+    ``card`` is this merchant's card (live when FOUND, deleted when DELETED, the card whose
+    link was replaced when LINK_REPLACED), never another merchant's: for those the result says
+    only that the code belongs to another business.
+    """
+
+    outcome: ScanOutcome
+    card: Card | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.outcome == ScanOutcome.FOUND
+
+    @property
+    def message(self) -> str:
+        """What the scanner page tells staff; empty when the card was found."""
+        card = self.card
+        if self.outcome == ScanOutcome.FOUND:
+            return ""
+        if self.outcome == ScanOutcome.OTHER_MERCHANT:
+            return _(
+                "This card belongs to another business: it cannot be used here. Ask the "
+                "customer for a card of ours."
+            )
+        if self.outcome == ScanOutcome.DELETED and card is not None:
+            # The database refuses the deleted status without a date (card_deleted_has_date).
+            assert card.deleted_at is not None
+            return _(
+                "Card %(serial)s was deleted on %(date)s: it no longer works and its balances "
+                "cannot change."
+            ) % {
+                "serial": card.serial,
+                "date": date_format(timezone.localtime(card.deleted_at), "SHORT_DATE_FORMAT"),
+            }
+        if self.outcome == ScanOutcome.LINK_REPLACED and card is not None:
+            return _(
+                "This is an old link of card %(serial)s: it was replaced and no longer opens "
+                "the card. Ask the customer to show the card's current code, or type its serial."
+            ) % {"serial": card.serial}
+        return _("No card matches this code. Check it and try again, or search the customers list.")
+
+
+# Longer than any serial, former number or install link; anything longer is not a card's code.
+SCAN_MAX_LENGTH = 500
+# The install link's path, wherever the site is mounted: /c/<install_token>/...
+INSTALL_PATH = re.compile(r"(?:^|/)c/([A-Za-z0-9_-]+)(?:/|$)")
+# Barcode scanners add control characters (a tab, a carriage return, a group separator) around
+# what they read, and PostgreSQL refuses a NUL in a text parameter.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def scan_text_clean(text: str) -> str:
+    """The code as staff meant it: no control characters, no surrounding spaces."""
+    return CONTROL_CHARACTERS.sub("", text).strip()
+
+
+def _install_token(text: str) -> str | None:
+    """The token of an install link, any host (the QR code of the card page's link)."""
+    if "/" not in text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("", "http", "https"):
+        return None
+    match = INSTALL_PATH.search(parts.path)
+    return match.group(1) if match else None
+
+
+def _scan_result(card: Card, merchant: Merchant) -> ScanResult:
+    if card.merchant_id != merchant.pk:
+        return ScanResult(ScanOutcome.OTHER_MERCHANT)
+    if card.is_deleted:
+        return ScanResult(ScanOutcome.DELETED, card)
+    return ScanResult(ScanOutcome.FOUND, card)
+
+
+def card_for_scan(*, merchant: Merchant, text: str) -> ScanResult:
+    """What a code read at the counter names: a card's serial (with or without dashes: what the
+    card page and the wallet passes show as a QR code), its install link (the QR code of the
+    card's page, any host), or the number of the card it replaced (``Card.external_number``).
+
+    Serials and install tokens are unique across merchants, so another business's card is
+    recognised as such (and nothing of it is returned); a former card number is looked up among
+    this merchant's cards only, since two businesses may each have used the same one. At most
+    two queries, whatever the code.
+    """
+    text = scan_text_clean(text)
+    if not text or len(text) > SCAN_MAX_LENGTH:
+        return ScanResult(ScanOutcome.UNKNOWN)
+    token = _install_token(text)
+    if token is not None:
+        return _card_for_install_token(merchant=merchant, token=token)
+    number = Q(merchant=merchant, number=text.upper()) & ~Q(external_number="")
+    cards = Card.objects.annotate(number=Upper("external_number"))
+    if not SERIAL_CODE.match(text):
+        card = cards.filter(number).first()
+        return _scan_result(card, merchant) if card else ScanResult(ScanOutcome.UNKNOWN)
+    digits = text.replace("-", "")
+    serial = f"{digits[0:4]}-{digits[4:8]}-{digits[8:12]}"
+    # One query for both readings of a serial-shaped code; this merchant's cards come first:
+    # its serial, then its former number, and only then another business's serial.
+    candidates = list(cards.filter(Q(serial=serial) | number)[:2])
+    ranked = sorted(
+        candidates,
+        key=lambda card: (card.merchant_id != merchant.pk, card.serial != serial),
+    )
+    return _scan_result(ranked[0], merchant) if ranked else ScanResult(ScanOutcome.UNKNOWN)
+
+
+def _card_for_install_token(*, merchant: Merchant, token: str) -> ScanResult:
+    card = Card.objects.filter(install_token=token).first()
+    if card is not None:
+        return _scan_result(card, merchant)
+    # Only a token that is no live link costs this second query.
+    retired = RetiredCardLink.objects.select_related("card").filter(token=token).first()
+    if retired is None:
+        return ScanResult(ScanOutcome.UNKNOWN)
+    if retired.card.merchant_id != merchant.pk or retired.card.is_deleted:
+        return _scan_result(retired.card, merchant)
+    return ScanResult(ScanOutcome.LINK_REPLACED, retired.card)

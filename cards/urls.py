@@ -1,12 +1,13 @@
 """URLs of the cards app.
 
-``urlpatterns`` are dashboard pages mounted at /cards/; ``public_urlpatterns`` are the
-customer-facing pages mounted at the site root; ``settings_urlpatterns`` at /settings/programs/.
+``urlpatterns`` are dashboard pages mounted at /cards/ (the counter's scanner, /scan/, is mounted
+by loyalty/urls.py); ``public_urlpatterns`` are the customer-facing pages mounted at the site
+root; ``settings_urlpatterns`` at /settings/programs/.
 """
 
 from django.urls import path
 
-from cards.views import dialogs, profile, programs, public
+from cards.views import counter, dialogs, profile, programs, public, reversals
 
 app_name = "cards"
 
@@ -21,6 +22,15 @@ urlpatterns = [
     path("<str:serial>/link/replace/", profile.replace_link, name="replace_link"),
 ]
 
+# Reversing one entry of the history.
+urlpatterns += [
+    path(
+        "<str:serial>/entries/<int:entry_id>/reverse/",
+        reversals.entry_reverse,
+        name="entry_reverse",
+    ),
+]
+
 # Plus/minus dialogs on the profile.
 urlpatterns += [
     path("<str:serial>/dialogs/<str:action>/", dialogs.dialog, name="dialog"),
@@ -29,6 +39,11 @@ urlpatterns += [
         dialogs.dialog_preview,
         name="dialog_preview",
     ),
+]
+
+# The counter: one card, compact, with big buttons for the counter's actions (/scan/ opens it).
+urlpatterns += [
+    path("<str:serial>/counter/", counter.counter, name="counter"),
 ]
 
 # What customers see (namespace "public", mounted at the site root by loyalty/urls.py).

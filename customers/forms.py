@@ -180,6 +180,8 @@ class CustomerFilterForm(forms.Form):
     segment = forms.ChoiceField(required=False, widget=PlainSelect)
     device = forms.ChoiceField(required=False, widget=PlainSelect)
     page = forms.IntegerField(required=False, min_value=1)
+    # Sent by the Search button alone (the live search leaves it out): the form was submitted.
+    go = forms.BooleanField(required=False)
 
     def __init__(self, *args: Any, merchant: Merchant, **kwargs: Any) -> None:
         # Its own ids: the "Add customer" dialog opens on the same page with a program field.
@@ -204,6 +206,11 @@ class CustomerFilterForm(forms.Form):
     @property
     def query(self) -> str:
         return (self._value("q") or "").strip()
+
+    @property
+    def submitted(self) -> bool:
+        """Search pressed, or Enter (a barcode scanner's last key), rather than typing."""
+        return bool(self._value("go"))
 
     @property
     def page_number(self) -> int:

@@ -234,15 +234,27 @@ def customer_record_activity(*, customer_id: int, visits: int, at: datetime.date
     Customer.objects.filter(pk=customer_id).update(**updates)
 
 
-def customer_remove(*, customer: Customer) -> None:
-    """Erase a customer whose cards are all deleted; the ledger stays, detached and anonymous."""
+def customer_remove(*, customer: Customer, actor: Actor = None) -> None:
+    """Erase a customer whose cards are all deleted; the ledger stays, detached and anonymous.
+
+    Audited with the cards' serials only: the log must not keep the personal data just erased.
+    """
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if locked.cards.exclude(status=CardStatus.DELETED).exists():
             raise ValidationError(gettext("Delete all of this customer's cards first."))
+        serials = sorted(locked.cards.values_list("serial", flat=True))
         # The name printed on the cards is personal data too.
         locked.cards.update(holder_name="", customer=None)
         locked.delete()
+        audit_record(
+            merchant=locked.merchant,
+            actor=actor,
+            action=AuditAction.CUSTOMER_REMOVED,
+            summary="Removed a customer's personal data"
+            + (f" (cards {', '.join(serials)})" if serials else ""),
+            details={"customer_id": customer.pk, "serials": serials},
+        )
 
 
 # ---------------------------------------------------------------------------------------------

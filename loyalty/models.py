@@ -202,6 +202,9 @@ class AuditAction(models.TextChoices):
     CARD_EXPIRATION_CHANGED = "card_expiration_changed", _("Card expiration changed")
     CARD_LINK_ROTATED = "card_link_rotated", _("Card link replaced")
     CUSTOMER_UPDATED = "customer_updated", _("Personal information edited")
+    CUSTOMER_REMOVED = "customer_removed", _("Customer removed")
+    # Who did what on the ledger, downloaded from the activity page.
+    ACTIVITY_EXPORTED = "activity_exported", _("Activity exported")
 
 
 class AuditEvent(models.Model):

@@ -10,6 +10,7 @@ from django.urls import include, path
 
 from analytics import views as analytics_views
 from cards.urls import public_urlpatterns as card_public_urlpatterns
+from cards.views import counter as counter_views
 from customers.urls import public_urlpatterns as join_urlpatterns
 from feedback.urls import public_urlpatterns as feedback_public_urlpatterns
 from loyalty import views
@@ -34,11 +35,14 @@ urlpatterns = [
     # The CRM at /customers/ and the profile's Information tab at /cards/<serial>/information/.
     path("", include("customers.urls")),
     path("cards/", include("cards.urls")),
+    # The counter's scanner: a scanned or typed code opens the card's counter view.
+    path("scan/", counter_views.scan, name="scan"),
     path("cards/", include("feedback.urls")),
     # The Send push tab at /cards/<serial>/push/ and the card page's /c/<token>/push/subscribe/.
     path("cards/", include("pushes.urls")),
     path("", include("pushes.public_urls")),
     path("campaigns/", include("pushes.campaign_urls")),
+    path("", include("cards.activity_urls")),
     # Apple Wallet's PassKit web service (the pass's webServiceURL) and the card page's
     # "Add to Apple Wallet" / "Save to Google Wallet" links.
     path("wallet/apple/", include((wallet_urls.passkit_urlpatterns, "passkit"))),

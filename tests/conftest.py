@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone, translation
 from PIL import Image
 
+from cards import services as card_services
 from cards.models import Card, CustomField, Program
 from customers.imports import services as import_services
 from loyalty import ratelimit
@@ -213,6 +214,8 @@ def _world_of(
         actor=owner,
     )
     job = import_services.import_map(job=job, mapping=job.mapping, actor=owner)
+    # An entry staff wrote just now: one they, and the managers, may reverse.
+    entry = card_services.card_add_stamps(card=card, value=2, actor=staff).entries[0]
     return {
         "serial": card.serial,
         "action": "stamps_add",
@@ -224,6 +227,7 @@ def _world_of(
         "size": 192,
         "message_id": message.pk,
         "field_pk": field.pk,
+        "entry_id": entry.pk,
         "pk": {
             "customers:remove": card.customer_id,
             "settings:invitation_resend": invitation.pk,
@@ -253,6 +257,7 @@ def _world_of(
         "membership": membership,
         "campaign": campaign,
         "import_job": job,
+        "entry": entry,
     }
 
 

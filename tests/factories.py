@@ -63,6 +63,9 @@ class StampProgramFactory(factory.django.DjangoModelFactory):
     spend_per_stamp = Decimal("10.00")
     stamps_per_reward = 10
     referral_bonus = Decimal("2")
+    # Most tests apply several actions to one card in a row, as a script would; the counter's
+    # double-scan guard (on by default in the product) is tested with it switched on.
+    repeat_guard_seconds = 0
 
 
 class CashbackProgramFactory(factory.django.DjangoModelFactory):
@@ -76,6 +79,7 @@ class CashbackProgramFactory(factory.django.DjangoModelFactory):
     mechanism = ""
     spend_per_stamp = None
     referral_bonus = Decimal("5.00")
+    repeat_guard_seconds = 0  # as on StampProgramFactory
 
     @factory.post_generation
     def tiers(obj, create: bool, extracted: Any, **kwargs: Any) -> None:

@@ -153,11 +153,12 @@ def test_an_idempotency_key_used_on_another_merchants_card_replays_nothing_of_th
     )
     theirs_unchanged = _theirs_unchanged(other_world)
     url = reverse("cards:dialog", args=[world["serial"], "stamps_add"])
+    before = Card.objects.get(pk=world["card"].pk).stamps_balance
 
     response = owner_client.post(url, {"value": "1", "idempotency_key": "shared-key"})
 
     assert (response.status_code, response["Location"]) == (302, world["card"].get_absolute_url())
-    assert Card.objects.get(pk=world["card"].pk).stamps_balance == 1
+    assert Card.objects.get(pk=world["card"].pk).stamps_balance == before + 1
     theirs_unchanged()
 
 
@@ -249,6 +250,18 @@ def test_our_object_with_another_merchants_in_one_url_is_not_found(
     url = reverse(name, args=arguments(world, other_world))
 
     response = getattr(owner_client, method)(url, body)
+
+    assert response.status_code == 404
+    theirs_unchanged()
+
+
+def test_another_merchants_entry_cannot_be_reversed_through_ones_own_card(
+    world: World, other_world: World, owner_client: Client
+) -> None:
+    theirs_unchanged = _theirs_unchanged(other_world)
+    url = reverse("cards:entry_reverse", args=[world["serial"], other_world["entry_id"]])
+
+    response = owner_client.post(url, {"reason": "Wrong card", "idempotency_key": "k"})
 
     assert response.status_code == 404
     theirs_unchanged()

@@ -6,6 +6,7 @@ request that grows a query fails here first. Each test names the statements it e
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.urls import reverse
 
 from cards import services
 from cards.models import Card, Program
+from loyalty import clock
 from tests.factories import CustomerFactory, issue_card
 
 HTMX = {"HX-Request": "true"}
@@ -57,6 +59,25 @@ def test_a_purchase_through_the_dialog_runs_seven_queries(
     assert queries[4].startswith("WITH written AS (INSERT INTO")
     assert "INSERT INTO analytics_dailytotals" in queries[4]
     assert stamp_card.entries.count() == 63
+
+
+def test_the_double_scan_guard_costs_one_query_more(
+    staff_client: Client, stamp_card: Card, staff: Any
+) -> None:
+    _post_purchase(staff_client, stamp_card)
+    _long_history(stamp_card, staff)
+    program = stamp_card.program
+    program.repeat_guard_seconds = 60  # the product's default; the factory turns it off
+    program.save()
+    with clock.frozen_at(clock.now() + datetime.timedelta(minutes=5)):
+        response, queries = _queries(lambda: _post_purchase(staff_client, stamp_card))
+
+    assert response.status_code == 204
+    # The seven above, and the card's latest entry of the same kind within the window.
+    assert len(queries) == 8, queries
+    assert "FOR UPDATE" in queries[2]
+    assert queries[4].startswith('SELECT "cards_ledgerentry"')
+    assert queries[5].startswith("WITH written AS (INSERT INTO")
 
 
 def test_a_profile_page_runs_seven_queries_on_a_stamp_card(

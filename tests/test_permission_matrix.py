@@ -148,6 +148,7 @@ SIGN_IN = fixed(username="staff", password=PASSWORD)
 NEW_ACCOUNT = fixed(username="newbie", password1=NEW_PASSWORD, password2=NEW_PASSWORD)
 SPANISH_HEADER = fixed(language="es", next="/login/")
 ONE_STAMP = fixed(value="1", idempotency_key="matrix")
+REVERSAL = fixed(reason="Wrong card", idempotency_key="matrix")
 EXPIRY = fixed(expires_on="2031-12-31")
 JOINER = fixed(first_name="Grace", email="grace@example.com")
 WALK_IN = fixed(first_name="Ada")
@@ -324,6 +325,12 @@ ROUTES = [
     Route("cards:dialog", MEMBER),
     Route("cards:dialog", MEMBER, POST, ONE_STAMP, PROFILE),
     Route("cards:dialog_preview", MEMBER, POST, ONE_STAMP, writes=False),
+    Route("activity", MANAGER),
+    Route("activity_csv", MANAGER),
+    Route("cards:counter", MEMBER),
+    Route("scan", MEMBER),
+    Route("cards:entry_reverse", MEMBER),
+    Route("cards:entry_reverse", MEMBER, POST, REVERSAL, PROFILE),
     Route("feedback:tab", MEMBER),
     Route("pushes:tab", MEMBER),
     Route("pushes:tab", MEMBER, POST, push_to_a_subscribed_card, PUSH_TAB),

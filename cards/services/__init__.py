@@ -7,6 +7,8 @@
 - ``programs``: programs and their rules and tiers (settings).
 - ``logos``: a program's logo, checked and stored.
 - ``custom_fields``: the questions of a program's join form.
+- ``guards``: the counter's double-scan warning and daily caps, checked under the card's lock.
+- ``reversals``: undoing one entry with a compensating entry linked to it.
 
 Callers import from ``cards.services``; the split is an implementation detail.
 """
@@ -22,6 +24,7 @@ from cards.services.custom_fields import (
     custom_field_move,
     custom_field_update,
 )
+from cards.services.guards import CapReached, RepeatSuspected
 from cards.services.ledger import (
     LedgerResult,
     card_add_points,
@@ -71,6 +74,7 @@ from cards.services.programs import (
     program_restore,
     program_update,
 )
+from cards.services.reversals import NOT_REVERSIBLE, entry_reverse, reversal_refusal
 
 __all__ = [
     "CONFIRM_PARAMETER",
@@ -82,14 +86,17 @@ __all__ = [
     "MAX_STAMPS_PER_VISIT",
     "MAX_TIERS",
     "MAX_VALID_DAYS",
+    "NOT_REVERSIBLE",
     "RESERVED_FIELD_KEYS",
     "UTM_KEYS",
+    "CapReached",
     "Holder",
     "LedgerResult",
     "LinkReason",
     "LinkRotation",
     "ProgramErrors",
     "ProgramSpec",
+    "RepeatSuspected",
     "TierSpec",
     "card_add_points",
     "card_add_rewards",
@@ -118,6 +125,7 @@ __all__ = [
     "custom_field_delete",
     "custom_field_move",
     "custom_field_update",
+    "entry_reverse",
     "ledger_append",
     "logo_clean",
     "program_archive",
@@ -125,4 +133,5 @@ __all__ = [
     "program_create",
     "program_restore",
     "program_update",
+    "reversal_refusal",
 ]

@@ -36,6 +36,7 @@ from cards import rules
 from cards.actions import action_for
 from cards.models import BALANCE_FIELDS, Card, LedgerEntry, Source
 from cards.rules import Delta, Kind, LedgerError
+from cards.services import guards
 from cards.signals import ledger_recorded
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
@@ -103,7 +104,15 @@ def _record(
     source: str,
     compute: Callable[[Card], list[Delta]],
     comment: str = "",
+    guard: Callable[[Card, list[Delta]], bool] | None = None,
+    reverses: LedgerEntry | None = None,
 ) -> LedgerResult:
+    """Lock, replay or refuse, compute, guard, write: see the module's docstring.
+
+    ``guard`` runs under the lock after ``compute`` (the counter's double-scan and daily-cap
+    checks); it raises to refuse and answers whether a cap was overridden, which the entries
+    record. ``reverses`` is the entry a reversal undoes.
+    """
     comment = _clean_comment(comment)
     held = _held_lock(card, key)
     # A card the caller locked in this transaction (``card_lock``) is not read again, and its
@@ -119,6 +128,7 @@ def _record(
             return LedgerResult(card=locked, entries=previous, replayed=True)
         _ensure_open(locked)
         deltas = compute(locked)
+        overridden = guard(locked, deltas) if guard is not None else False
         write = partial(
             ledger_append,
             card=locked,
@@ -128,6 +138,8 @@ def _record(
             actor=actor,
             comment=comment,
             source=source,
+            reverses=reverses,
+            cap_overridden=overridden,
         )
         referrer = _referrer_due(locked, deltas)
         entries = write() if referrer is None else _write_with_referral(write, locked, referrer)
@@ -232,6 +244,8 @@ def ledger_append(
     at: datetime.datetime | None = None,
     referred_card: Card | None = None,
     request_hash: str | None = None,
+    reverses: LedgerEntry | None = None,
+    cap_overridden: bool = False,
 ) -> list[LedgerEntry]:
     """Write ``deltas`` as the card's next entries and fold them into its aggregates.
 
@@ -279,6 +293,9 @@ def ledger_append(
                 tier_threshold=delta.tier.threshold if delta.tier else None,
                 tier_percentage=delta.tier.percentage if delta.tier else None,
                 referred_card=referred_card,
+                reverses=reverses if sequence == 0 else None,
+                peak_transaction_amount=delta.peak,
+                cap_overridden=cap_overridden,
             )
         )
     if not balances.is_valid():  # the rules never allow it; the CHECK constraints agree
@@ -302,6 +319,8 @@ def ledger_append(
     except IntegrityError as error:
         if "ledger_one_referral_per_new_card" in str(error):
             raise LedgerError("value", _("This new card already credited a referrer.")) from None
+        if "reverses_id" in str(error):
+            raise LedgerError("entry", _("This entry was already reversed.")) from None
         raise
     ledger_recorded.send(
         sender=Card, card=card, entries=entries, visits=sum(d.visits for d in deltas), at=now
@@ -398,6 +417,9 @@ def card_apply(
     actor: Actor,
     idempotency_key: str | None = None,
     source: str = Source.DASHBOARD,
+    role: str | None = None,
+    confirm_repeat: bool = False,
+    override_cap: bool = False,
 ) -> LedgerResult:
     """Apply the action ``action`` of ``cards.actions`` (e.g. "stamps_add") to the card.
 
@@ -405,6 +427,11 @@ def card_apply(
     refuses bad input with a ``LedgerError`` naming the field, and nothing is written. The
     idempotency key is bound to the action and its inputs: resent with them it replays the
     first result; with others it is refused.
+
+    The counter's guards (``cards.services.guards``) hold under the card's lock: the same
+    action again within the program's window raises ``RepeatSuspected`` unless
+    ``confirm_repeat``; a daily cap raises ``CapReached`` unless ``override_cap`` comes from an
+    owner or admin (``role``) with a comment.
     """
     inputs: Mapping[str, Any] = {"value": value, "purchase_amount": purchase_amount}
     key = _request_key(idempotency_key)
@@ -420,6 +447,18 @@ def card_apply(
             raise TypeError(f"{spec.title} takes no purchase amount.")
         return spec.compute(locked.balances(), locked.program.rule_set(), inputs)
 
+    def describe(entries: list[LedgerEntry]) -> str:
+        rule_set = card.program.rule_set()
+        deltas = [entry.delta() for entry in entries]
+        return spec.describe(deltas, None, rule_set, card.merchant.currency)
+
+    counter = guards.Guard(
+        confirm_repeat=confirm_repeat,
+        override_cap=override_cap,
+        role=role,
+        comment=(comment or "").strip(),
+        key=key,
+    )
     return _record(
         card=card,
         actor=actor,
@@ -428,6 +467,7 @@ def card_apply(
         comment=comment,
         source=source,
         compute=compute,
+        guard=partial(guards.guard_counter_action, guard=counter, describe=describe),
     )
 
 

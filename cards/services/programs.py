@@ -6,6 +6,7 @@ The logo and colour checks live in ``logos``, the join form's questions in ``cus
 from __future__ import annotations
 
 import datetime
+import enum
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,13 +14,22 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cards import rules
-from cards.models import Mechanism, Program, ProgramKind, Tier, Validity
+from cards.models import (
+    MAX_REPEAT_GUARD_SECONDS,
+    MAX_STAFF_REVERSE_MINUTES,
+    Mechanism,
+    Program,
+    ProgramKind,
+    Tier,
+    Validity,
+)
 from cards.services.logos import (
     contrast_ratio,
     logo_clean,
@@ -44,6 +54,10 @@ MAX_VALID_DAYS = 3650
 MAX_STAMPS_PER_VISIT = 100
 MAX_STAMPS_PER_REWARD = 100
 MAX_REFERRAL_CAP = 1000  # the column's validator agrees
+# The daily caps per card. Far above any real day at a counter, and within the columns: the
+# earning cap counts points too, so it stops where an amount does (rules.MAX_AMOUNT).
+MAX_DAILY_EARN_CAP = int(rules.MAX_AMOUNT)
+MAX_DAILY_PURCHASE_CAP = 1000
 # The largest purchase a spend rule must turn into stamps without reaching the per-entry limit
 # (rules.MAX_STAMPS_PER_ENTRY): a spend per stamp below LARGE_PURCHASE / that limit (0.10)
 # would refuse ordinary purchases. Per visit, at most MAX_STAMPS_PER_VISIT (100), is always
@@ -51,6 +65,12 @@ MAX_REFERRAL_CAP = 1000  # the column's validator agrees
 LARGE_PURCHASE = Decimal("1000.00")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ProgramErrors = dict[str, list[str]]
+
+
+class Unchanged(enum.Enum):
+    """A setting a spec leaves alone, where ``None`` is a value of its own (a cap: no cap)."""
+
+    KEEP = "keep"
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,14 @@ class ProgramSpec:
     # What one reward costs the merchant (stamp cards only). None: unchanged on an edit, 0 on a
     # new program.
     reward_cost: Decimal | None = None
+    # The counter's guards (seconds, minutes). None: unchanged on an edit, the column's default
+    # (60 seconds, 15 minutes) on a new program.
+    repeat_guard_seconds: int | None = None
+    staff_reverse_minutes: int | None = None
+    # The daily caps per card; None is no cap, so leaving one alone takes a marker of its own
+    # (callers that never show the caps must not clear them). KEEP: no cap on a new program.
+    daily_earn_cap: int | Unchanged | None = Unchanged.KEEP
+    daily_purchase_cap: int | Unchanged | None = Unchanged.KEEP
     validity: str = Validity.NONE
     valid_until: datetime.date | None = None
     valid_days: int | None = None
@@ -209,6 +237,49 @@ def _check_referral_cap(value: int | None, errors: ProgramErrors) -> None:
             _("Enter between 0 and %(max)s referral bonuses a month.")
             % {"max": _number(MAX_REFERRAL_CAP)},
         )
+
+
+def _check_counter_guards(spec: ProgramSpec, errors: ProgramErrors) -> None:
+    """The double-scan guard and the staff's reversal window: 0 turns each off."""
+    seconds = spec.repeat_guard_seconds
+    if seconds is not None and not 0 <= seconds <= MAX_REPEAT_GUARD_SECONDS:
+        _add(
+            errors,
+            "repeat_guard_seconds",
+            _("Enter between 0 and %(max)s seconds (0 never asks).")
+            % {"max": _number(MAX_REPEAT_GUARD_SECONDS)},
+        )
+    minutes = spec.staff_reverse_minutes
+    if minutes is not None and not 0 <= minutes <= MAX_STAFF_REVERSE_MINUTES:
+        _add(
+            errors,
+            "staff_reverse_minutes",
+            _("Enter between 0 and %(max)s minutes (0: staff cannot reverse entries).")
+            % {"max": _number(MAX_STAFF_REVERSE_MINUTES)},
+        )
+
+
+def _check_daily_caps(spec: ProgramSpec, errors: ProgramErrors) -> None:
+    # A cap of 0 would refuse every purchase: "no cap" is an empty field, never 0.
+    for field_name, value, high, message in (
+        (
+            "daily_earn_cap",
+            spec.daily_earn_cap,
+            MAX_DAILY_EARN_CAP,
+            _(
+                "Enter between 1 and %(max)s stamps or points a day, or leave the field empty "
+                "for no cap."
+            ),
+        ),
+        (
+            "daily_purchase_cap",
+            spec.daily_purchase_cap,
+            MAX_DAILY_PURCHASE_CAP,
+            _("Enter between 1 and %(max)s purchases a day, or leave the field empty for no cap."),
+        ),
+    ):
+        if isinstance(value, int) and not 1 <= value <= high:
+            _add(errors, field_name, message % {"max": _number(high)})
 
 
 def _check_tiers(tiers: tuple[TierSpec, ...], errors: ProgramErrors) -> None:
@@ -406,6 +477,8 @@ def program_check(
         _check_bonus(spec, "referral_bonus", errors)
         _check_bonus(spec, "welcome_bonus", errors)
     _check_referral_cap(spec.referral_cap, errors)
+    _check_counter_guards(spec, errors)
+    _check_daily_caps(spec, errors)
     _check_validity(spec, program, timezone.localdate(timezone=merchant.tz), errors)
     _check_colors(spec, errors)
     return errors
@@ -423,6 +496,10 @@ PROGRAM_FIELDS = (
     "referral_cap",
     "welcome_bonus",
     "reward_cost",
+    "repeat_guard_seconds",
+    "daily_earn_cap",
+    "daily_purchase_cap",
+    "staff_reverse_minutes",
     "validity",
     "valid_until",
     "valid_days",
@@ -440,6 +517,10 @@ _FIELD_LABELS = {
     "referral_cap": "monthly referral cap",
     "welcome_bonus": "welcome bonus",
     "reward_cost": "cost of one reward",
+    "repeat_guard_seconds": "double-scan guard",
+    "daily_earn_cap": "daily cap on stamps or points",
+    "daily_purchase_cap": "daily cap on purchases",
+    "staff_reverse_minutes": "time staff may reverse their entries",
     "validity": "card validity",
     "valid_until": "expiry date",
     "valid_days": "validity in days",
@@ -450,13 +531,25 @@ _FIELD_LABELS = {
 }
 
 
-def _referral_cap(spec: ProgramSpec, program: Program | None) -> int:
-    if spec.referral_cap is not None:
-        return spec.referral_cap
+def _kept_or_default(value: int | None, program: Program | None, field_name: str) -> int:
+    """``value``, else the program's (an edit) or the column's default (a new program)."""
+    if value is not None:
+        return value
     if program is not None:
-        return program.referral_cap
-    default: int = Program._meta.get_field("referral_cap").default
+        saved: int = getattr(program, field_name)
+        return saved
+    column = Program._meta.get_field(field_name)
+    assert isinstance(column, Field)  # a plain column, not a relation: it has a default
+    default: int = column.default
     return default
+
+
+def _daily_cap(
+    value: int | Unchanged | None, program: Program | None, field_name: str
+) -> int | None:
+    if isinstance(value, Unchanged):
+        return getattr(program, field_name) if program is not None else None
+    return value
 
 
 def _reward_cost(spec: ProgramSpec, program: Program | None) -> Decimal:
@@ -483,8 +576,16 @@ def _normalized(spec: ProgramSpec, program: Program | None = None) -> dict[str, 
         "stamps_per_reward": spec.stamps_per_reward if stamp else 10,
         "referral_bonus": rules.money(spec.referral_bonus or Decimal(0)),
         "welcome_bonus": rules.money(spec.welcome_bonus or Decimal(0)),
-        "referral_cap": _referral_cap(spec, program),
+        "referral_cap": _kept_or_default(spec.referral_cap, program, "referral_cap"),
         "reward_cost": _reward_cost(spec, program),
+        "repeat_guard_seconds": _kept_or_default(
+            spec.repeat_guard_seconds, program, "repeat_guard_seconds"
+        ),
+        "daily_earn_cap": _daily_cap(spec.daily_earn_cap, program, "daily_earn_cap"),
+        "daily_purchase_cap": _daily_cap(spec.daily_purchase_cap, program, "daily_purchase_cap"),
+        "staff_reverse_minutes": _kept_or_default(
+            spec.staff_reverse_minutes, program, "staff_reverse_minutes"
+        ),
         "validity": spec.validity,
         "valid_until": spec.valid_until if spec.validity == Validity.FIXED_DATE else None,
         "valid_days": spec.valid_days if spec.validity == Validity.DAYS else None,

@@ -101,8 +101,22 @@ def compute_preview(card: Card, action: Action, data: Mapping[str, Any]) -> Prev
     return Preview(text=action.describe(deltas, before, rule_set, card.merchant.currency))
 
 
-def _context(card: Card, action: Action, form: LedgerDialogForm) -> dict[str, Any]:
+def _from_counter(request: MerchantRequest) -> bool:
+    """Opened from the counter view (``?from=counter``): a plain form goes back there."""
+    return request.GET.get("from") == "counter"
+
+
+def _back_url(request: MerchantRequest, card: Card) -> str:
+    if _from_counter(request):
+        return reverse("cards:counter", args=[card.serial])
+    return card.get_absolute_url()
+
+
+def _context(
+    request: MerchantRequest, card: Card, action: Action, form: LedgerDialogForm
+) -> dict[str, Any]:
     data = form.data if form.is_bound else {}
+    dialog_url = reverse("cards:dialog", args=[card.serial, action.name])
     return {
         "card": card,
         "action": action,
@@ -110,9 +124,13 @@ def _context(card: Card, action: Action, form: LedgerDialogForm) -> dict[str, An
         "balances": action.balances(card),
         "closed_reason": _closed_reason(card),
         "preview": compute_preview(card, action, data),
-        "dialog_url": reverse("cards:dialog", args=[card.serial, action.name]),
+        "dialog_url": dialog_url + ("?from=counter" if _from_counter(request) else ""),
         "preview_url": reverse("cards:dialog_preview", args=[card.serial, action.name]),
-        "profile_url": card.get_absolute_url(),
+        "profile_url": _back_url(request, card),
+        # Set by ``_apply`` when a guard stopped Apply: the warning to confirm, or a cap's
+        # override to offer.
+        "repeat": getattr(form, "repeat", ""),
+        "offer_override": getattr(form, "offer_override", False),
     }
 
 
@@ -124,7 +142,7 @@ def _render(
     *,
     status: int = 200,
 ) -> HttpResponse:
-    context = _context(card, action, form)
+    context = _context(request, card, action, form)
     if not request.htmx:
         context["as_page"] = True
         return render(request, "cards/dialogs/page.html", context, status=status)
@@ -143,8 +161,17 @@ def _apply(
             action=action.name,
             actor=request.user,
             idempotency_key=form.cleaned_data["idempotency_key"],
+            role=request.membership.role,
+            confirm_repeat=form.cleaned_data["confirm"],
+            override_cap=form.cleaned_data["override"],
             **form.service_inputs(),
         )
+    except services.RepeatSuspected as warning:
+        # Not an error: the same form again, asking to confirm (the fields keep their values).
+        form.repeat = warning.text  # type: ignore[attr-defined]
+    except services.CapReached as error:
+        form.add_error(None, error.text)
+        form.offer_override = error.can_override  # type: ignore[attr-defined]
     except LedgerError as error:
         # Anything but a visible field (say, an expired idempotency key) goes on top.
         field = error.field_name if error.field_name in VISIBLE_FIELDS else None
@@ -165,7 +192,7 @@ def _success(
         response = HttpResponse(status=204)
         return trigger_client_event(response, "ledger-changed", {"message": message})
     messages.success(request, message)
-    return redirect(card.get_absolute_url())
+    return redirect(_back_url(request, card))
 
 
 @merchant_required

@@ -72,7 +72,7 @@ def _metrics_context(request: MerchantRequest, context: dict[str, Any]) -> dict[
 @require_GET
 def profile(request: MerchantRequest, serial: str) -> HttpResponse:
     context = _metrics_context(request, profile_context(request, serial, "profile"))
-    context["history"] = _history_page(context["card"], 1)
+    context["history"] = _history_page(request, context["card"], 1)
     return render(request, "cards/profile.html", context)
 
 
@@ -221,6 +221,11 @@ class HistoryRow:
     title: str
     changes: tuple[str, ...]
     who: str
+    # The reversal's story: "Reversed by anna on 3/11/2026: Wrong card" on the original,
+    # "Undoes Purchase of 3/11/2026" on the reversal.
+    note: str = ""
+    # The Reverse button's URL, where this member may reverse the entry.
+    reverse_url: str = ""
 
 
 def _sign(value: Decimal | int) -> str:
@@ -289,16 +294,59 @@ def entry_who(entry: LedgerEntry) -> str:
     return str(SOURCE_WHO.get(entry.source, entry.source))
 
 
-def history_rows(entries: Iterable[LedgerEntry], currency: str) -> list[HistoryRow]:
+def _reversal_note(entry: LedgerEntry) -> str:
+    """Reads ``reverses`` and ``reversal``: select them with the entries (``card_history``)."""
+    if entry.reverses_id is not None and entry.reverses is not None:
+        return _("Undoes %(entry)s of %(date)s") % {
+            "entry": entry.reverses.label,
+            "date": date_format(timezone.localtime(entry.reverses.created_at), "SHORT_DATE_FORMAT"),
+        }
+    reversal = getattr(entry, "reversal", None)
+    if reversal is None:
+        return ""
+    return _("Reversed by %(who)s on %(date)s: %(reason)s") % {
+        "who": entry_who(reversal),
+        "date": date_format(timezone.localtime(reversal.created_at), "SHORT_DATE_FORMAT"),
+        "reason": reversal.comment,
+    }
+
+
+def history_rows(
+    entries: Iterable[LedgerEntry], currency: str, request: MerchantRequest | None = None
+) -> list[HistoryRow]:
+    """The history's rows; with ``request``, each carries its Reverse URL where allowed."""
     return [
-        HistoryRow(entry=e, title=e.label, changes=entry_changes(e, currency), who=entry_who(e))
+        HistoryRow(
+            entry=e,
+            title=e.label,
+            changes=entry_changes(e, currency),
+            who=entry_who(e),
+            note=_reversal_note(e),
+            reverse_url=_reverse_url(e, request) if request is not None else "",
+        )
         for e in entries
     ]
 
 
-def _history_page(card: Card, number: Any) -> Page:
+def _reverse_url(entry: LedgerEntry, request: MerchantRequest) -> str:
+    if entry.kind in services.NOT_REVERSIBLE or getattr(entry, "reversal", None) is not None:
+        return ""
+    refusal = services.reversal_refusal(
+        entry=entry,
+        program=entry.card.program,
+        user_id=request.user.pk,
+        role=request.membership.role,
+    )
+    if refusal:
+        return ""
+    return reverse("cards:entry_reverse", args=[entry.card.serial, entry.pk])
+
+
+def _history_page(request: MerchantRequest, card: Card, number: Any) -> Page:
     page = Paginator(card_history(card=card), HISTORY_PAGE_SIZE).get_page(number)
-    page.rows = history_rows(page.object_list, card.merchant.currency)  # type: ignore[attr-defined]
+    for entry in page.object_list:
+        entry.card = card  # the card already loaded: no query per row for its program
+    page.rows = history_rows(page.object_list, card.merchant.currency, request)  # type: ignore[attr-defined]
     return page
 
 
@@ -307,7 +355,7 @@ def _history_page(card: Card, number: Any) -> Page:
 def history(request: MerchantRequest, serial: str) -> HttpResponse:
     """The history block (htmx) or the history as its own page (without JavaScript)."""
     context = profile_context(request, serial, "profile")
-    context["history"] = _history_page(context["card"], request.GET.get("page"))
+    context["history"] = _history_page(request, context["card"], request.GET.get("page"))
     if wants_partial(request):
         return render(request, "cards/profile.html#history", context)
     return render(request, "cards/history.html", context)

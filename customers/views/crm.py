@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cards.models import CardStatus, CustomField
 from cards.profile import profile_context
-from cards.selectors import program_for_settings
+from cards.selectors import card_for_scan, program_for_settings
 from customers import selectors, services
 from customers.forms import (
     CustomerAddForm,
@@ -56,10 +56,17 @@ def _render(
 @merchant_required
 @require_GET
 def customer_list(request: MerchantRequest) -> HttpResponse:
-    """Newest activity first; ``?q=`` searches (live with htmx, plain GET without)."""
+    """Newest activity first; ``?q=`` searches (live with htmx, plain GET without); a submitted
+    search that is exactly one of the merchant's card codes opens that card's counter view."""
     merchant: Merchant = request.merchant
     form = CustomerFilterForm(request.GET, merchant=merchant)
     query, filters = form.query, form.filters()
+    if query and form.submitted:
+        # A barcode scanner types a card's code into the search box and presses Enter: that
+        # card opens at the counter. Typing (the live search) never jumps away.
+        scanned = card_for_scan(merchant=merchant, text=query)
+        if scanned.found and scanned.card is not None:
+            return redirect_for(request, reverse("cards:counter", args=[scanned.card.serial]))
     page = None
     if query:
         customers = selectors.customer_search(merchant=merchant, q=query, filters=filters)
@@ -68,6 +75,7 @@ def customer_list(request: MerchantRequest) -> HttpResponse:
         customers = page.customers
     params = request.GET.copy()
     params.pop("page", None)
+    params.pop("go", None)
     context = {
         "form": form,
         "query": query,
@@ -279,7 +287,7 @@ def customer_remove(request: MerchantRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         name = customer.full_name
         try:
-            services.customer_remove(customer=customer)
+            services.customer_remove(customer=customer, actor=request.user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
             return redirect(back)

@@ -29,6 +29,7 @@ from django.db.models import Exists
 from django.utils.translation import gettext as _
 
 from cards.models import Card, CardStatus, LedgerEntry, Program
+from cards.rules import Kind
 from customers.models import Customer
 from loyalty import clock
 from loyalty.actors import Actor, user_or_none
@@ -173,7 +174,10 @@ def auto_message_reward_ready(*, card: Card, entries: Iterable[LedgerEntry]) -> 
     """Record the program's reward-ready message for the first entry that made a reward
     available, if the message is on and the card can receive; its id. Inside the ledger's
     transaction: the message exists exactly when the entry does, and is sent after commit."""
-    entry = next((e for e in entries if e.rewards_available_delta > 0), None)
+    # A reversal that gives back a redeemed reward is a correction, not news for the customer.
+    entry = next(
+        (e for e in entries if e.rewards_available_delta > 0 and e.kind != Kind.REVERSAL), None
+    )
     if entry is None:
         return None
     # One query on a write that completed a reward (a stamp in ten or so), none otherwise.

@@ -1,7 +1,9 @@
 """Property tests: random sequences of every action, on stamp and cashback cards.
 
-Whatever happens, the card's aggregates equal the fold of its ledger, no balance is ever
-negative, an invalid action changes nothing, and replaying an idempotency key changes nothing.
+Whatever happens, the card's aggregates equal the fold of its ledger (in Python and in the SQL
+``verify_ledger`` runs), no balance is ever negative, an invalid action changes nothing, and
+replaying an idempotency key changes nothing. Reversals of any earlier entry are among the
+actions: refused or written, they keep all of it true.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from cards import rules, services
 from cards.models import Card, LedgerEntry
 from cards.rules import LedgerError
-from cards.selectors import ledger_differences
+from cards.selectors import ledger_differences, ledger_disagreeing_card_ids
+from loyalty.models import Role
 from tests.factories import CashbackProgramFactory, MerchantFactory, StampProgramFactory, issue_card
 
 pytestmark = pytest.mark.django_db
@@ -91,11 +94,28 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             self.keys.append(key)
 
+    @rule(data=st.data())
+    def reverse(self, data: st.DataObject) -> None:
+        """An owner reverses any entry: the first, a reversal, one reversed already included."""
+        entries = list(LedgerEntry.objects.filter(card=self.card).order_by("id"))
+        entry = data.draw(st.sampled_from(entries))
+        before = self._snapshot()
+        try:
+            services.entry_reverse(
+                card=self.card, entry=entry, reason="test", actor=None, role=Role.OWNER
+            )
+        except LedgerError:
+            assert self._snapshot() == before, "a refused reversal changed something"
+            return
+        entry.refresh_from_db()
+        assert entry.reversal.delta().amount == -entry.amount_delta
+
     @invariant()
     def aggregates_equal_the_fold_of_the_ledger(self) -> None:
         card = Card.objects.get(pk=self.card.pk)
         entries = list(card.entries.order_by("created_at", "id"))
         assert ledger_differences(card, entries) == []
+        assert ledger_disagreeing_card_ids(low=card.pk, high=card.pk) == []
         assert card.balances().is_valid()
 
 

@@ -126,3 +126,44 @@ def test_changing_a_role_from_the_team_page(page: Any, login: Any, owner: Any, s
     page.get_by_label("Role of staff").select_option("admin")
     expect(page.locator(".messages")).to_contain_text("staff is now Admin.")
     expect(page.locator('[data-member="staff"]')).to_have_attribute("data-role", "admin")
+
+
+def test_setting_the_counter_guards_on_the_program_page(
+    page: Any, login: Any, owner: Any, stamp_program: Program
+) -> None:
+    login(owner)
+    page.goto(f"/settings/programs/{stamp_program.pk}/")
+    counter = page.get_by_role("group", name="At the counter")
+    expect(counter).to_be_visible()
+    counter.get_by_label("Ask before applying the same action twice within (seconds)").fill("90")
+    counter.get_by_label("Most stamps or points a card can earn per day (empty: no cap)").fill("12")
+    counter.get_by_label("Most purchases per card per day (empty: no cap)").fill("0")
+    counter.get_by_label("Staff may reverse their own entries for (minutes)").fill("30")
+    page.get_by_role("button", name="Save changes").click()
+
+    # A cap of 0 is refused next to its field; what was typed stays in the form.
+    expect(page.locator("[data-form-errors]")).to_contain_text("nothing was saved")
+    purchases = page.get_by_label("Most purchases per card per day (empty: no cap)")
+    expect(purchases).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("[data-counter-settings]")).to_contain_text(
+        "Enter between 1 and 1,000 purchases a day, or leave the field empty for no cap."
+    )
+    expect(
+        page.get_by_label("Most stamps or points a card can earn per day (empty: no cap)")
+    ).to_have_value("12")
+    stamp_program.refresh_from_db()
+    assert stamp_program.daily_earn_cap is None
+
+    purchases.fill("")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".messages")).to_contain_text("Saved.")
+    stamp_program.refresh_from_db()
+    assert (
+        stamp_program.repeat_guard_seconds,
+        stamp_program.daily_earn_cap,
+        stamp_program.daily_purchase_cap,
+        stamp_program.staff_reverse_minutes,
+    ) == (90, 12, None, 30)
+    expect(page.get_by_label("Staff may reverse their own entries for (minutes)")).to_have_value(
+        "30"
+    )

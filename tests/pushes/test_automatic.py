@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cards.models import Card
-from cards.services import card_apply
+from cards.services import card_apply, entry_reverse
 from cards.services.lifecycle import card_delete, card_set_expiration
 from loyalty import clock
 from loyalty.models import AuditAction, AuditEvent
@@ -99,6 +99,24 @@ def test_each_new_reward_is_announced_and_a_replayed_request_is_not(stamp_progra
     _stamps(card, 10, idempotency_key="k2")
 
     assert len(_sent(Trigger.REWARD_READY)) == 2
+
+
+def test_a_reversed_redemption_gives_the_reward_back_without_announcing_it(
+    stamp_program: Any,
+) -> None:
+    _turn_on(stamp_program, Trigger.REWARD_READY, "Reward!")
+    card = _card(stamp_program)
+    _stamps(card, 10)
+    redeemed = card_apply(
+        card=card, action="rewards_subtract", value=1, purchase_amount="0", actor=None
+    )
+
+    entry_reverse(
+        card=card, entry=redeemed.entries[0], reason="By mistake", actor=None, role="owner"
+    )
+
+    assert card.rewards_available == 1
+    assert len(_sent(Trigger.REWARD_READY)) == 1
 
 
 def test_no_reward_ready_message_when_off_or_without_a_device(stamp_program: Any) -> None:

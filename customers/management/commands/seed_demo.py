@@ -355,10 +355,19 @@ def _one_visit(card: Any, program: Program, rng: random.Random, actor: Any) -> N
                 card=card, value=Decimal("5.00"), actor=actor, comment="Redeemed at the counter"
             )
             return
-        card_services.card_add_transaction_amount(card=card, value=amount, actor=actor)
+        bought = card_services.card_add_transaction_amount(card=card, value=amount, actor=actor)
         if rng.random() < 0.03:
             card_services.card_subtract_transaction_amount(
-                card=card, value=amount, actor=actor, comment="Entered twice by mistake"
+                card=card, value=amount, actor=actor, comment="Customer returned it"
+            )
+        elif rng.random() < 0.03:
+            # The counter person undoing their own slip at once, as staff may.
+            card_services.entry_reverse(
+                card=card,
+                entry=bought.entries[0],
+                reason="Entered twice by mistake",
+                actor=actor,
+                role=Role.STAFF,
             )
     except LedgerError:  # an action the rules refuse is simply not part of this history
         pass
