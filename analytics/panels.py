@@ -26,6 +26,7 @@ from analytics import charts
 from analytics.periods import Bucket, Period
 from analytics.selectors import (
     Figure,
+    ReversalReasons,
     SeriesPoint,
     Share,
     segment_shares,
@@ -232,6 +233,9 @@ class ChartPanel:
     csv_url: str
     empty_text: StrOrPromise  # said instead of the picture when there is nothing to draw
     note: StrOrPromise = ""  # how fresh the numbers are, where they are not live
+    # A count the title stands for ("12 reversals"), written beside it; raw for data-value.
+    total_text: str = ""
+    total_raw: str = ""
 
     @property
     def empty(self) -> bool:
@@ -256,6 +260,7 @@ CHART_TITLES: dict[str, StrOrPromise] = {
     "rating": gettext_lazy("Average rating"),
     "segments": gettext_lazy("Customers by segment"),
     "tiers": gettext_lazy("Cards by tier"),
+    "reversal_reasons": gettext_lazy("Top reasons for reversals"),
 }
 GRANULARITY = {
     "day": gettext_lazy("day"),
@@ -383,26 +388,30 @@ def segment_chart(merchant: Merchant, *, csv_url: str) -> ChartPanel:
     return share_chart("segments", counted.shares, csv_url=csv_url, note=note)
 
 
+def _count_and_share(count: int, share: Decimal) -> str:
+    return _("%(count)s · %(share)s") % {
+        "count": format_count(count),
+        "share": format_percent(share),
+    }
+
+
+def _bars_description(title: StrOrPromise, geometry: charts.BarList) -> str:
+    return _("%(title)s: %(list)s.") % {
+        "title": title,
+        "list": ", ".join(f"{row.label} {format_count(row.value)}" for row in geometry.rows),
+    }
+
+
 def share_chart(
     key: str, shares: Sequence[Share], *, csv_url: str, note: StrOrPromise = ""
 ) -> ChartPanel:
     title = CHART_TITLES[key]
     geometry = charts.bar_list(
-        [(share.label, share.count) for share in shares],
-        value_format=lambda count, share: (
-            _("%(count)s · %(share)s")
-            % {
-                "count": format_count(count),
-                "share": format_percent(share),
-            }
-        ),
+        [(share.label, share.count) for share in shares], value_format=_count_and_share
     )
     description = _("No data in this period.")
     if not geometry.empty:
-        description = _("%(title)s: %(list)s.") % {
-            "title": title,
-            "list": ", ".join(f"{row.label} {format_count(row.value)}" for row in geometry.rows),
-        }
+        description = _bars_description(title, geometry)
     count_header = gettext_lazy("Customers") if key == "segments" else gettext_lazy("Cards")
     return ChartPanel(
         key=key,
@@ -425,4 +434,47 @@ def share_chart(
         ],
         csv_url=csv_url,
         note=note,
+    )
+
+
+def reasons_chart(reversals: ReversalReasons, *, csv_url: str) -> ChartPanel:
+    """The reasons members gave for reversals in the period, the most common first.
+
+    The reasons are free text typed at the counter: ``analytics.svg`` escapes them like every
+    label, and the CSV defuses those that start like a formula.
+    """
+    title = CHART_TITLES["reversal_reasons"]
+    reasons = reversals.reasons
+    geometry = charts.bar_list(
+        [(reason.label, reason.count) for reason in reasons], value_format=_count_and_share
+    )
+    description = _("No reversals in this period.")
+    if not geometry.empty:
+        description = _bars_description(title, geometry)
+    return ChartPanel(
+        key="reversal_reasons",
+        title=title,
+        kind="bars",
+        geometry=geometry,
+        description=description,
+        headers=[
+            gettext_lazy("Reason"),
+            gettext_lazy("Reversals"),
+            gettext_lazy("Share"),
+            gettext_lazy("Of purchases"),
+        ],
+        rows=[
+            [
+                reason.label,
+                format_count(reason.count),
+                format_percent(reason.share),
+                format_count(reason.purchases),
+            ]
+            for reason in reasons
+        ],
+        csv_url=csv_url,
+        empty_text=gettext_lazy("No reversals in this period."),
+        total_text=ngettext("%(count)s reversal", "%(count)s reversals", reversals.total)
+        % {"count": format_count(reversals.total)},
+        total_raw=str(reversals.total),
     )

@@ -9,6 +9,7 @@ months beyond, the first and last bucket clipped to the period.
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -49,6 +50,16 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    def instants(self, tz: zoneinfo.ZoneInfo) -> tuple[datetime.datetime, datetime.datetime]:
+        """The period as the instants [from, until): midnight in ``tz`` starting its first day,
+        and midnight ending its last (for reads of timestamps rather than of the rollup's days).
+        """
+        until = self.end + ONE_DAY
+        return (
+            datetime.datetime.combine(self.start, datetime.time.min, tzinfo=tz),
+            datetime.datetime.combine(until, datetime.time.min, tzinfo=tz),
+        )
 
     def previous(self) -> Period:
         """The period of the same length that ends the day before this one starts."""

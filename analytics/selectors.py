@@ -1,7 +1,9 @@
 """Reads for the merchant's home page: its figures, charts and shares.
 
 Everything comes from the rollup (``analytics.models``), the stored segments and the programs
-the caller passes in, never from the ledger itself: each function runs a fixed number of
+the caller passes in, not from the ledger itself; the one exception is the reasons for
+reversals, read from the ledger's reversals alone through their own partial index (reversals
+are few, and a reason is free text no rollup could keep). Each function runs a fixed number of
 aggregate queries whatever the length of the history (docs/metrics.md defines every figure).
 Money and points keep 2 decimals, percentages and rating averages 1 (ROUND_HALF_UP).
 """
@@ -16,14 +18,15 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, Sum
 from django.utils.translation import gettext as _
 
 from analytics.models import DailyTotals, TierCount, VisitDays
 from analytics.periods import Bucket, Period, local_today
 from analytics.rollup_sql import ZERO_TOTALS
 from analytics.services import rollup_version
-from cards.models import Program, Tier
+from cards.models import LedgerEntry, Program, Tier
+from cards.rules import Kind
 from customers.models import Segment
 from customers.segments import segment_snapshot
 from loyalty.models import Merchant
@@ -443,3 +446,98 @@ def _program_tiers(
         )
         for name in [*current, *former]
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons for reversals
+
+
+TOP_REASONS = 5
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    label: str  # the reason as it was most often typed; "Other" for the rest together
+    count: int
+    share: Decimal  # in % of every reversal of the period, 1 decimal
+    purchases: int  # how many of them undid a purchase
+    other: bool = False
+
+
+@dataclass(frozen=True)
+class ReversalReasons:
+    reasons: list[ReasonCount]  # the most common first, "Other" last
+    total: int
+
+
+# Built on the ORM's query of the period's reversals (the tenant and program filters, the
+# join to the reversed entry), so that grouping and ranking happen in the database and at
+# most TOP_REASONS + 1 rows come back however varied the reasons typed. A spelling is the
+# reason trimmed with every run of whitespace made one space; a reason is its spelling in
+# lower case. Ties rank alphabetically so that the top five do not change between requests.
+REASONS_SQL = r"""
+WITH reversals AS ({reversals}),
+spellings AS (
+    SELECT btrim(regexp_replace(reason, '\s+', ' ', 'g')) AS spelling, COUNT(*) AS entries,
+        MIN(entry) AS first_entry, COUNT(*) FILTER (WHERE purchase) AS purchases
+    FROM reversals
+    GROUP BY 1
+),
+reasons AS (
+    -- Shown as most often typed; of spellings typed as often, the first one.
+    SELECT lower(spelling) AS reason,
+        (array_agg(spelling ORDER BY entries DESC, first_entry))[1] AS label,
+        SUM(entries) AS entries, SUM(purchases) AS purchases
+    FROM spellings
+    GROUP BY 1
+),
+ranked AS (
+    SELECT label, entries, purchases, row_number() OVER (ORDER BY entries DESC, reason) AS place
+    FROM reasons
+)
+SELECT LEAST(place, %s), MIN(label), SUM(entries), SUM(purchases)
+FROM ranked
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+def reversal_reasons(
+    *, merchant: Merchant, program: Program | None, period: Period
+) -> ReversalReasons:
+    """The period's reversals (of ``program``, or of every program) counted by reason: the
+    ``TOP_REASONS`` most common, then "Other" for the rest (one query).
+
+    The period is of the merchant's local days; the filter on merchant, kind and time is the
+    partial index ``ledger_merchant_reversals``'s own.
+    """
+    start, until = period.instants(merchant.tz)
+    entries = LedgerEntry.objects.filter(
+        merchant=merchant, kind=Kind.REVERSAL, created_at__gte=start, created_at__lt=until
+    )
+    if program is not None:
+        entries = entries.filter(card__program=program)
+    reversals = entries.order_by().values(
+        entry=F("pk"),
+        reason=F("comment"),
+        purchase=ExpressionWrapper(Q(reverses__kind=Kind.PURCHASE), output_field=BooleanField()),
+    )
+    sql, params = reversals.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(REASONS_SQL.format(reversals=sql), [*params, TOP_REASONS + 1])
+        rows = cursor.fetchall()
+    total = sum(count for _place, _label, count, _purchases in rows)
+    return ReversalReasons(
+        reasons=[
+            ReasonCount(
+                # Translators: the reasons for reversals beyond the five most common, together.
+                label=_("Other") if place > TOP_REASONS else label,
+                count=int(count),
+                share=_tenth(Decimal(count) * HUNDRED / total),
+                purchases=int(purchases),
+                other=place > TOP_REASONS,
+            )
+            for place, label, count, purchases in rows
+        ],
+        total=int(total),
+    )

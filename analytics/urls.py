@@ -12,5 +12,13 @@ app_name = "analytics"
 
 urlpatterns = [
     path(f"{chart.replace('_', '-')}.csv", views.chart_csv, {"chart": chart}, name=f"{chart}_csv")
-    for chart in ("revenue", "visits", "new_cards", "rating", "segments", "tiers")
+    for chart in (
+        "revenue",
+        "visits",
+        "new_cards",
+        "rating",
+        "segments",
+        "tiers",
+        "reversal_reasons",
+    )
 ]

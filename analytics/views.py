@@ -27,6 +27,7 @@ from analytics.panels import (
     comparison_text,
     figure_tile,
     rating_chart,
+    reasons_chart,
     segment_chart,
     series_chart,
     share_chart,
@@ -34,10 +35,12 @@ from analytics.panels import (
 from analytics.periods import local_today
 from analytics.selectors import (
     Figure,
+    ReversalReasons,
     SeriesPoint,
     Share,
     home_figures,
     home_series,
+    reversal_reasons,
     segment_shares,
     tier_shares,
 )
@@ -99,6 +102,10 @@ def home(request: MerchantRequest) -> HttpResponse:
         },
         "rating": rating_chart(series, period=period, csv_url=_csv_url("rating", query)),
         "segments": segment_chart(merchant, csv_url=_csv_url("segments", query)),
+        "reversal_reasons": reasons_chart(
+            reversal_reasons(merchant=merchant, program=form.chosen_program, period=period),
+            csv_url=_csv_url("reversal_reasons", query),
+        ),
     }
     tiers = tier_shares(merchant=merchant, programs=programs)
     if tiers:
@@ -127,7 +134,8 @@ class Group:
 
 # Which charts stand beside each group's figures.
 GROUP_CHARTS = {
-    "sales": ("revenue",),
+    # Reversals mostly undo purchases typed wrong: they stand beside what was sold.
+    "sales": ("revenue", "reversal_reasons"),
     "customers": ("visits", "new_cards", "rating", "segments"),
     "cashback": ("tiers",),
 }
@@ -183,6 +191,11 @@ def _share_rows(key: str, shares: Sequence[Share]) -> Rows:
     return [header] + [[share.key, share.label, share.count] for share in shares]
 
 
+def _reason_rows(reversals: ReversalReasons) -> Rows:
+    header: list[Any] = [_("Reason"), _("Reversals"), _("Share")]
+    return [header] + [[reason.label, reason.count, reason.share] for reason in reversals.reasons]
+
+
 @manager_required
 @require_GET
 def chart_csv(request: MerchantRequest, chart: str) -> StreamingHttpResponse:
@@ -196,6 +209,9 @@ def chart_csv(request: MerchantRequest, chart: str) -> StreamingHttpResponse:
         rows = _rating_rows(series) if chart == "rating" else _series_rows(chart, series)
     elif chart == "segments":
         rows = _share_rows(chart, segment_shares(merchant=merchant).shares)
+    elif chart == "reversal_reasons":
+        program = form.chosen_program
+        rows = _reason_rows(reversal_reasons(merchant=merchant, program=program, period=period))
     else:
         rows = _share_rows(chart, tier_shares(merchant=merchant, programs=programs))
     name = chart.replace("_", "-")

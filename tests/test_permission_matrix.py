@@ -290,6 +290,7 @@ ROUTES = [
     Route("analytics:rating_csv", MANAGER),
     Route("analytics:segments_csv", MANAGER),
     Route("analytics:tiers_csv", MANAGER),
+    Route("analytics:reversal_reasons_csv", MANAGER),
     Route("login", PUBLIC),
     Route("login", PUBLIC, POST, SIGN_IN, HOME, writes=False),
     Route("logout", PUBLIC, POST, ok=LOGIN, writes=False),

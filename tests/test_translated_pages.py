@@ -72,6 +72,7 @@ NOT_PAGES = {
     "analytics:rating_csv",
     "analytics:segments_csv",
     "analytics:tiers_csv",
+    "analytics:reversal_reasons_csv",
     "public:card_manifest",
     "public:card_sw",
     "public:card_icon_png",

@@ -168,3 +168,27 @@ def test_the_page_works_without_javascript(
     page.locator("[data-apply-program]").click()
     expect(_revenue(page)).to_have_attribute("data-value", "25.00")
     assert "period=7d" in page.url
+
+
+def test_long_reasons_for_reversals_fit_a_phone(
+    page: Any, login: Any, owner: Any, programs: Any
+) -> None:
+    stamps, _cashback = programs
+    card = stamps.cards.first()
+    long_reason = "Scanned the customer's card instead of " + "x" * 200
+    for reason in ("Wrong card", long_reason):
+        added = services.card_add_stamps(card=card, value=1, actor=None, confirm_repeat=True)
+        services.entry_reverse(
+            card=card, entry=added.entries[0], reason=reason, actor=owner, role="owner"
+        )
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(owner)
+    page.goto("/")
+
+    panel = page.locator("#chart-reversal_reasons")
+    expect(panel.locator("[data-chart-total]")).to_have_text("2 reversals")
+    expect(panel.locator("svg rect.bar")).to_have_count(2)
+    panel.locator("[data-chart-numbers] summary").click()
+    expect(panel.locator("table tbody tr")).to_have_count(2)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide"
