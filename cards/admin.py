@@ -44,4 +44,4 @@ class LedgerEntryAdmin(RecordAdmin):
     list_display = ["created_at", "card", "kind", "source", "actor", "amount_delta"]
     list_filter = ["kind", "source", "merchant"]
     search_fields = ["card__serial", "operation_key"]
-    raw_id_fields = ["card", "referred_card", "actor"]
+    raw_id_fields = ["card", "referred_card", "reverses", "actor"]

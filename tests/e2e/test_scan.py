@@ -21,21 +21,11 @@ from playwright.sync_api import expect
 
 from cards.models import Card
 from cards.selectors import card_install_url
-from tests.e2e.conftest import CHROMIUM, _sign_in
+from tests.e2e.conftest import BROWSER_ARGS, CHROMIUM, _sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WIDTH, HEIGHT = 640, 480
-# The flags of the session's browser (tests/e2e/conftest.py), for the browsers launched here.
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def qr_image(text: str) -> Image.Image:
