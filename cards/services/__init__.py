@@ -9,12 +9,14 @@
 - ``custom_fields``: the questions of a program's join form.
 - ``guards``: the counter's double-scan warning and daily caps, checked under the card's lock.
 - ``reversals``: undoing one entry with a compensating entry linked to it.
+- ``activity``: the audit of the team's activity CSV.
 
 Callers import from ``cards.services``; the split is an implementation detail.
 """
 
 from __future__ import annotations
 
+from cards.services.activity import activity_export_record
 from cards.services.custom_fields import (
     MAX_CHOICES,
     MAX_CUSTOM_FIELDS,
@@ -98,6 +100,7 @@ __all__ = [
     "ProgramSpec",
     "RepeatSuspected",
     "TierSpec",
+    "activity_export_record",
     "card_add_points",
     "card_add_rewards",
     "card_add_stamps",

@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
@@ -22,12 +21,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from cards import services
 from cards.activity import (
-    DEFAULT_DAYS,
-    MAX_DAYS,
     ActivityFilters,
     ActivityItem,
-    ActivityType,
     activity_keys,
     activity_load,
     activity_members,
@@ -36,106 +33,19 @@ from cards.activity import (
     activity_today,
     activity_totals,
 )
-from cards.activity_services import activity_export_record
+from cards.forms import ActivityFilterForm
+from cards.history import entry_changes, entry_who
 from cards.models import LedgerEntry
 from cards.rules import Kind
-from cards.views.profile import entry_changes, entry_who
 from loyalty.csv_export import streaming_csv
 from loyalty.http import MerchantRequest, wants_partial
-from loyalty.models import AuditAction, AuditEvent, Membership, Merchant
+from loyalty.models import AuditAction, AuditEvent, Merchant
 from loyalty.tenancy import manager_required
-from loyalty.widgets import PlainSelect
 
 if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
+    pass
 
 PAGE_SIZE = 50
-
-
-# ---------------------------------------------------------------------------------------------
-# Filters
-
-
-def _date_field(label: StrOrPromise) -> forms.DateField:
-    return forms.DateField(
-        required=False,
-        label=label,
-        input_formats=["%Y-%m-%d"],
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
-
-
-class ActivityFilterForm(forms.Form):
-    """The page's filters. A bad value switches its filter off rather than failing the page.
-
-    The members to choose from are this merchant's: another merchant's member is refused like
-    any bad value, and the reads are scoped to ``request.merchant`` whatever the filter says.
-    """
-
-    member = forms.TypedChoiceField(
-        required=False,
-        coerce=int,
-        empty_value=None,
-        label=gettext_lazy("Member"),
-        widget=PlainSelect,
-    )
-    start = _date_field(gettext_lazy("From"))
-    end = _date_field(gettext_lazy("To"))
-    type = forms.ChoiceField(
-        required=False,
-        choices=ActivityType.choices,
-        label=gettext_lazy("Type"),
-        widget=PlainSelect,
-    )
-    page = forms.IntegerField(required=False, min_value=1)
-
-    def __init__(
-        self, *args: Any, members: list[Membership], today: datetime.date, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.today = today
-        member = cast(forms.TypedChoiceField, self.fields["member"])
-        member.choices = [("", _("All members"))] + [
-            (m.user_id, m.user.get_username()) for m in members
-        ]
-
-    def _default_period(self) -> tuple[datetime.date, datetime.date]:
-        return self.today - datetime.timedelta(days=DEFAULT_DAYS - 1), self.today
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        start, end = data.get("start"), data.get("end")
-        # A day left empty: the period runs to today, or over the seven days up to its end.
-        if end is None:
-            end = max(self.today, start) if start else self.today
-        if start is None:
-            start = end - datetime.timedelta(days=DEFAULT_DAYS - 1)
-        if start > end:
-            self.add_error("end", _("The last day must be on or after the first day."))
-        elif (end - start).days + 1 > MAX_DAYS:
-            self.add_error("start", _("Choose at most %(days)s days.") % {"days": MAX_DAYS})
-        else:
-            data["period"] = (start, end)
-        return data
-
-    def filters(self) -> ActivityFilters:
-        """The filters asked for; days refused fall back to the last seven days."""
-        self.is_valid()
-        data = self.cleaned_data
-        start, end = data.get("period") or self._default_period()
-        # Days left empty show the days the page covers (days refused stay as typed, with why).
-        shown = {name: self.data.get(name) for name in self.fields}
-        for name, day in (("start", start), ("end", end)):
-            shown[name] = shown[name] or day.isoformat()
-        self.data = shown
-        return ActivityFilters(
-            start=start, end=end, member=data.get("member"), kind=data.get("type") or ""
-        )
-
-    @property
-    def page_number(self) -> int:
-        self.is_valid()
-        return self.cleaned_data.get("page") or 1
 
 
 def _filters(request: MerchantRequest) -> tuple[ActivityFilterForm, ActivityFilters]:
@@ -294,7 +204,7 @@ def activity_csv(request: MerchantRequest) -> StreamingHttpResponse:
     """The filtered list, every page of it; audited before the first row, then streamed."""
     merchant = request.merchant
     _form, filters = _filters(request)
-    activity_export_record(
+    services.activity_export_record(
         merchant=merchant,
         actor=request.user,
         rows=activity_keys(merchant=merchant, filters=filters).count(),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -21,14 +20,15 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cards import rules, services
+from cards import services
 from cards.forms import ExpirationForm, custom_field_display
-from cards.models import Card, LedgerEntry, Source
+from cards.history import entry_changes, entry_who
+from cards.models import Card, LedgerEntry
 from cards.profile import PROFILE_PARTS, profile_context
 from cards.selectors import (
     card_get,
@@ -38,11 +38,10 @@ from cards.selectors import (
 )
 from loyalty.csv_export import streaming_csv
 from loyalty.http import MerchantRequest, redirect_for, wants_partial
-from loyalty.i18n import format_money
 from loyalty.tenancy import manager_required, merchant_required
 
 if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
+    pass
 
 HISTORY_PAGE_SIZE = 25
 
@@ -226,72 +225,6 @@ class HistoryRow:
     note: str = ""
     # The Reverse button's URL, where this member may reverse the entry.
     reverse_url: str = ""
-
-
-def _sign(value: Decimal | int) -> str:
-    return "+" if value > 0 else "\u2212"
-
-
-def _signed_money(value: Decimal, currency: str) -> str:
-    return f"{_sign(value)}{format_money(abs(value), currency)}"
-
-
-def entry_changes(entry: LedgerEntry, currency: str) -> tuple[str, ...]:
-    """What an entry did to the card, in words: "Transaction amount +$95.00", "+9 stamps"."""
-    changes = []
-    if entry.amount_delta:
-        changes.append(
-            _("Transaction amount %(amount)s")
-            % {"amount": _signed_money(entry.amount_delta, currency)}
-        )
-    if entry.ltv_delta and entry.ltv_delta != entry.amount_delta:
-        changes.append(_("LTV %(amount)s") % {"amount": _signed_money(entry.ltv_delta, currency)})
-    if entry.stamps_earned_delta:
-        n = entry.stamps_earned_delta
-        # Translators: a change of the card's stamps; %(sign)s is "+" or "−".
-        changes.append(
-            ngettext("%(sign)s%(count)s stamp", "%(sign)s%(count)s stamps", abs(n))
-            % {"sign": _sign(n), "count": abs(n)}
-        )
-    if entry.rewards_earned_delta > 0 and entry.kind != rules.Kind.REWARDS_ADDED:
-        n = entry.rewards_earned_delta
-        changes.append(
-            ngettext("+%(count)s reward unlocked", "+%(count)s rewards unlocked", n) % {"count": n}
-        )
-    elif entry.rewards_available_delta:
-        n = entry.rewards_available_delta
-        changes.append(
-            ngettext("%(sign)s%(count)s reward", "%(sign)s%(count)s rewards", abs(n))
-            % {"sign": _sign(n), "count": abs(n)}
-        )
-    if entry.points_delta:
-        changes.append(
-            _("%(sign)s%(points)s points")
-            % {"sign": _sign(entry.points_delta), "points": number_format(abs(entry.points_delta))}
-        )
-    if entry.visits_delta:
-        n = entry.visits_delta
-        changes.append(
-            ngettext("%(sign)s%(count)s visit", "%(sign)s%(count)s visits", abs(n))
-            % {"sign": _sign(n), "count": abs(n)}
-        )
-    if entry.kind == rules.Kind.CARD_ISSUED and entry.tier_name:
-        changes.append(_("Tier %(tier)s") % {"tier": entry.tier_name})
-    return tuple(changes)
-
-
-SOURCE_WHO: dict[str, StrOrPromise] = {
-    Source.CARD_PAGE: gettext_lazy("Customer (card page)"),
-    Source.REFERRAL: gettext_lazy("Referral program"),
-    Source.SYSTEM: gettext_lazy("System"),
-    Source.DASHBOARD: gettext_lazy("Dashboard"),
-}
-
-
-def entry_who(entry: LedgerEntry) -> str:
-    if entry.actor is not None:
-        return entry.actor.get_username()
-    return str(SOURCE_WHO.get(entry.source, entry.source))
 
 
 def _reversal_note(entry: LedgerEntry) -> str:

@@ -24,10 +24,10 @@ from django_htmx.http import trigger_client_event
 
 from cards import services
 from cards.forms import ReversalForm
+from cards.history import entry_changes
 from cards.models import Card, LedgerEntry
 from cards.rules import LedgerError
 from cards.selectors import card_get
-from cards.views.profile import entry_changes
 from loyalty.http import MerchantRequest, wants_partial
 from loyalty.tenancy import merchant_required
 
