@@ -148,9 +148,9 @@ def _programs(merchant: Merchant) -> tuple[Program, Program, str]:
 @contextlib.contextmanager
 def _worker_in_process(services: Any) -> Iterator[None]:
     """The check runs inline whatever the file's size, and nothing goes to the broker: the
-    bench calls the worker's steps itself, so they can be timed. What the apply does after
-    its commit in the worker (ANALYZE) runs and is timed with it; the tasks it queues are not
-    queued (the segment recompute is timed on its own)."""
+    bench calls the worker's steps itself, so they can be timed. The apply's ANALYZE (in its
+    transaction) is timed with it; the tasks it queues are not queued (the segment recompute
+    is timed on its own)."""
     with (
         mock.patch.object(services, "INLINE_CHECK_ROWS", sys.maxsize),
         mock.patch.object(services, "_queue"),

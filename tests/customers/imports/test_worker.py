@@ -98,8 +98,8 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_import_can_be_applied
 
     assert Customer.objects.count() == before[0] + ROWS
     assert Card.objects.filter(program=stamp_program).count() == before[1] + ROWS
-    # The worker analyzes the tables after its commit; the test may get here first, and
-    # verify_ledger's fold is planned badly on statistics that still see empty tables.
+    # The import analyzed its own tables; the rest of the suite's tables may still have the
+    # statistics of an empty database, on which verify_ledger's fold is planned badly.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     out = StringIO()
