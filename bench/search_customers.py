@@ -7,7 +7,8 @@ Creates a scratch database next to DATABASE_URL's (``<name>_crmbench``; dropped 
 unless ``--keep``; ``--reuse`` keeps a previous ``--keep`` run's data), loads one merchant with
 N customers and a card each (bench/crm_data.py), then times ``customers.selectors.
 customer_search`` (the list's whole search: ranked ids, then the rows with their cards) for
-typical queries: names, an email, phones written several ways, serials with and without dashes.
+typical queries: names, an email, phones written several ways or by their last digits, serials
+with and without dashes.
 Prints the median and the slowest run of each, then EXPLAIN (ANALYZE, BUFFERS) of the search
 statement for a few of them, and says whether any plan scans the customers or cards table.
 """
@@ -56,6 +57,8 @@ def _samples(merchant: Any) -> dict[str, str]:
         "phone E.164": customer.phone,
         "phone (415) 555-0123 style": f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
         "phone, last 7 digits": f"{digits[3:6]}-{digits[6:]}",
+        "phone, last 7 digits run together": digits[3:],
+        "phone, last 4 digits": digits[6:],
         "serial with dashes": card.serial,
         "serial without dashes": serial_digits,
         "serial prefix": card.serial[:7],
@@ -110,6 +113,7 @@ def main() -> None:
             "first name (common)",
             "last name substring",
             "phone (415) 555-0123 style",
+            "phone, last 4 digits",
             "serial without dashes",
         }
         for label, q in samples.items():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models.functions import ExtractDay, ExtractMonth, Lower
+from django.db.models import F
+from django.db.models.functions import ExtractDay, ExtractMonth, Lower, Reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext, pgettext_lazy
@@ -66,6 +68,16 @@ class Customer(models.Model):
                 ExtractDay("birthday"),
                 condition=models.Q(birthday__isnull=False),
                 name="customer_birthday_day",
+            ),
+            # The search finds a phone by its last digits ("0236" of +14155550236): an end of
+            # the number is a start of the reversed number, a range of this btree. Pattern ops,
+            # for LIKE 'prefix%' whatever the collation; the expression must stay the one of
+            # customers.selectors.PHONE_REVERSED.
+            models.Index(
+                F("merchant"),
+                OpClass(Reverse("phone"), name="text_pattern_ops"),
+                condition=~models.Q(phone=""),
+                name="customer_phone_suffix",
             ),
         ]
         constraints = [

@@ -1,9 +1,9 @@
 """Reads for the CRM: the customers list, its filters and the search.
 
 The search is raw SQL on purpose: each branch is written so that PostgreSQL answers it from one
-of the indexes of migration ``customers.0002_search_indexes`` (the expressions must match them
-exactly), and each branch is capped, so a search costs a few index probes whatever the size of
-the merchant's CRM.
+of the indexes of migration ``customers.0002_search_indexes`` or of ``Customer.Meta.indexes``
+(the expressions must match them exactly), and each branch is capped, so a search costs a few
+index probes whatever the size of the merchant's CRM.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ SEARCH_LIMIT = 25
 PAGE_SIZE = 50
 # Substring matches start at three characters: below that a trigram index cannot help.
 MIN_SUBSTRING = 3
+# A run of digits matches phones by their end ("the last four digits of your phone?") and
+# serials anywhere inside from four digits on. Three digits are not enough: "555" sits inside
+# one serial in a hundred and in countless phones, so it would list strangers' cards; a merchant
+# typing three digits is on the way to more (the live search answers each keystroke), and
+# the starts of phones and serials still match from the first digit.
+MIN_DIGITS = 4
 # As long as a card's former number can be (``cards.models.Card.external_number``).
 MAX_EXTERNAL_NUMBER = 40
 # The value of the device filter for cards on no device yet.
@@ -50,6 +56,9 @@ LAST_NAME = "lower(c.last_name)"
 FULL_NAME = "lower(c.first_name || ' ' || c.last_name)"
 EMAIL = "lower(c.email)"
 PHONE = "c.phone"
+# Phones read backwards: a suffix of the number is a prefix of this (the customer_phone_suffix
+# index of Customer.Meta, partial: only customers with a phone).
+PHONE_REVERSED = "reverse(c.phone)"
 SEARCH_TEXT = "lower(c.first_name || ' ' || c.last_name || ' ' || c.email || ' ' || c.phone)"
 SERIAL_DIGITS = "replace(k.serial, '-', '')"
 # A former card's number kept by an import (the card_unique_external_number index).
@@ -215,6 +224,8 @@ class SearchTerms:
     digits: str
     phone: str
     phone_prefixes: tuple[str, ...]
+    # The digits typed, to match the end of phone numbers ("" when fewer than MIN_DIGITS).
+    phone_suffix: str
     serial_digits: str
 
     @property
@@ -239,19 +250,24 @@ def search_terms(q: str, *, region: str) -> SearchTerms:
     """What to look for: the text as typed, and the digits where it looks like a phone/serial."""
     text = " ".join(q.lower().split())
     digits = re.sub(r"\D", "", text)
-    phone, prefixes = "", cast(tuple[str, ...], ())
-    if digits and _PHONE_LIKE.fullmatch(text):
+    phone, prefixes, suffix = "", cast(tuple[str, ...], ()), ""
+    phone_like = bool(digits) and bool(_PHONE_LIKE.fullmatch(text))
+    if phone_like:
         try:
             phone = normalize_phone(text, region=region)
         except ValidationError:
             phone = ""
         prefixes = _phone_prefixes(text, digits, region)
+        # "+" starts a number: "+1 415" is its beginning, never the end of another one.
+        if len(digits) >= MIN_DIGITS and not text.startswith("+"):
+            suffix = digits
     serial_digits = digits if _SERIAL_LIKE.fullmatch(text) else ""
     return SearchTerms(
         text=text,
-        digits=digits if len(digits) >= MIN_SUBSTRING and _PHONE_LIKE.fullmatch(text) else "",
+        digits=digits if len(digits) >= MIN_DIGITS and phone_like else "",
         phone=phone,
         phone_prefixes=prefixes,
+        phone_suffix=suffix,
         serial_digits=serial_digits,
     )
 
@@ -293,7 +309,8 @@ def customer_search_sql(
     filters: CustomerFilters | None = None,
     limit: int | None = SEARCH_LIMIT,
 ) -> tuple[str, list[Any]]:
-    """SQL returning ``(id, rank)`` of matching customers: 0 exact, 1 prefix, 2 substring.
+    """SQL returning ``(id, rank)`` of matching customers: 0 exact (a phone, a serial, a name,
+    an email), 1 prefix or the end of a phone, 2 substring.
 
     One UNION ALL branch per index. With a limit, each branch stops after ``limit`` rows, and
     the substring branches (the costly ones: a common trigram such as "com" in every email
@@ -363,13 +380,21 @@ def customer_search_sql(
     for prefix in terms.phone_prefixes:
         if len(prefix) > MIN_SUBSTRING:  # "+" and at least three digits
             customer_branch(PREFIX, f"{PHONE} LIKE %s", _like_escape(prefix) + "%")
+    if terms.phone_suffix:
+        # The phone's last digits, typed alone ("0236") or with the ones before ("555-0236"):
+        # a prefix of the reversed number, ranked with the prefixes.
+        customer_branch(
+            PREFIX,
+            f"{PHONE_REVERSED} LIKE %s AND {PHONE} <> ''",
+            terms.phone_suffix[::-1] + "%",
+        )
     if terms.digits and terms.digits != text:
         customer_branch(SUBSTRING, f"{SEARCH_TEXT} LIKE %s", f"%{terms.digits}%")
     if terms.serial_digits:
         serial = terms.serial_digits
         card_branch(EXACT, f"{SERIAL_DIGITS} = %s", serial, decisive=len(serial) == 12)
         card_branch(PREFIX, f"{SERIAL_DIGITS} LIKE %s", serial + "%")
-        if len(serial) >= MIN_SUBSTRING:
+        if len(serial) >= MIN_DIGITS:
             card_branch(SUBSTRING, f"{SERIAL_DIGITS} LIKE %s", f"%{serial}%")
     if not strong and not weak:
         return "SELECT NULL::bigint AS id, 0 AS rank WHERE FALSE", []

@@ -15,10 +15,12 @@ from cards.models import Card, CardStatus, Device, Program
 from cards.services import card_mark_installed
 from customers.models import Customer, Segment
 from customers.selectors import (
+    NO_SEQSCAN,
     SEARCH_LIMIT,
     CustomerFilters,
     customer_search,
     customer_search_sql,
+    customer_search_statement,
     search_terms,
 )
 from loyalty.models import Merchant
@@ -241,6 +243,7 @@ QUERIES = {
     "customer_email_prefix": lambda c, card: c.email[:9],
     "customer_search_trgm": lambda c, card: c.last_name[2:8],
     "customer_phone_prefix": lambda c, card: c.phone[:8],
+    "customer_phone_suffix": lambda c, card: c.phone[-4:],
     "card_serial_digits_prefix": lambda c, card: card.serial[:9],
     "card_serial_digits_trgm": lambda c, card: card.serial.replace("-", "")[3:10],
 }
@@ -303,3 +306,116 @@ def test_a_full_email_finds_that_customer_alone(merchant: Merchant, ann: Custome
     assert names(merchant, "ann.lee@example.com") == ["Ann Lee"]
     # Typed in part, prefix matches come first, then substrings.
     assert names(merchant, "ann.lee@") == ["Ann Lee", "Jo Ann"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The last digits of a phone ("what are the last four digits of your phone?")
+
+
+@pytest.mark.parametrize("q", ["0123", "50123", "5550123", "555-0123", "55 50 123", "(555) 0123"])
+def test_the_last_digits_of_a_phone_find_its_customer_in_the_list(
+    staff_client: Client, ann: Customer, q: str
+) -> None:
+    response = staff_client.get(reverse("customers:list"), {"q": q})
+    assert response.status_code == 200
+    assert f'data-customer="{ann.pk}"' in response.text
+    assert "Best 1 match" in response.text
+
+
+def test_the_live_search_finds_a_phone_by_its_last_four_digits(
+    staff_client: Client, ann: Customer
+) -> None:
+    response = staff_client.get(
+        reverse("customers:list"), {"q": "0123"}, headers={"HX-Request": "true"}
+    )
+    assert response.text.lstrip().startswith('<section id="customer-results"')
+    assert f'data-customer="{ann.pk}"' in response.text
+    assert "<html" not in response.text
+
+
+def test_digits_in_the_middle_of_a_phone_do_not_find_it_by_its_end(
+    merchant: Merchant, ann: Customer
+) -> None:
+    assert names(merchant, "5550") == []
+    assert names(merchant, "1555") == []
+
+
+def test_fewer_than_four_digits_match_no_phone_by_its_end(
+    merchant: Merchant, ann: Customer
+) -> None:
+    assert names(merchant, "123") == []
+    assert names(merchant, "1-23") == []
+    # The start of a number still matches from its first digits.
+    assert names(merchant, "+1 41") == ["Ann Lee"]
+
+
+def test_a_number_starting_with_plus_is_the_start_of_a_phone_not_its_end(
+    merchant: Merchant, ann: Customer
+) -> None:
+    # Newer than Ann: among equal matches it would come first.
+    CustomerFactory(merchant=merchant, first_name="Ends", last_name="In 1415", phone="+12125551415")
+    assert search_terms("+1415", region="US").phone_suffix == ""
+    assert names(merchant, "+1415") == ["Ann Lee", "Ends In 1415"]  # then digits anywhere
+    assert names(merchant, "1415") == ["Ends In 1415", "Ann Lee"]  # either end, newest first
+
+
+def test_three_digits_find_no_card_by_digits_inside_its_serial(
+    merchant: Merchant, ann: Customer, stamp_program: Program
+) -> None:
+    card = issue_card(stamp_program, customer=ann)
+    Card.objects.filter(pk=card.pk).update(serial="9055-5012-3456")
+    # "555" sits inside the serial and the phone: a stranger's card to a merchant.
+    assert names(merchant, "555") == []
+    # Four digits inside the serial find it; the first digits of a serial always do.
+    assert names(merchant, "5550") == ["Ann Lee"]
+    assert names(merchant, "905") == ["Ann Lee"]
+
+
+def test_an_exact_phone_comes_before_phones_ending_the_same(merchant: Merchant) -> None:
+    CustomerFactory(merchant=merchant, first_name="Exact", last_name="Phone", phone="+12125550236")
+    # Newer, so recency alone would list it first.
+    CustomerFactory(merchant=merchant, first_name="Same", last_name="End", phone="+442125550236")
+    assert names(merchant, "(212) 555-0236") == ["Exact Phone", "Same End"]
+
+
+def test_phone_ends_and_serial_starts_come_before_other_matches(
+    merchant: Merchant, stamp_program: Program
+) -> None:
+    CustomerFactory(merchant=merchant, first_name="Phone", last_name="End", phone="+12125550236")
+    holder = CustomerFactory(merchant=merchant, first_name="Serial", last_name="Start")
+    card = issue_card(stamp_program, customer=holder)
+    Card.objects.filter(pk=card.pk).update(serial="5550-2360-0001")
+    # The newest, but only its email holds the digits.
+    CustomerFactory(merchant=merchant, first_name="Email", last_name="Only", email="x5550236@x.org")
+    CustomerFactory(
+        merchant=merchant, first_name="Nothing", last_name="Alike", phone="+12125550237"
+    )
+    assert names(merchant, "555-0236") == ["Serial Start", "Phone End", "Email Only"]
+
+
+def test_another_merchants_customer_with_the_same_last_digits_is_not_found(
+    staff_client: Client, merchant: Merchant, other_merchant: Merchant, ann: Customer
+) -> None:
+    stranger = CustomerFactory(merchant=other_merchant, phone="+12125550123")
+    assert names(merchant, "0123") == ["Ann Lee"]
+    assert names(other_merchant, "0123") == [stranger.full_name]
+    response = staff_client.get(reverse("customers:list"), {"q": "0123"})
+    assert f'data-customer="{ann.pk}"' in response.text
+    assert f'data-customer="{stranger.pk}"' not in response.text
+
+
+def test_the_phone_end_is_searched_through_its_index(crowded_merchant: Merchant) -> None:
+    """The search's statement, planned as the search runs it: the digits typed are a range of
+    the reversed phones' index (an index condition, not a filter over the merchant's rows)."""
+    customer = Customer.objects.filter(merchant=crowded_merchant).order_by("pk")[7]
+    q = f"{customer.phone[-7:-4]} {customer.phone[-4:]}"
+    sql, params = customer_search_statement(merchant=crowded_merchant, q=q)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(NO_SEQSCAN)
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Scan using customer_phone_suffix on customers_customer" in plan, plan
+    reversed_digits = customer.phone[-7:][::-1]
+    assert f"(reverse((phone)::text) ~>=~ '{reversed_digits}'::text)" in plan, plan
+    assert "Seq Scan" not in plan, plan
+    assert customer_search(merchant=crowded_merchant, q=q)[0] == customer
