@@ -11,7 +11,7 @@ Celery worker with that many processes against REDIS_URL; the beat tick run here
 message is claimed (timed on its own, before the worker starts, so it does not share this
 process with the push service while sends are timed); then the time from the first pair's
 claim to the last pair's answer, as their rows record them. The local push service
-(tests/pushes/push_service.py, a fresh one per round) answers 201 and fully checks one request
+(pushes/devinbox.py, a fresh one per round) answers 201 and fully checks one request
 in ``--verify-every`` (VAPID signature, headers, decryption), so it is not what is measured;
 it runs in this process, on the same cores as the workers and PostgreSQL.
 
@@ -188,10 +188,10 @@ def _round(options: argparse.Namespace, processes: int, scratch_url: str) -> str
     # Project modules load only after _setup_django(): models need Django's app registry.
     from loyalty.celery import app
     from pushes import vapid
+    from pushes.devinbox import PushInbox
     from pushes.models import Delivery, DeliveryStatus
-    from tests.pushes.push_service import PushService
 
-    service = PushService(vapid.public_key(), verify_every=options.verify_every).start()
+    service = PushInbox(vapid.public_key(), verify_every=options.verify_every).start()
     worker = None
     try:
         print(f"Creating {options.pushes:,} cards, devices and due messages ...", flush=True)

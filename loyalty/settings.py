@@ -219,6 +219,10 @@ VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:admin@localhost")
 PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
 # Optional allow-list of push service hosts (comma-separated; each also allows its subdomains).
 PUSH_ENDPOINT_HOSTS = env_list("PUSH_ENDPOINT_HOSTS", [])
+# Development only: the local push inbox `python3 dev.py run` starts (pushes/devinbox.py).
+# seed_demo subscribes a few demo cards to it and /dev/push-inbox/ shows what it received;
+# read with DEBUG on only, so a production configuration never uses it.
+PUSH_DEV_INBOX_URL = env_str("PUSH_DEV_INBOX_URL").rstrip("/") if DEBUG else ""
 
 # Apple Wallet: the Pass Type ID, the team, its certificate and key (PEM files, or one PKCS#12
 # file with a password) and Apple's WWDR intermediate certificate, all from the Apple Developer

@@ -15,6 +15,7 @@ from customers.urls import public_urlpatterns as join_urlpatterns
 from feedback.urls import public_urlpatterns as feedback_public_urlpatterns
 from loyalty import views
 from loyalty.media import media_urlpatterns
+from pushes.views import devinbox as push_dev_views
 from wallet import urls as wallet_urls
 
 # What customers see without logging in (namespace "public"): the join pages, the card and its
@@ -42,6 +43,8 @@ urlpatterns = [
     path("cards/", include("pushes.urls")),
     path("", include("pushes.public_urls")),
     path("campaigns/", include("pushes.campaign_urls")),
+    # Development only (404 unless DEBUG and PUSH_DEV_INBOX_URL): the local push inbox.
+    path("dev/push-inbox/", push_dev_views.push_inbox, name="push_dev_inbox"),
     path("", include("cards.activity_urls")),
     # Apple Wallet's PassKit web service (the pass's webServiceURL) and the card page's
     # "Add to Apple Wallet" / "Save to Google Wallet" links.

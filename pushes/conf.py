@@ -46,3 +46,11 @@ def get(name: str) -> float:
 
 def get_int(name: str) -> int:
     return int(get(name))
+
+
+def dev_inbox_url() -> str:
+    """The development push inbox's URL (``python3 dev.py run`` starts one); "" when there is
+    none or DEBUG is off: then its page does not exist and no link leads to it."""
+    if not settings.DEBUG:
+        return ""
+    return str(getattr(settings, "PUSH_DEV_INBOX_URL", "") or "")

@@ -339,6 +339,9 @@ ROUTES = [
     Route("pushes:edit", MEMBER),
     Route("pushes:edit", MEMBER, POST, push_later, PUSH_TAB),
     Route("pushes:cancel", MEMBER, POST, ok=PUSH_TAB),
+    # Development only: absent without DEBUG and a push inbox, as here (switched on in
+    # tests/pushes/test_dev_inbox.py).
+    Route("push_dev_inbox", MEMBER, ok=404),
     # What customers see
     Route("pushes_public:subscribe", PUBLIC),
     Route("pushes_public:subscribe", PUBLIC, POST, new_subscription, 201, json=True),

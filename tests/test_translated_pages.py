@@ -11,6 +11,7 @@ list, so the list cannot drift into phrases no page shows.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
@@ -23,6 +24,7 @@ from cards.models import CustomField, Program
 from customers.models import Customer, ImportJob, ImportProblem
 from loyalty.models import Invitation, Merchant, UserPreference
 from pushes.automatic import PLACEHOLDERS
+from pushes.devinbox import PushInbox
 from pushes.models import AutoMessage, Campaign, PushMessage
 from tests.test_permission_matrix import ACCESS, PUBLIC, URLS, _url
 
@@ -89,6 +91,16 @@ NOT_PAGES = {
     "passkit:latest_pass",
     "passkit:log",
 }
+
+
+@pytest.fixture(autouse=True)
+def _push_dev_inbox_on(settings: Any) -> Iterator[None]:
+    """The development push inbox's page exists only with DEBUG on and an inbox (dev.py run)."""
+    with PushInbox() as inbox:
+        settings.DEBUG = True
+        settings.PUSH_DEV_INBOX_URL = inbox.origin
+        yield
+
 
 PAGES = [
     (name, arguments)

@@ -30,7 +30,7 @@ from loyalty import i18n, ratelimit
 from loyalty.http import MerchantRequest
 from loyalty.ratelimit import Limit
 from loyalty.tenancy import merchant_required
-from pushes import selectors, services, vapid
+from pushes import conf, selectors, services, vapid
 from pushes.forms import MessageForm, SendForm, local_input_value
 from pushes.models import MESSAGE_MAX_LENGTH, MessageStatus, PushMessage
 
@@ -86,6 +86,7 @@ def tab(request: MerchantRequest, serial: str) -> HttpResponse:
         options=options,
         has_receivable=bool(receivable),
         max_length=MESSAGE_MAX_LENGTH,
+        push_dev_inbox=bool(conf.dev_inbox_url()),
         **_list_context(card),
     )
     return render(request, "pushes/tab.html", context, status=422 if form.errors else 200)

@@ -16,8 +16,9 @@ import pytest
 from cards.models import Card
 from loyalty.celery import app as celery_app
 from pushes import services, vapid
+from pushes.devinbox import InboxSubscription
 from pushes.models import PushSubscription
-from tests.pushes.push_service import FakeSubscription, PushService
+from tests.pushes.push_service import PushService
 from tests.pushes.support import FakeDNS, Worker
 from tests.pushes.worker_settings import PUSH_SETTINGS
 
@@ -43,10 +44,10 @@ def push_service() -> Iterator[PushService]:
 @pytest.fixture
 def subscribe(
     push_service: PushService,
-) -> Callable[..., tuple[FakeSubscription, PushSubscription]]:
+) -> Callable[..., tuple[InboxSubscription, PushSubscription]]:
     """``subscribe(card, *replies)``: a browser subscribes the card through the real service."""
 
-    def _subscribe(card: Card, *replies: Any) -> tuple[FakeSubscription, PushSubscription]:
+    def _subscribe(card: Card, *replies: Any) -> tuple[InboxSubscription, PushSubscription]:
         fake = push_service.subscribe(*replies)
         row = services.subscription_save(
             card=card,

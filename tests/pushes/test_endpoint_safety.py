@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from cards.models import Card
 from pushes import endpoints, services, vapid
 from pushes.checks import check_private_endpoints
+from pushes.devinbox import InboxSubscription
 from pushes.models import (
     Delivery,
     DeliveryAttempt,
@@ -32,7 +33,7 @@ from pushes.models import (
     PushSubscription,
 )
 from tests.factories import issue_card
-from tests.pushes.push_service import BODY_TEXT, FakeSubscription, PushService, Reply
+from tests.pushes.push_service import BODY_TEXT, PushService, Reply
 from tests.pushes.support import ROOT, FakeDNS, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def _save(card: Card, endpoint: str) -> PushSubscription:
     return services.subscription_save(card=card, endpoint=endpoint, p256dh=P256DH, auth=AUTH)
 
 
-def _save_fake(card: Card, fake: FakeSubscription, endpoint: str = "") -> PushSubscription:
+def _save_fake(card: Card, fake: InboxSubscription, endpoint: str = "") -> PushSubscription:
     return services.subscription_save(
         card=card, endpoint=endpoint or fake.endpoint, p256dh=fake.p256dh, auth=fake.auth
     )

@@ -17,6 +17,7 @@ from cards import services as card_services
 from loyalty import clock
 from pushes import selectors, services, vapid
 from pushes.channels import parse_retry_after
+from pushes.devinbox import b64url_decode
 from pushes.models import (
     MESSAGE_MAX_LENGTH,
     Delivery,
@@ -27,7 +28,7 @@ from pushes.models import (
 )
 from pushes.services.delivery import _attempt
 from tests.factories import MerchantFactory, StampProgramFactory, issue_card
-from tests.pushes.push_service import PushService, Reply, b64url_decode
+from tests.pushes.push_service import PushService, Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -3,6 +3,8 @@
 Deterministic (every customer comes from its own seeded random generator) and idempotent (a
 second run creates only what is missing, and never deletes). Histories are replayed through
 the real ledger services under a frozen clock, so ``verify_ledger`` passes afterwards.
+Then ``loyalty.signals.demo_data_seeded`` lets later apps add theirs (pushes subscribes a few
+demo cards to the development push inbox when ``PUSH_DEV_INBOX_URL`` names one).
 
 The demo users have a public password, so the command runs only with DEBUG on unless forced,
 and never takes over an account it did not create: it refuses when a demo username or email
@@ -30,6 +32,7 @@ from customers.segments import segments_recompute
 from customers.services import customer_create
 from loyalty.clock import frozen_at
 from loyalty.models import Membership, Merchant, Role
+from loyalty.signals import demo_data_seeded
 
 PASSWORD = "loyalty-demo"  # noqa: S105 - the documented public demo password
 HISTORY_DAYS = 120
@@ -145,6 +148,7 @@ class Command(BaseCommand):
         made += _customers(bakery, [bread], 20, options["seed"] + 1)
         for merchant in (coffee, bakery):
             segments_recompute(merchant=merchant)
+        demo_data_seeded.send(sender=self.__class__, merchants=[coffee, bakery])
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready ({made} new customers). Log in as owner, admin, staff or "
