@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -33,6 +34,9 @@ class PurchaseField(models.TextChoices):
     NONE = "", gettext_lazy("No purchase amount")
     OPTIONAL = "optional", gettext_lazy("Optional")
     REQUIRED = "required", gettext_lazy("Required (0 when nothing was bought)")
+    # The value is the purchase amount: the dialog asks for it once, as the value; a caller
+    # of the service may still pass the purchase amount, which must then equal the value.
+    IS_VALUE = "value", gettext_lazy("The value is the purchase amount")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,18 @@ class Action:
     purchase_help: StrOrPromise = ""
     # Stamp programs only: the mechanisms whose dialogs offer this action (empty: every one).
     mechanisms: frozenset[str] = frozenset()
+    # Why the card cannot take this action now ("" when it can): its button is disabled and
+    # says so, and the dialog refuses to open.
+    unavailable: Callable[[Card], str] | None = None
+
+    @property
+    def asks_purchase(self) -> bool:
+        """Whether the dialog has a purchase amount field besides the value."""
+        return self.purchase in (PurchaseField.OPTIONAL, PurchaseField.REQUIRED)
+
+    def refusal(self, card: Card) -> str:
+        """Why the card cannot take this action now, or "" when it can."""
+        return self.unavailable(card) if self.unavailable is not None else ""
 
     def offered_on(self, card: Card) -> bool:
         """Whether the card's profile offers this action's dialog."""
@@ -79,8 +95,11 @@ class Action:
         return self.rule(balances, rule_set, **self.inputs(data))
 
 
-PURCHASE_EQUALS_VALUE = gettext_lazy("Optional. If you fill it in, it must equal the value.")
 REWARD_PURCHASE = gettext_lazy("Required; enter 0 if nothing was bought.")
+REDEEM_PURCHASE = gettext_lazy(
+    "Optional: what the customer bought on this visit. Leave it empty when the reward is "
+    "redeemed without a purchase."
+)
 STAMP, CASHBACK = ProgramKind.STAMP, ProgramKind.CASHBACK
 
 _TABLE = (
@@ -92,10 +111,9 @@ _TABLE = (
         writes=frozenset({Kind.PURCHASE}),
         describe=wording.describe_stamp_purchase,
         balances=wording.stamp_purchase_lines,
-        value_label=gettext_lazy("Value"),
+        value_label=gettext_lazy("Amount spent"),
         value_is_count=False,
-        purchase=PurchaseField.OPTIONAL,
-        purchase_help=PURCHASE_EQUALS_VALUE,
+        purchase=PurchaseField.IS_VALUE,
     ),
     Action(
         name="transaction_amount_subtract",
@@ -105,10 +123,9 @@ _TABLE = (
         writes=frozenset({Kind.REFUND, Kind.STAMPS_CLAWBACK}),
         describe=wording.describe_stamp_refund,
         balances=wording.stamp_refund_lines,
-        value_label=gettext_lazy("Value"),
+        value_label=gettext_lazy("Amount to refund"),
         value_is_count=False,
-        purchase=PurchaseField.OPTIONAL,
-        purchase_help=PURCHASE_EQUALS_VALUE,
+        purchase=PurchaseField.IS_VALUE,
         mechanisms=frozenset({"spend"}),
     ),
     Action(
@@ -119,7 +136,7 @@ _TABLE = (
         writes=frozenset({Kind.VISITS_WRITE_OFF}),
         describe=wording.describe_visits_write_off,
         balances=wording.visits_lines,
-        value_label=gettext_lazy("Number of visits"),
+        value_label=gettext_lazy("Visits to write off"),
         value_is_count=True,
         mechanisms=frozenset({"visit"}),
     ),
@@ -131,7 +148,7 @@ _TABLE = (
         writes=frozenset({Kind.STAMPS_ADDED}),
         describe=wording.describe_stamps_added,
         balances=wording.stamps_added_lines,
-        value_label=gettext_lazy("Number of stamps"),
+        value_label=gettext_lazy("Stamps to add"),
         value_is_count=True,
     ),
     Action(
@@ -142,7 +159,7 @@ _TABLE = (
         writes=frozenset({Kind.STAMPS_REMOVED}),
         describe=wording.describe_stamps_removed,
         balances=wording.stamps_lines,
-        value_label=gettext_lazy("Number of stamps"),
+        value_label=gettext_lazy("Stamps to remove"),
         value_is_count=True,
     ),
     Action(
@@ -153,7 +170,7 @@ _TABLE = (
         writes=frozenset({Kind.REWARDS_ADDED}),
         describe=wording.describe_rewards_added,
         balances=wording.rewards_lines,
-        value_label=gettext_lazy("Number of rewards"),
+        value_label=gettext_lazy("Rewards to add"),
         value_is_count=True,
         purchase=PurchaseField.REQUIRED,
         purchase_help=REWARD_PURCHASE,
@@ -166,10 +183,11 @@ _TABLE = (
         writes=frozenset({Kind.REWARDS_REDEEMED}),
         describe=wording.describe_rewards_redeemed,
         balances=wording.rewards_lines,
-        value_label=gettext_lazy("Number of rewards"),
+        value_label=gettext_lazy("Rewards to redeem"),
         value_is_count=True,
-        purchase=PurchaseField.REQUIRED,
-        purchase_help=REWARD_PURCHASE,
+        purchase=PurchaseField.OPTIONAL,
+        purchase_help=REDEEM_PURCHASE,
+        unavailable=wording.no_reward_available,
     ),
     Action(
         name="points_add",
@@ -179,7 +197,7 @@ _TABLE = (
         writes=frozenset({Kind.POINTS_ADDED}),
         describe=wording.describe_points_added,
         balances=wording.points_lines,
-        value_label=gettext_lazy("Value (points)"),
+        value_label=gettext_lazy("Points to add"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=gettext_lazy(
@@ -194,7 +212,7 @@ _TABLE = (
         writes=frozenset({Kind.POINTS_REMOVED}),
         describe=wording.describe_points_removed,
         balances=wording.points_lines,
-        value_label=gettext_lazy("Value (points)"),
+        value_label=gettext_lazy("Points to remove"),
         value_is_count=False,
         purchase=PurchaseField.OPTIONAL,
         purchase_help=gettext_lazy(
@@ -209,10 +227,9 @@ _TABLE = (
         writes=frozenset({Kind.PURCHASE}),
         describe=wording.describe_cashback_purchase,
         balances=wording.cashback_purchase_lines,
-        value_label=gettext_lazy("Value"),
+        value_label=gettext_lazy("Amount spent"),
         value_is_count=False,
-        purchase=PurchaseField.OPTIONAL,
-        purchase_help=PURCHASE_EQUALS_VALUE,
+        purchase=PurchaseField.IS_VALUE,
     ),
     Action(
         name="transaction_amount_subtract",
@@ -222,10 +239,9 @@ _TABLE = (
         writes=frozenset({Kind.REFUND}),
         describe=wording.describe_cashback_refund,
         balances=wording.cashback_purchase_lines,
-        value_label=gettext_lazy("Value"),
+        value_label=gettext_lazy("Amount to subtract"),
         value_is_count=False,
-        purchase=PurchaseField.OPTIONAL,
-        purchase_help=PURCHASE_EQUALS_VALUE,
+        purchase=PurchaseField.IS_VALUE,
     ),
 )
 
@@ -255,3 +271,53 @@ def kinds_written(kind: str) -> frozenset[str]:
     # Any entry can be reversed, on every kind of card.
     written = {Kind.REVERSAL}.union(*(a.writes for (k, _), a in ACTIONS.items() if k == kind))
     return SYSTEM_KINDS | written
+
+
+# The counter's actions, most used first, with their button style; a card shows those its
+# profile offers (``Action.offered_on``). Corrections beyond these (refunds, write-offs) stay on
+# the profile's metrics. The profile puts the first ones (no "subtract" style) at its top.
+COUNTER_ACTIONS = (
+    ("transaction_amount_add", "primary"),
+    ("rewards_subtract", "primary"),
+    ("stamps_add", "secondary"),
+    ("points_add", "secondary"),
+    ("stamps_subtract", "subtract"),
+    ("points_subtract", "subtract"),
+)
+
+
+@dataclass(frozen=True)
+class CounterButton:
+    name: str
+    title: StrOrPromise
+    url: str
+    style: str
+    # Why the card cannot take the action now (the button is disabled and says so), or "".
+    unavailable: str = ""
+
+
+def counter_buttons(
+    card: Card, *, styles: frozenset[str] | None = None, query: str = ""
+) -> list[CounterButton]:
+    """The counter's buttons for this card (of ``styles`` only, if given), each opening its
+    dialog (``query`` appended to the URL). The caller decides whether the card takes changes."""
+    buttons = []
+    for name, style in COUNTER_ACTIONS:
+        action = ACTIONS.get((card.program.kind, name))
+        if action is None or not action.offered_on(card):
+            continue
+        if styles is not None and style not in styles:
+            continue
+        url = reverse("cards:dialog", args=[card.serial, name])
+        url = f"{url}?{query}" if query else url
+        buttons.append(CounterButton(name, action.title, url, style, action.refusal(card)))
+    return buttons
+
+
+def unavailable_actions(card: Card) -> dict[str, str]:
+    """Why each action the card cannot take now is unavailable: {action name: reason}."""
+    reasons = {}
+    for (kind, name), action in ACTIONS.items():
+        if kind == card.program.kind and (reason := action.refusal(card)):
+            reasons[name] = reason
+    return reasons

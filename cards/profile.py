@@ -17,6 +17,7 @@ from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from cards.actions import counter_buttons, unavailable_actions
 from cards.models import Card, Device
 from cards.selectors import card_get, card_metrics
 from loyalty.http import MerchantRequest, is_manager
@@ -60,6 +61,10 @@ class CardChoice:
     current: bool
 
 
+# The counter's actions the profile's metrics start with (corrections stay on their metric).
+PROFILE_COUNTER_STYLES = frozenset({"primary", "secondary"})
+
+
 def profile_context(request: MerchantRequest, serial: str, tab: str) -> dict[str, Any]:
     """The frame of every profile tab: the card, its customer, their cards, the tabs, metrics.
 
@@ -95,5 +100,8 @@ def profile_context(request: MerchantRequest, serial: str, tab: str) -> dict[str
         "metrics": card_metrics(card),
         "installed_on": devices_in_order(card.devices),
         "can_change_balances": not card.is_deleted and not card.is_expired,
+        # The metrics' top block: the counter's main actions, big and labelled.
+        "counter_actions": counter_buttons(card, styles=PROFILE_COUNTER_STYLES),
+        "unavailable_actions": unavailable_actions(card),
         "can_manage": is_manager(request),
     }

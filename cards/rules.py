@@ -23,6 +23,8 @@ from django.utils.formats import number_format, sanitize_separators
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from loyalty.i18n import format_money
+
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
@@ -65,14 +67,33 @@ class Kind(models.TextChoices):
 
 
 class LedgerError(ValidationError):
-    """Input a merchant can correct. ``message_dict`` maps a form field to its message."""
+    """Input a merchant can correct. ``message_dict`` maps a form field to its message.
 
-    def __init__(self, field_name: str, message: StrOrPromise) -> None:
+    A message that names money takes it as ``amounts`` (``%(name)s`` in the message): the rules
+    do not know the merchant's currency, so ``text`` writes a plain number and a page that
+    knows the currency asks for ``text_in(currency)`` ("at most $12.50").
+    """
+
+    def __init__(
+        self,
+        field_name: str,
+        message: StrOrPromise,
+        *,
+        amounts: dict[str, Decimal] | None = None,
+    ) -> None:
         # Raised per request: the message is translated into the language active now.
-        message = str(message)
-        super().__init__({field_name: [message]})
+        self.template = str(message)
+        self.amounts = amounts or {}
+        text = self.template % {k: _number(v) for k, v in self.amounts.items()}
+        super().__init__({field_name: [text]})
         self.field_name = field_name
-        self.text = message
+        self.text = text if self.amounts else self.template
+
+    def text_in(self, currency: str) -> str:
+        """The message with its amounts in ``currency``."""
+        if not self.amounts:
+            return self.text
+        return self.template % {k: format_money(v, currency) for k, v in self.amounts.items()}
 
     def __str__(self) -> str:
         return self.text
@@ -340,8 +361,8 @@ def _purchase_equal_to_value(raw: Any, value: Decimal) -> Decimal:
     if purchase is not None and purchase != value:
         raise LedgerError(
             "purchase_amount",
-            _("The purchase amount must equal the value (%(value)s), or be left empty.")
-            % {"value": _number(value)},
+            _("The purchase amount must equal the value (%(value)s), or be left empty."),
+            amounts={"value": value},
         )
     return value
 
@@ -486,8 +507,8 @@ def stamp_refund_transaction_amount(
     if amount > balances.transaction_amount:
         raise LedgerError(
             "value",
-            _("You can refund at most the transaction amount, %(amount)s.")
-            % {"amount": _number(balances.transaction_amount)},
+            _("You can refund at most the transaction amount, %(amount)s."),
+            amounts={"amount": balances.transaction_amount},
         )
     deltas = [Delta(kind=Kind.REFUND, amount=-amount, ltv=-amount, purchase_amount=amount)]
     taken_back = min(stamps_for_purchase(rules, amount), balances.stamps_balance)
@@ -560,10 +581,11 @@ def stamp_add_rewards(
 
 
 def stamp_redeem_rewards(
-    balances: Balances, rules: StampRules, *, value: Any, purchase_amount: Any
+    balances: Balances, rules: StampRules, *, value: Any, purchase_amount: Any = None
 ) -> list[Delta]:
+    """A reward used: a visit, with or without a purchase (none given is a purchase of 0)."""
     rewards = parse_count(value, field_name="value", noun="rewards")
-    amount = parse_amount(purchase_amount, field_name="purchase_amount", allow_zero=True)
+    amount = parse_optional_amount(purchase_amount, field_name="purchase_amount") or ZERO
     if rewards > balances.rewards_available:
         raise LedgerError(
             "value",
@@ -724,8 +746,8 @@ def cashback_subtract_transaction_amount(
     if amount > balances.transaction_amount:
         raise LedgerError(
             "value",
-            _("You can subtract at most the transaction amount, %(amount)s.")
-            % {"amount": _number(balances.transaction_amount)},
+            _("You can subtract at most the transaction amount, %(amount)s."),
+            amounts={"amount": balances.transaction_amount},
         )
     percentage = _current_percentage(balances, rules)
     clawback = min(points_for(amount, percentage), balances.points_balance)

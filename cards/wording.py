@@ -1,9 +1,11 @@
 """What the ledger's actions say to a merchant, in words.
 
-``describe_*`` turn the deltas a rule computed into one line: the dialog's live preview before
-Apply (with the balances before, so it can say "balance 7 -> 9") and the message after it
-(without), so the two always say the same thing. The ``*_line`` helpers say what a dialog shows
-before anything is typed. ``cards.actions`` picks the ones each action uses.
+``describe_*`` turn the deltas a rule computed into one line: the dialog's live preview
+before Apply (with the balances before, so it can say "balance 7 -> 9 stamps") and, without
+them, the counter's double-scan warning about an earlier change. The ``*_line`` helpers say
+what a dialog shows before anything is typed, ``no_reward_available`` why a button is
+disabled. ``cards.actions`` picks the ones each action uses. After Apply, the message names
+the entries written, in the history's words (``cards.history.entries_summary``).
 
 Every phrase is translated on its own (a line is a comma-separated list of them); money is
 written in the merchant's currency the active language's way, points and percentages with the
@@ -42,10 +44,14 @@ def _points(value: Decimal) -> str:
 def _stamp_balance(deltas: list[Delta], before: Balances | None) -> list[str]:
     if before is None:
         return []
-    # Translators: the card's stamp balance before and after the change, e.g. "balance 7 -> 9".
+    after = _after(deltas, before).stamps_balance
+    # Translators: the card's stamp balance before and after the change, e.g.
+    # "balance 7 -> 9 stamps".
     return [
-        _("balance %(before)s -> %(after)s")
-        % {"before": before.stamps_balance, "after": _after(deltas, before).stamps_balance}
+        ngettext(
+            "balance %(before)s -> %(after)s stamp", "balance %(before)s -> %(after)s stamps", after
+        )
+        % {"before": before.stamps_balance, "after": after}
     ]
 
 
@@ -182,9 +188,10 @@ def describe_rewards_redeemed(
 def _points_balance(deltas: list[Delta], before: Balances | None) -> list[str]:
     if before is None:
         return []
-    # Translators: the card's points balance before and after the change, e.g. "balance 7 -> 9".
+    # Translators: the card's points balance before and after the change, e.g.
+    # "balance 7.00 -> 9.00 points".
     return [
-        _("balance %(before)s -> %(after)s")
+        _("balance %(before)s -> %(after)s points")
         % {
             "before": _points(before.points_balance),
             "after": _points(_after(deltas, before).points_balance),
@@ -329,6 +336,13 @@ def stamps_added_lines(card: Card) -> list[str]:
 
 def stamps_lines(card: Card) -> list[str]:
     return [_stamps_line(card)]
+
+
+def no_reward_available(card: Card) -> str:
+    """Why a reward cannot be redeemed now, or "" when one can."""
+    if card.rewards_available > 0:
+        return ""
+    return _("No reward available yet")
 
 
 def rewards_lines(card: Card) -> list[str]:

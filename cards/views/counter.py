@@ -10,58 +10,29 @@ own plus/minus dialogs. Both only read; the dialogs write.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from cards.actions import ACTIONS
+from cards import actions
+from cards.actions import CounterButton
 from cards.models import Card
 from cards.selectors import card_for_scan, card_get, card_metrics, scan_text_clean
 from loyalty.http import MerchantRequest, wants_partial
 from loyalty.tenancy import merchant_required
 
-if TYPE_CHECKING:
-    from django_stubs_ext import StrOrPromise
-
-# The counter's actions, most used first; a card shows those its profile offers
-# (``Action.offered_on``). Corrections beyond these (refunds, write-offs) stay on the profile.
-COUNTER_ACTIONS = (
-    ("transaction_amount_add", "primary"),
-    ("rewards_subtract", "primary"),
-    ("stamps_add", "secondary"),
-    ("points_add", "secondary"),
-    ("stamps_subtract", "subtract"),
-    ("points_subtract", "subtract"),
-)
 # Where the dialog goes back to without JavaScript, once applied.
 FROM_COUNTER = "from=counter"
-
-
-@dataclass(frozen=True)
-class CounterButton:
-    name: str
-    title: StrOrPromise
-    url: str
-    style: str
 
 
 def counter_buttons(card: Card) -> list[CounterButton]:
     """The counter's buttons for this card: none on a card that refuses balance changes."""
     if card.is_deleted or card.is_expired:
         return []
-    buttons = []
-    for name, style in COUNTER_ACTIONS:
-        action = ACTIONS.get((card.program.kind, name))
-        if action is None or not action.offered_on(card):
-            continue
-        url = reverse("cards:dialog", args=[card.serial, name])
-        buttons.append(CounterButton(name, action.title, f"{url}?{FROM_COUNTER}", style))
-    return buttons
+    return actions.counter_buttons(card, query=FROM_COUNTER)
 
 
 @merchant_required
@@ -83,7 +54,8 @@ def scan(request: MerchantRequest) -> HttpResponse:
 @merchant_required
 @require_GET
 def counter(request: MerchantRequest, serial: str) -> HttpResponse:
-    """One card at the counter; its summary alone for htmx (re-fetched after every change)."""
+    """One card at the counter; for htmx (re-fetched after every change) its summary, and its
+    buttons out of band (a redeem button is disabled once no reward is left)."""
     card = card_get(merchant=request.merchant, serial=serial)
     if card.program.is_cashback:
         # The tier comes from the program's tiers: one query here rather than one per use.
@@ -97,5 +69,5 @@ def counter(request: MerchantRequest, serial: str) -> HttpResponse:
         "buttons": counter_buttons(card),
     }
     if wants_partial(request):
-        return render(request, "cards/counter/counter.html#summary", context)
+        return render(request, "cards/counter/counter.html#refresh", context)
     return render(request, "cards/counter/counter.html", context)

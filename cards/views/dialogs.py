@@ -8,7 +8,12 @@ visit, where writing off visits replaces it) is a 404, like an unknown one.
 With htmx the dialog is a ``<dialog>`` partial: a validation error re-renders its form (422) and
 a success answers 204 with ``HX-Trigger: ledger-changed`` (the profile refreshes its metrics and
 history; app.js closes the dialog and toasts the message). Without JavaScript the same URL is a
-page with the form: a success redirects to the profile with a message.
+page with the form: a success redirects to the profile with a message. The message names the
+entries written, in the words of the history rows (``cards.history.entries_summary``).
+
+An action the card cannot take now (redeeming with no reward available) has its button
+disabled, saying why; its dialog, asked for anyway, says the same and has no form (409). Apply
+stays the service's to refuse, so a resent request still replays.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
@@ -32,6 +38,7 @@ from django_htmx.http import trigger_client_event
 from cards import services
 from cards.actions import ACTIONS, Action
 from cards.forms import LedgerDialogForm
+from cards.history import entries_summary
 from cards.models import Card
 from cards.rules import LedgerError
 from cards.selectors import card_get
@@ -70,11 +77,15 @@ def _form(action: Action, data: Any = None, key: str | None = None) -> LedgerDia
 
 @dataclass(frozen=True)
 class Preview:
-    """Either the text of what Apply would do, or the error it would give (with its field)."""
+    """Either the text of what Apply would do, or the error it would give (with its field).
+
+    ``said``: the error is already shown beside its field (a failed Apply), so not again here.
+    """
 
     text: str = ""
     error: str = ""
     field: str = ""
+    said: bool = False
 
 
 def _closed_reason(card: Card) -> str:
@@ -97,8 +108,17 @@ def compute_preview(card: Card, action: Action, data: Mapping[str, Any]) -> Prev
     try:
         deltas = action.compute(before, rule_set, data)
     except LedgerError as error:
-        return Preview(error=error.text, field=error.field_name)
-    return Preview(text=action.describe(deltas, before, rule_set, card.merchant.currency))
+        return Preview(error=error.text_in(card.merchant.currency), field=error.field_name)
+    what = action.describe(deltas, before, rule_set, card.merchant.currency)
+    # Translators: the live preview as a sentence, e.g. "+3 stamps, balance 7 -> 10 stamps.".
+    return Preview(text=_("%(what)s.") % {"what": capfirst(what)})
+
+
+def _errors_shown(form: LedgerDialogForm) -> set[str]:
+    """Every message the rendered form shows (beside its field or at the top)."""
+    if not form.is_bound:
+        return set()
+    return {str(message) for messages in form.errors.values() for message in messages}
 
 
 def _from_counter(request: MerchantRequest) -> bool:
@@ -117,13 +137,19 @@ def _context(
 ) -> dict[str, Any]:
     data = form.data if form.is_bound else {}
     dialog_url = reverse("cards:dialog", args=[card.serial, action.name])
+    closed = _closed_reason(card)
+    # Each message once: a closed card's reason shows on top (and the preview is off), a failed
+    # Apply's error beside its field.
+    preview = Preview() if closed else compute_preview(card, action, data)
+    if preview.error and preview.error in _errors_shown(form):
+        preview = Preview(said=True)
     return {
         "card": card,
         "action": action,
         "form": form,
         "balances": action.balances(card),
-        "closed_reason": _closed_reason(card),
-        "preview": compute_preview(card, action, data),
+        "closed_reason": closed,
+        "preview": preview,
         "dialog_url": dialog_url + ("?from=counter" if _from_counter(request) else ""),
         "preview_url": reverse("cards:dialog_preview", args=[card.serial, action.name]),
         "profile_url": _back_url(request, card),
@@ -151,6 +177,19 @@ def _render(
     return render(request, template, context, status=status)
 
 
+def _refused(request: MerchantRequest, card: Card, action: Action, refusal: str) -> HttpResponse:
+    """The dialog of an action the card cannot take now: why, and no form (409)."""
+    context = {
+        "card": card,
+        "action": action,
+        "refusal": refusal,
+        "profile_url": _back_url(request, card),
+        "as_page": not request.htmx,
+    }
+    template = "cards/dialogs/dialog.html" if request.htmx else "cards/dialogs/page.html"
+    return render(request, template, context, status=409)
+
+
 def _apply(
     request: MerchantRequest, card: Card, action: Action, form: LedgerDialogForm
 ) -> services.LedgerResult | None:
@@ -175,19 +214,15 @@ def _apply(
     except LedgerError as error:
         # Anything but a visible field (say, an expired idempotency key) goes on top.
         field = error.field_name if error.field_name in VISIBLE_FIELDS else None
-        form.add_error(field, error.text)
+        form.add_error(field, error.text_in(card.merchant.currency))
     except ValidationError as error:
         form.add_error(None, error)
     return None
 
 
-def _success(
-    request: MerchantRequest, card: Card, action: Action, result: services.LedgerResult
-) -> HttpResponse:
-    deltas = [entry.delta() for entry in result.entries]
-    what = action.describe(deltas, None, card.program.rule_set(), card.merchant.currency)
-    # Translators: after Apply, e.g. "Add stamps: +3 stamps." (the action, then what it did).
-    message = _("%(action)s: %(what)s.") % {"action": action.title, "what": what}
+def _success(request: MerchantRequest, card: Card, result: services.LedgerResult) -> HttpResponse:
+    # What the ledger wrote, as the history's rows say it: "Stamps added: +3 stamps.".
+    message = entries_summary(result.entries, card.merchant.currency)
     if request.htmx:
         response = HttpResponse(status=204)
         return trigger_client_event(response, "ledger-changed", {"message": message})
@@ -202,6 +237,9 @@ def dialog(request: MerchantRequest, serial: str, action: str) -> HttpResponse:
     if request.method == "POST":
         return _post(request, serial, action)
     card, spec = _load(request, serial, action)
+    refusal = spec.refusal(card)
+    if refusal:
+        return _refused(request, card, spec, refusal)
     return _render(request, card, spec, _form(spec, key=uuid.uuid4().hex))
 
 
@@ -226,7 +264,7 @@ def _post(request: MerchantRequest, serial: str, name: str) -> HttpResponse:
         if form.is_valid():
             result = _apply(request, card, spec, form)
     if result is not None:
-        return _success(request, card, spec, result)
+        return _success(request, card, result)
     return _render(request, card, spec, form, status=422)
 
 

@@ -82,7 +82,7 @@ def entry_reverse(request: MerchantRequest, serial: str, entry_id: int) -> HttpR
                 )
         except LedgerError as error:
             field = error.field_name if error.field_name == "reason" else None
-            form.add_error(field, error.text)
+            form.add_error(field, error.text_in(card.merchant.currency))
         else:
             return _success(request, card, entry)
     return _render(request, card, entry, form, status=422)

@@ -88,6 +88,56 @@
     }
   });
 
+  // Links styled as buttons (role=button) take Space like Enter, as a real button does.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== " " || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    var link = event.target.closest && event.target.closest("a[role=button]");
+    if (!link || link !== event.target) return;
+    event.preventDefault();  // not a page scroll
+    link.click();
+  });
+
+  // The control that opened the dialog (hx-target #dialog-slot) gets the focus back when the
+  // dialog closes, applied or cancelled. The metrics may be re-rendered meanwhile, so it is
+  // found again by its data-action and its rank among the controls with that data-action.
+  var opener = null;
+  function openerKey(el) {
+    var action = el.getAttribute("data-action");
+    if (!action) return null;
+    var same = document.querySelectorAll('[data-action="' + action + '"]');
+    return { action: action, index: Array.prototype.indexOf.call(same, el) };
+  }
+  function openerNow() {
+    if (!opener) return null;
+    if (opener.el.isConnected) return opener.el;
+    if (!opener.key) return null;
+    var same = document.querySelectorAll('[data-action="' + opener.key.action + '"]');
+    return same[opener.key.index] || same[0] || null;
+  }
+  function focusLost() {
+    var active = document.activeElement;
+    return !active || active === document.body || !active.isConnected || !!active.closest("dialog");
+  }
+  function returnFocus() {
+    var el = openerNow();
+    if (el && focusLost()) el.focus();
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var el = event.detail.elt;
+    if (el && el.getAttribute && el.getAttribute("hx-target") === "#dialog-slot") {
+      opener = { el: el, key: openerKey(el) };
+    }
+  });
+  // After a change the page re-renders the opener: focus its new self, unless it went elsewhere.
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!opener || !opener.changed || document.querySelector("dialog[open]")) return;
+    var el = openerNow();
+    if (el && el !== opener.el) {
+      if (focusLost()) el.focus();
+      opener = null;
+    }
+  });
+
   // A <dialog> swapped in by htmx opens as a modal; removing it on close keeps one at a time.
   function openDialogs(root) {
     var dialogs = (root || document).querySelectorAll("dialog[data-modal]:not([open])");
@@ -98,6 +148,7 @@
       if (first) first.focus();
       dialog.addEventListener("close", function () {
         if (dialog.hasAttribute("data-remove-on-close")) dialog.remove();
+        returnFocus();
       });
     });
   }
@@ -109,14 +160,28 @@
   // The script is deferred, so the body exists by now.
   document.body.addEventListener("ledger-changed", onChanged);
   function onChanged(event) {
+    if (opener) opener.changed = true;
     document.querySelectorAll("dialog[open]").forEach(function (d) { d.close(); });
     var detail = event.detail && event.detail.message;
     if (detail) toast(detail);
   }
 
-  // htmx swaps 422 responses (validation errors re-render the form) and nothing else unusual.
+  // A field's error from the last Apply goes once the field is edited: the live preview says
+  // what the new value would do (or what is wrong with it), so each message shows once.
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (!field.closest || !field.closest("#ledger-form")) return;
+    if (field.getAttribute("aria-invalid") !== "true") return;
+    var errors = document.getElementById(field.id + "_error");
+    if (errors) errors.remove();
+    field.removeAttribute("aria-invalid");
+  });
+
+  // htmx swaps 422 responses (validation errors re-render the form) and 409 (a dialog the card
+  // cannot take now, saying why), and nothing else unusual.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.xhr.status === 422) {
+    var status = event.detail.xhr.status;
+    if (status === 422 || status === 409) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

@@ -53,7 +53,7 @@ def test_adding_stamps_that_fill_the_card_previews_the_reward(
     card = _stamps(stamp_card, owner, "7")
     assert preview_parts(preview(owner_client, card, "stamps_add", value="3")) == (
         "ok",
-        "+3 stamps, balance 7 -> 0, 1 reward unlocked",
+        "+3 stamps, balance 7 -> 0 stamps, 1 reward unlocked.",
     )
 
 
@@ -65,7 +65,7 @@ def test_adding_stamps_below_a_full_card_previews_the_new_balance(
     )
     assert preview_parts(preview(owner_client, card, "stamps_add", value="3")) == (
         "ok",
-        "+3 stamps, balance 7 -> 10",
+        "+3 stamps, balance 7 -> 10 stamps.",
     )
 
 
@@ -75,11 +75,11 @@ def test_a_purchase_previews_stamps_and_rewards(
     card = _spent(stamp_card, owner, "95")
     assert preview_parts(preview(owner_client, card, "transaction_amount_add", value="30")) == (
         "ok",
-        "+$30.00 transaction amount, +3 stamps, balance 9 -> 2, 1 reward unlocked",
+        "+$30.00 transaction amount, +3 stamps, balance 9 -> 2 stamps, 1 reward unlocked.",
     )
     assert preview_parts(preview(owner_client, card, "transaction_amount_add", value="9.99")) == (
         "ok",
-        "+$9.99 transaction amount, no stamps, balance 9 -> 9",
+        "+$9.99 transaction amount, no stamps, balance 9 -> 9 stamps.",
     )
 
 
@@ -91,7 +91,8 @@ def test_a_refund_previews_the_stamps_taken_back(
         preview(owner_client, card, "transaction_amount_subtract", value="27")
     ) == (
         "ok",
-        "-$27.00 transaction amount, 2 stamps taken back, balance 2 -> 0, rewards unchanged",
+        "-$27.00 transaction amount, 2 stamps taken back, balance 2 -> 0 stamps, "
+        "rewards unchanged.",
     )
 
 
@@ -101,7 +102,7 @@ def test_writing_off_visits_previews_visits_and_stamps(
     card = _spent(issue_card(visit_program), owner, "5", "5", "5")
     assert preview_parts(preview(owner_client, card, "visits_write_off", value="2")) == (
         "ok",
-        "-2 visits, visits 3 -> 1, 4 stamps taken back, balance 6 -> 2",
+        "-2 visits, visits 3 -> 1, 4 stamps taken back, balance 6 -> 2 stamps.",
     )
 
 
@@ -109,16 +110,17 @@ def test_removing_and_rewards_previews(owner_client: Client, stamp_card: Card, o
     card = _spent(stamp_card, owner, "95", "30")
     assert preview_parts(preview(owner_client, card, "stamps_subtract", value="1")) == (
         "ok",
-        "-1 stamp, balance 2 -> 1",
+        "-1 stamp, balance 2 -> 1 stamp.",
     )
-    assert preview_parts(
-        preview(owner_client, card, "rewards_subtract", value="1", purchase_amount="0")
-    ) == ("ok", "1 reward redeemed, rewards available 1 -> 0, counts as a visit")
+    assert preview_parts(preview(owner_client, card, "rewards_subtract", value="1")) == (
+        "ok",
+        "1 reward redeemed, rewards available 1 -> 0, counts as a visit.",
+    )
     assert preview_parts(
         preview(owner_client, card, "rewards_add", value="2", purchase_amount="5")
     ) == (
         "ok",
-        "+2 rewards, rewards available 1 -> 3, +$5.00 transaction amount, counts as a visit",
+        "+2 rewards, rewards available 1 -> 3, +$5.00 transaction amount, counts as a visit.",
     )
 
 
@@ -132,8 +134,8 @@ def test_a_purchase_that_reaches_a_tier_previews_it(
     card = _spent(cashback_card, owner, "400")
     assert preview_parts(preview(owner_client, card, "transaction_amount_add", value="200")) == (
         "ok",
-        "+$200.00 transaction amount, +10.00 points at 5 %, balance 20.00 -> 30.00, "
-        "reaches Silver (7 % from the next purchase)",
+        "+$200.00 transaction amount, +10.00 points at 5 %, balance 20.00 -> 30.00 points, "
+        "reaches Silver (7 % from the next purchase).",
     )
 
 
@@ -144,8 +146,8 @@ def test_a_purchase_below_the_next_tier_previews_the_distance(
         preview(owner_client, cashback_card, "transaction_amount_add", value="400")
     ) == (
         "ok",
-        "+$400.00 transaction amount, +20.00 points at 5 %, balance 0.00 -> 20.00, "
-        "$100.00 more to Silver",
+        "+$400.00 transaction amount, +20.00 points at 5 %, balance 0.00 -> 20.00 points, "
+        "$100.00 more to Silver.",
     )
 
 
@@ -155,24 +157,24 @@ def test_points_and_decrease_previews(
     card = _spent(cashback_card, owner, "400", "200")
     assert preview_parts(preview(owner_client, card, "points_add", value="30")) == (
         "ok",
-        "+30.00 points, balance 30.00 -> 60.00, transaction amount unchanged",
+        "+30.00 points, balance 30.00 -> 60.00 points, transaction amount unchanged.",
     )
     assert preview_parts(
         preview(owner_client, card, "points_add", value="5", purchase_amount="12")
     ) == (
         "ok",
-        "+5.00 points, balance 30.00 -> 35.00, LTV +$12.00, transaction amount unchanged",
+        "+5.00 points, balance 30.00 -> 35.00 points, LTV +$12.00, transaction amount unchanged.",
     )
     assert preview_parts(preview(owner_client, card, "points_subtract", value="10")) == (
         "ok",
-        "-10.00 points, balance 30.00 -> 20.00, tier unchanged",
+        "-10.00 points, balance 30.00 -> 20.00 points, tier unchanged.",
     )
     assert preview_parts(
         preview(owner_client, card, "transaction_amount_subtract", value="200")
     ) == (
         "ok",
-        "-$200.00 transaction amount, -14.00 points at 7 %, balance 30.00 -> 16.00, "
-        "tier stays Silver",
+        "-$200.00 transaction amount, -14.00 points at 7 %, balance 30.00 -> 16.00 points, "
+        "tier stays Silver.",
     )
 
 
@@ -186,8 +188,9 @@ def test_points_and_decrease_previews(
         ("stamps_subtract", {"value": "5"}),
         ("stamps_add", {"value": "1.5"}),
         ("transaction_amount_subtract", {"value": "200"}),
-        ("transaction_amount_add", {"value": "10", "purchase_amount": "11"}),
+        ("transaction_amount_add", {"value": "10.001"}),
         ("rewards_subtract", {"value": "3", "purchase_amount": "0"}),
+        ("rewards_subtract", {"value": "1", "purchase_amount": "-2"}),
         ("rewards_add", {"value": "1", "purchase_amount": ""}),
     ],
 )
@@ -239,7 +242,7 @@ def test_a_preview_on_a_deleted_card_gives_the_refusal(
         ("stamps_add", {"value": "9"}),
         ("stamps_subtract", {"value": "2"}),
         ("rewards_add", {"value": "1", "purchase_amount": "3"}),
-        ("rewards_subtract", {"value": "1", "purchase_amount": "0"}),
+        ("rewards_subtract", {"value": "1"}),
     ],
 )
 def test_a_preview_writes_nothing_and_apply_does_what_it_said(
@@ -255,7 +258,7 @@ def test_a_preview_writes_nothing_and_apply_does_what_it_said(
     apply_dialog(owner_client, card, action, **fields)
     after = snapshot(card)
     if "balance" in said:  # "balance 2 -> 0": the preview's "after" is what Apply wrote
-        assert said.split("balance ")[1].split(" -> ")[1].split(",")[0] == str(
+        assert said.split("balance ")[1].split(" -> ")[1].split(" stamp")[0] == str(
             after["stamps_balance"]
         )
 
@@ -266,7 +269,7 @@ def test_a_cashback_preview_matches_what_apply_writes(
     card = _spent(cashback_card, owner, "333.33")
     _, said = preview_parts(preview(owner_client, card, "transaction_amount_add", value="177.77"))
     apply_dialog(owner_client, card, "transaction_amount_add", value="177.77")
-    balance = said.split("balance ")[1].split(" -> ")[1].split(",")[0]
+    balance = said.split("balance ")[1].split(" -> ")[1].split(" points")[0]
     assert Decimal(balance) == snapshot(card)["points_balance"]
 
 
@@ -284,7 +287,7 @@ def test_previews_are_post_only_and_tenant_scoped(
 def test_staff_see_previews(staff_client: Client, stamp_card: Card) -> None:
     assert preview_parts(preview(staff_client, stamp_card, "stamps_add", value="2")) == (
         "ok",
-        "+2 stamps, balance 0 -> 2",
+        "+2 stamps, balance 0 -> 2 stamps.",
     )
 
 
@@ -302,5 +305,6 @@ def test_a_decrease_with_no_points_left_claws_back_nothing(
     response = preview(owner_client, card, "transaction_amount_subtract", value="100")
     assert preview_parts(response) == (
         "ok",
-        "-$100.00 transaction amount, -0.00 points at 5 %, balance 0.00 -> 0.00, tier stays Bronze",
+        "-$100.00 transaction amount, -0.00 points at 5 %, balance 0.00 -> 0.00 points, "
+        "tier stays Bronze.",
     )

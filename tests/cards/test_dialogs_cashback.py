@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from cards import services
 from cards.models import Card
+from cards.rules import LedgerError
 from tests.cards.dialog_support import (
     apply_dialog,
     changes,
@@ -63,7 +64,7 @@ def test_adding_points_credits_the_balance_and_counts_a_visit(
 ) -> None:
     before = snapshot(cashback_card)
     response = apply_dialog(owner_client, cashback_card, "points_add", value="30", comment="Sorry")
-    assert trigger_message(response) == "Add points: +30.00 points, transaction amount unchanged."
+    assert trigger_message(response) == "Points added: +30.00 points, +1 visit."
     assert changes(before, snapshot(cashback_card)) == {
         "points_balance": Decimal("30.00"),
         "points_earned": Decimal("30.00"),
@@ -126,7 +127,9 @@ def test_removing_points_counts_redeemed_and_a_visit(
     card = _spent(cashback_card, owner, "400")
     before = snapshot(card)
     response = apply_dialog(owner_client, card, "points_subtract", value="10", purchase_amount="8")
-    assert "-10.00 points" in trigger_message(response)
+    message = trigger_message(response)  # the history row's words
+    assert message.startswith("Points removed: ")
+    assert "\u221210.00 points" in message
     assert changes(before, snapshot(card)) == {
         "points_balance": Decimal("10.00"),
         "points_redeemed": Decimal("10.00"),
@@ -204,7 +207,7 @@ def test_a_purchase_earns_at_the_old_rate_and_upgrades_for_the_next(
         apply_dialog(owner_client, card, "transaction_amount_add", value="200")
     )
     assert message == (
-        "Increase transaction amount: +$200.00 transaction amount, +10.00 points at 5 %, "
+        "Purchase: Transaction amount +$200.00, +10.00 points at 5 %, +1 visit, "
         "reaches Silver (7 % from the next purchase)."
     )
     assert changes(before, snapshot(card)) == {
@@ -281,11 +284,6 @@ def test_a_percentage_with_decimals_rounds_half_up(owner_client: Client, merchan
     [
         ({"value": ""}, "value", "This field is required."),
         ({"value": "-3"}, "value", "Enter a positive amount."),
-        (
-            {"value": "50", "purchase_amount": "49.99"},
-            "purchase_amount",
-            "The purchase amount must equal the value (50.00), or be left empty.",
-        ),
     ],
 )
 def test_increasing_the_amount_refuses_bad_input_and_changes_nothing(
@@ -313,7 +311,7 @@ def test_decreasing_the_amount_claws_back_at_the_current_rate_and_keeps_the_tier
         apply_dialog(owner_client, card, "transaction_amount_subtract", value="200")
     )
     assert message == (
-        "Decrease transaction amount: -$200.00 transaction amount, -14.00 points at 7 %."
+        "Refund of amount spent: Transaction amount \u2212$200.00, \u221214.00 points at 7 %."
     )
     assert changes(before, snapshot(card)) == {
         "transaction_amount": Decimal("400.00"),
@@ -343,16 +341,29 @@ def test_the_clawback_rounds_half_up(owner_client: Client, cashback_card: Card, 
     assert snapshot(card)["points_redeemed"] == Decimal("0.04")  # 0.035
 
 
+@pytest.mark.parametrize("action", ["transaction_amount_add", "transaction_amount_subtract"])
+def test_the_service_still_refuses_a_purchase_amount_other_than_the_value(
+    cashback_card: Card, owner: Any, action: str
+) -> None:
+    """The dialog asks for the amount once; a caller passing both must pass the same."""
+    card = _spent(cashback_card, owner, "400")
+    before, entries = snapshot(card), _entry_count(card)
+    with pytest.raises(LedgerError) as refused:
+        services.card_apply(
+            card=card, action=action, value="50", purchase_amount="49.99", actor=owner
+        )
+    assert (refused.value.field_name, refused.value.text) == (
+        "purchase_amount",
+        "The purchase amount must equal the value (50.00), or be left empty.",
+    )
+    assert (snapshot(card), _entry_count(card)) == (before, entries)
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"value": "400.01"}, "value", "You can subtract at most the transaction amount, 400.00."),
+        ({"value": "400.01"}, "value", "You can subtract at most the transaction amount, $400.00."),
         ({"value": "0"}, "value", "Enter an amount greater than zero."),
-        (
-            {"value": "10", "purchase_amount": "11"},
-            "purchase_amount",
-            "The purchase amount must equal the value (10.00), or be left empty.",
-        ),
     ],
 )
 def test_decreasing_the_amount_refuses_bad_input_and_changes_nothing(
@@ -547,3 +558,17 @@ def test_faq_decreasing_the_amount_does_not_downgrade_the_tier(
     assert values["transaction_amount"] == "100.00"
     assert (values["cashback_tier"], values["cashback_percentage"]) == ("Gold", "10.00")
     assert values["to_next_tier"] == ""
+
+
+def test_a_refused_amount_is_written_in_the_merchants_currency(
+    owner_client: Client, cashback_card: Card, owner: Any
+) -> None:
+    """The rules know no currency: the dialog writes their amounts in the merchant's."""
+    merchant = cashback_card.merchant
+    merchant.currency = "EUR"
+    merchant.save(update_fields=["currency"])
+    services.card_add_transaction_amount(card=cashback_card, value="12.5", actor=owner)
+    response = apply_dialog(owner_client, cashback_card, "transaction_amount_subtract", value="13")
+    assert field_errors(response, "value") == [
+        "You can subtract at most the transaction amount, €12.50."
+    ]

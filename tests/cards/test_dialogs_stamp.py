@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from cards import services
 from cards.models import Card, Program
+from cards.rules import LedgerError
 from tests.cards.dialog_support import (
     apply_dialog,
     changes,
@@ -50,7 +51,7 @@ VALID_INPUT = {
     "stamps_add": {"value": "2"},
     "stamps_subtract": {"value": "1"},
     "rewards_add": {"value": "1", "purchase_amount": "0"},
-    "rewards_subtract": {"value": "1", "purchase_amount": "0"},
+    "rewards_subtract": {"value": "1"},
 }
 
 
@@ -108,7 +109,9 @@ def test_dialog_without_javascript_is_a_full_page(owner_client: Client, stamp_ca
         f'action="{reverse("cards:dialog", args=[stamp_card.serial, "transaction_amount_add"])}"'
         in html
     )
-    assert 'name="purchase_amount"' in html
+    # The amount spent is the value: no second field to type it again.
+    assert 'name="purchase_amount"' not in html
+    assert "Amount spent" in text(response)
     # A page posts and redirects even where JavaScript runs (say, opened in a tab of its own).
     assert 'hx-post="/cards/' + stamp_card.serial + '/dialogs/transaction_amount_add/"' not in html
 
@@ -116,8 +119,8 @@ def test_dialog_without_javascript_is_a_full_page(owner_client: Client, stamp_ca
 @pytest.mark.parametrize(
     ("action", "fields"),
     [
-        ("transaction_amount_add", {"value", "purchase_amount", "comment"}),
-        ("transaction_amount_subtract", {"value", "purchase_amount", "comment"}),
+        ("transaction_amount_add", {"value", "comment"}),
+        ("transaction_amount_subtract", {"value", "comment"}),
         ("stamps_add", {"value", "comment"}),
         ("stamps_subtract", {"value", "comment"}),
         ("rewards_add", {"value", "purchase_amount", "comment"}),
@@ -125,11 +128,40 @@ def test_dialog_without_javascript_is_a_full_page(owner_client: Client, stamp_ca
     ],
 )
 def test_each_dialog_has_its_fields(
-    owner_client: Client, stamp_card: Card, action: str, fields: set[str]
+    owner_client: Client, stamp_card: Card, owner: Any, action: str, fields: set[str]
 ) -> None:
-    html = open_dialog(owner_client, stamp_card, action).content.decode()
+    card = _ready_card(stamp_card, owner)  # a reward to redeem
+    html = open_dialog(owner_client, card, action).content.decode()
     rendered = set(re.findall(r'name="(value|purchase_amount|comment)"', html))
     assert rendered == fields
+
+
+@pytest.mark.parametrize(
+    ("action", "label"),
+    [
+        ("transaction_amount_add", "Amount spent"),
+        ("transaction_amount_subtract", "Amount to refund"),
+        ("stamps_add", "Stamps to add"),
+        ("stamps_subtract", "Stamps to remove"),
+        ("rewards_add", "Rewards to add"),
+        ("rewards_subtract", "Rewards to redeem"),
+    ],
+)
+def test_the_value_field_is_labelled_for_what_it_is(
+    owner_client: Client, stamp_card: Card, owner: Any, action: str, label: str
+) -> None:
+    card = _ready_card(stamp_card, owner)
+    html = open_dialog(owner_client, card, action).content.decode()
+    assert re.search(rf'<label for="id_value">{label}(?: <span[^>]*>\*</span>)?</label>', html)
+    assert ">Value<" not in html
+
+
+def test_writing_off_visits_asks_for_visits(
+    owner_client: Client, visit_card: Card, owner: Any
+) -> None:
+    card = _ready_card(visit_card, owner)
+    html = open_dialog(owner_client, card, "visits_write_off").content.decode()
+    assert '<label for="id_value">Visits to write off' in html
 
 
 def test_dialogs_show_the_balance_they_act_on(
@@ -170,10 +202,10 @@ def test_a_big_purchase_turns_full_cards_into_rewards(
     owner_client: Client, stamp_card: Card
 ) -> None:
     before = snapshot(stamp_card)
-    response = apply_dialog(
-        owner_client, stamp_card, "transaction_amount_add", value="250", purchase_amount="250.00"
+    response = apply_dialog(owner_client, stamp_card, "transaction_amount_add", value="250")
+    assert trigger_message(response) == (
+        "Purchase: Transaction amount +$250.00, +25 stamps, +2 rewards unlocked, +1 visit."
     )
-    assert "2 rewards unlocked" in trigger_message(response)
     assert changes(before, snapshot(stamp_card)) == {
         "transaction_amount": Decimal("250.00"),
         "ltv": Decimal("250.00"),
@@ -206,11 +238,6 @@ def test_a_visit_card_earns_its_stamps_per_visit_whatever_the_amount(
         ({"value": "0"}, "value", "Enter an amount greater than zero."),
         ({"value": "-5"}, "value", "Enter a positive amount."),
         ({"value": "1.005"}, "value", "Use at most 2 decimal places."),
-        (
-            {"value": "10", "purchase_amount": "12"},
-            "purchase_amount",
-            "The purchase amount must equal the value (10.00), or be left empty.",
-        ),
     ],
 )
 def test_adding_transaction_amount_refuses_bad_input_and_changes_nothing(
@@ -222,6 +249,22 @@ def test_adding_transaction_amount_refuses_bad_input_and_changes_nothing(
     assert field_errors(response, field) == [message]
     assert snapshot(stamp_card) == before
     assert _entry_count(stamp_card) == entries
+
+
+@pytest.mark.parametrize("action", ["transaction_amount_add", "transaction_amount_subtract"])
+def test_the_service_still_refuses_a_purchase_amount_other_than_the_value(
+    stamp_card: Card, owner: Any, action: str
+) -> None:
+    """The dialog asks for the amount once; a caller passing both must pass the same."""
+    card = _ready_card(stamp_card, owner)
+    before, entries = snapshot(card), _entry_count(card)
+    with pytest.raises(LedgerError) as refused:
+        services.card_apply(card=card, action=action, value="10", purchase_amount="12", actor=owner)
+    assert refused.value.field_name == "purchase_amount"
+    assert refused.value.text == (
+        "The purchase amount must equal the value (10.00), or be left empty."
+    )
+    assert (snapshot(card), _entry_count(card)) == (before, entries)
 
 
 def test_a_failed_apply_returns_the_form_only_so_the_dialog_stays_open(
@@ -254,9 +297,10 @@ def test_correcting_a_typo_refunds_the_excess_and_takes_its_stamps_back(
     response = apply_dialog(
         owner_client, stamp_card, "transaction_amount_subtract", value="90", comment="Typo"
     )
-    message = trigger_message(response)
-    assert "3 stamps taken back" in message
-    assert "rewards unchanged" in message
+    # The message names the two entries written, as the history shows them.
+    assert trigger_message(response) == (
+        "Refund of amount spent: Transaction amount \u2212$90.00. Stamps redeemed: \u22123 stamps."
+    )
     assert changes(before, snapshot(stamp_card)) == {
         "transaction_amount": Decimal("45.00"),
         "ltv": Decimal("45.00"),
@@ -291,14 +335,9 @@ def test_a_refund_with_no_stamps_left_to_take_back_writes_one_row(
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"value": "126"}, "value", "You can refund at most the transaction amount, 125.00."),
+        ({"value": "126"}, "value", "You can refund at most the transaction amount, $125.00."),
         ({"value": ""}, "value", "This field is required."),
         ({"value": "0"}, "value", "Enter an amount greater than zero."),
-        (
-            {"value": "10", "purchase_amount": "9"},
-            "purchase_amount",
-            "The purchase amount must equal the value (10.00), or be left empty.",
-        ),
     ],
 )
 def test_refund_refuses_bad_input_and_changes_nothing(
@@ -341,7 +380,7 @@ def test_writing_off_visits_takes_their_stamps_back(
         services.card_add_transaction_amount(card=visit_card, value="4", actor=owner)
     before = snapshot(visit_card)
     response = apply_dialog(owner_client, visit_card, "visits_write_off", value="2")
-    assert "2 stamps taken back" in trigger_message(response)
+    assert trigger_message(response) == ("Visits written off: \u22122 stamps, \u22122 visits.")
     assert changes(before, snapshot(visit_card)) == {
         "total_visits": 1,
         "stamps_balance": 1,
@@ -396,7 +435,7 @@ def test_added_stamps_that_fill_the_card_become_a_reward(
     services.card_add_stamps(card=stamp_card, value="7", actor=owner)
     before = snapshot(stamp_card)
     message = trigger_message(apply_dialog(owner_client, stamp_card, "stamps_add", value="3"))
-    assert message == "Add stamps: +3 stamps, 1 reward unlocked."
+    assert message == "Stamps added: +3 stamps, +1 reward unlocked."
     assert changes(before, snapshot(stamp_card)) == {
         "stamps_earned": 10,
         "stamps_balance": 0,
@@ -462,7 +501,7 @@ def test_adding_rewards_is_a_visit_with_its_purchase_amount(
         owner_client, stamp_card, "rewards_add", value="2", purchase_amount="15"
     )
     assert trigger_message(response) == (
-        "Add rewards: +2 rewards, +$15.00 transaction amount, counts as a visit."
+        "Rewards added: Transaction amount +$15.00, +2 rewards, +1 visit."
     )
     assert changes(before, snapshot(stamp_card)) == {
         "rewards_earned": 2,
@@ -501,7 +540,9 @@ def test_redeeming_a_reward_is_a_visit_and_counts_redeemed(
     response = apply_dialog(
         owner_client, card, "rewards_subtract", value="1", purchase_amount="4.50"
     )
-    assert "1 reward redeemed" in trigger_message(response)
+    assert trigger_message(response) == (
+        "Reward redeemed: Transaction amount +$4.50, \u22121 reward, +1 visit."
+    )
     assert changes(before, snapshot(card)) == {
         "rewards_available": 0,
         "rewards_redeemed": 1,
@@ -526,9 +567,9 @@ def test_redeeming_a_reward_is_a_visit_and_counts_redeemed(
         ),
         (
             "rewards_subtract",
-            {"value": "1", "purchase_amount": ""},
+            {"value": "1", "purchase_amount": "-1"},
             "purchase_amount",
-            "This field is required.",
+            "Enter a positive amount.",
         ),
         (
             "rewards_subtract",
@@ -572,6 +613,32 @@ def test_reward_dialogs_refuse_bad_input_and_change_nothing(
     assert field_errors(response, field) == [message]
     assert snapshot(card) == before
     assert _entry_count(card) == entries
+
+
+def test_a_reward_is_redeemed_without_a_purchase_and_still_counts_a_visit(
+    owner_client: Client, stamp_card: Card, owner: Any
+) -> None:
+    card = _ready_card(stamp_card, owner)
+    before = snapshot(card)
+    response = apply_dialog(owner_client, card, "rewards_subtract", value="1")
+    assert trigger_message(response) == "Reward redeemed: \u22121 reward, +1 visit."
+    assert changes(before, snapshot(card)) == {
+        "rewards_available": 0,
+        "rewards_redeemed": 1,
+        "total_visits": 3,
+        "last_visit_at": "moved",
+        "last_reward_redeemed_at": "moved",
+    }
+
+
+def test_the_redeem_dialog_asks_for_an_optional_purchase_amount(
+    owner_client: Client, stamp_card: Card, owner: Any
+) -> None:
+    html = open_dialog(owner_client, _ready_card(stamp_card, owner), "rewards_subtract").text
+    field = re.search(r'<input [^>]*name="purchase_amount"[^>]*>', html)
+    assert field is not None
+    assert "required" not in field.group(0)
+    assert "Leave it empty when the reward is redeemed without a purchase." in html
 
 
 def test_a_comment_over_500_characters_is_refused(owner_client: Client, stamp_card: Card) -> None:
@@ -692,7 +759,7 @@ def test_without_javascript_apply_redirects_to_the_profile_with_a_message(
     assert response.status_code == 302
     assert response.url == reverse("cards:profile", args=[stamp_card.serial])
     page = owner_client.get(response.url)
-    assert "Add stamps: +4 stamps." in text(page)
+    assert "Stamps added: +4 stamps." in text(page)
     assert Card.objects.get(pk=stamp_card.pk).stamps_balance == 4
 
 
@@ -767,10 +834,13 @@ def test_stamp_metrics_carry_a_button_for_every_dialog(
         ).content.decode()
         return dialog_buttons(html)
 
+    # No reward to redeem yet: that button is disabled (no link to its dialog).
+    assert actions(stamp_card) == set(STAMP_ACTIONS) - {"rewards_subtract"}
+    assert actions(visit_card) == (
+        set(STAMP_ACTIONS) - {"transaction_amount_subtract", "rewards_subtract"}
+    ) | {"visits_write_off"}
+    services.card_add_rewards(card=stamp_card, value="1", purchase_amount="0", actor=None)
     assert actions(stamp_card) == set(STAMP_ACTIONS)
-    assert actions(visit_card) == (set(STAMP_ACTIONS) - {"transaction_amount_subtract"}) | {
-        "visits_write_off"
-    }
 
 
 def test_every_button_opens_its_dialog(owner_client: Client, stamp_card: Card) -> None:

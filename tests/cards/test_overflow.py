@@ -134,8 +134,8 @@ def test_a_spend_per_stamp_that_turns_a_large_purchase_into_too_many_stamps_is_r
             merchant=merchant, spec=stamp_spec(spend_per_stamp=D("0.01")), actor=None
         )
     assert error.value.message_dict["spend_per_stamp"] == [
-        "At 0.01 per stamp, a purchase of 1,000.00 would earn more than the 10,000 stamps one "
-        "purchase can earn. Use at least 0.10 per stamp."
+        "At $0.01 per stamp, a purchase of $1,000.00 would earn more than the 10,000 stamps "
+        "one purchase can earn. Use at least $0.10 per stamp."
     ]
     assert not Program.objects.exists()
     program = services.program_create(
@@ -218,7 +218,7 @@ def test_a_huge_tier_threshold_gets_a_message(owner_client: Client, merchant: An
     )
     response = owner_client.post(reverse("settings:program_create"), data)
     assert response.status_code == 422
-    assert "the threshold must be between 0 and 1,000,000.00" in text(response)
+    assert "the threshold must be between 0 and $1,000,000.00" in text(response)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,9 +245,11 @@ def test_a_huge_number_in_any_dialog_field_never_fails_the_request(
     cards = _cards(merchant)
     for card in cards:
         for (kind, name), action in ACTIONS.items():
-            if not action.offered_on(card) or (field == "purchase_amount" and not action.purchase):
+            # Only the dialogs with a purchase amount field besides the value.
+            asks = action.asks_purchase
+            if not action.offered_on(card) or (field == "purchase_amount" and not asks):
                 continue
-            fields = {"value": "1", "purchase_amount": "1" if action.purchase else ""}
+            fields = {"value": "1", "purchase_amount": "1" if asks else ""}
             fields[field] = HUGE * 40 if field == "comment" else HUGE
             key = fields.pop("idempotency_key", None)
             before = state(card)

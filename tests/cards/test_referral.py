@@ -172,7 +172,7 @@ def test_a_first_purchase_in_the_dialog_credits_the_referrer(
 
     response = apply_dialog(owner_client, newcomer, "transaction_amount_add", value="20")
 
-    assert trigger_message(response).startswith("Add transaction amount:")
+    assert trigger_message(response).startswith("Purchase:")
     assert refreshed(stamp_card).referral_stamps == 2
 
 

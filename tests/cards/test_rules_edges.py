@@ -468,9 +468,15 @@ def test_rewards_added_and_redeemed_keep_a_purchase_amount_of_zero() -> None:
 
 def test_reward_errors_name_the_field_at_fault() -> None:
     start = Balances(rewards_available=2, rewards_earned=2)
+    # Adding rewards asks what was bought (0 for nothing); a reward is redeemed with or
+    # without a purchase.
+    error = refused(rules.stamp_add_rewards, start, SPEND, value=1, purchase_amount="")
+    assert (error.field_name, error.text) == ("purchase_amount", "This field is required.")
+    for blank in ("", None):
+        (redeemed,) = rules.stamp_redeem_rewards(start, SPEND, value=1, purchase_amount=blank)
+        assert (redeemed.amount, redeemed.ltv, redeemed.visits) == (0, 0, 1)
+        assert redeemed.purchase_amount == 0
     for action in (rules.stamp_add_rewards, rules.stamp_redeem_rewards):
-        error = refused(action, start, SPEND, value=1, purchase_amount="")
-        assert (error.field_name, error.text) == ("purchase_amount", "This field is required.")
         error = refused(action, start, SPEND, value=1, purchase_amount="-1")
         assert (error.field_name, error.text) == ("purchase_amount", "Enter a positive amount.")
         error = refused(action, start, SPEND, value="1.5", purchase_amount="0")

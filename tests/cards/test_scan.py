@@ -328,8 +328,15 @@ def test_a_visit_stamp_card_offers_the_same_counter_actions(
     staff_client: Client, merchant: Merchant
 ) -> None:
     program = StampProgramFactory(merchant=merchant, mechanism="visit", spend_per_stamp=None)
-    page = counter_page(staff_client, issue_card(program))
-    assert actions(page) == [
+    card = issue_card(program)
+    # No reward yet: redeeming is a disabled button saying why, not a link to its dialog.
+    assert actions(counter_page(staff_client, card)) == [
+        "transaction_amount_add",
+        "stamps_add",
+        "stamps_subtract",
+    ]
+    services.card_add_rewards(card=card, value="1", purchase_amount="0", actor=None)
+    assert actions(counter_page(staff_client, card)) == [
         "transaction_amount_add",
         "rewards_subtract",
         "stamps_add",

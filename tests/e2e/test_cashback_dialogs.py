@@ -39,7 +39,7 @@ def test_adding_points(page: Any, login: Any, owner: Any, cashback_card: Card) -
     _open_profile(page, login, owner, cashback_card)
     dialog = _open_dialog(page, "points_add")
     dialog.locator('input[name="value"]').fill("30")
-    expect(dialog.locator('[data-preview="ok"]')).to_contain_text("balance 0.00 -> 30.00")
+    expect(dialog.locator('[data-preview="ok"]')).to_contain_text("balance 0.00 -> 30.00 points")
     dialog.get_by_role("button", name="Apply").click()
 
     expect(page.locator("dialog")).to_have_count(0)
@@ -60,7 +60,7 @@ def test_a_purchase_across_a_tier_threshold(
     expect(dialog).to_contain_text("Cashback: Bronze, 5 %")
     dialog.locator('input[name="value"]').fill("200")
     expect(dialog.locator('[data-preview="ok"]')).to_contain_text(
-        "+10.00 points at 5 %, balance 20.00 -> 30.00, reaches Silver"
+        "+10.00 points at 5 %, balance 20.00 -> 30.00 points, reaches Silver"
     )
     dialog.get_by_role("button", name="Apply").click()
 

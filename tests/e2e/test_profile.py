@@ -41,7 +41,9 @@ def test_change_the_expiration_date_and_expire_the_card(
     page.fill("input[name=expires_on]", future.isoformat())
     page.click('[data-action="expires_at_save"]')
     expect(expires).to_have_attribute("data-value", future.isoformat())
-    expect(page.locator('[data-action="stamps_add"]')).to_be_visible()
+    # Both the counter actions' button and the metric's plus.
+    expect(page.locator('[data-action="stamps_add"]')).to_have_count(2)
+    expect(page.locator('dl.metrics [data-action="stamps_add"]')).to_be_visible()
 
     past = timezone.localdate() - datetime.timedelta(days=1)
     page.click('[data-action="expires_at_edit"]')

@@ -35,7 +35,7 @@ def test_adding_a_transaction_amount(page: Any, login: Any, owner: Any, stamp_ca
     dialog = _open_dialog(page, "transaction_amount_add")
     dialog.locator('input[name="value"]').fill("95")
     expect(dialog.locator('[data-preview="ok"]')).to_have_text(
-        "+$95.00 transaction amount, +9 stamps, balance 0 -> 9"
+        "+$95.00 transaction amount, +9 stamps, balance 0 -> 9 stamps."
     )
     dialog.get_by_role("button", name="Apply").click()
 
@@ -102,7 +102,7 @@ def test_redeeming_a_reward(
     dialog = _open_dialog(page, "rewards_subtract")
     expect(dialog).to_contain_text("Rewards available: 1")
     dialog.locator('input[name="value"]').fill("1")
-    dialog.locator('input[name="purchase_amount"]').fill("0")
+    # No purchase with it: the purchase amount stays empty.
     expect(dialog.locator('[data-preview="ok"]')).to_contain_text("1 reward redeemed")
     dialog.get_by_role("button", name="Apply").click()
 
@@ -137,4 +137,4 @@ def test_the_dialogs_work_without_javascript(
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url(f"**/cards/{stamp_card.serial}/")
     expect(page.locator('[data-metric="stamps_balance"]')).to_have_attribute("data-value", "4")
-    expect(page.locator(".messages")).to_contain_text("Add stamps: +4 stamps.")
+    expect(page.locator(".messages")).to_contain_text("Stamps added: +4 stamps.")
