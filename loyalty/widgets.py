@@ -39,3 +39,20 @@ class PlainSelect(forms.Select):
             flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name})),
             options,
         )
+
+
+class ColorInput(forms.TextInput):
+    """``<input type="color">``: it always holds a colour, so HTML allows it neither
+    ``maxlength`` nor ``required`` (the form field still checks both on the server)."""
+
+    input_type = "color"
+
+    def use_required_attribute(self, initial: Any) -> bool:
+        return False
+
+    def build_attrs(
+        self, base_attrs: dict[str, Any], extra_attrs: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        attrs = super().build_attrs(base_attrs, extra_attrs)
+        attrs.pop("maxlength", None)
+        return attrs

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 COMPOSE = (Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text()
+DOCKERFILE = (Path(__file__).resolve().parent.parent / "Dockerfile").read_text()
 
 
 def _setting(name: str) -> str:
@@ -32,3 +33,12 @@ def test_gunicorn_trusts_the_same_proxies_as_the_app() -> None:
     # $$ is compose's literal $: the shell reads the container's own TRUSTED_PROXIES.
     assert '--forwarded-allow-ips "$$TRUSTED_PROXIES"' in COMPOSE
     assert _setting("BEHIND_PROXY") == "${BEHIND_PROXY:-0}"
+
+
+def test_the_image_collects_the_static_files_at_build_time() -> None:
+    # Hashed names and .gz/.br copies (tests/test_static_files.py) exist only once collected;
+    # the image runs with production settings, where whitenoise serves them from STATIC_ROOT.
+    build_steps = [line for line in DOCKERFILE.splitlines() if line.startswith("RUN ")]
+
+    assert any("manage.py collectstatic --noinput" in step for step in build_steps)
+    assert "DEBUG" not in DOCKERFILE
