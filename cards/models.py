@@ -35,6 +35,8 @@ def new_token() -> str:
 
 MAX_REPEAT_GUARD_SECONDS = 3600
 MAX_STAFF_REVERSE_MINUTES = 1440
+REWARD_DESCRIPTION_MAX = 100
+PRIVACY_URL_MAX = 500
 
 
 class ProgramKind(models.TextChoices):
@@ -97,6 +99,11 @@ class Program(models.Model):
     staff_reverse_minutes = models.PositiveSmallIntegerField(
         default=15, validators=[MaxValueValidator(MAX_STAFF_REVERSE_MINUTES)]
     )
+    # What one reward is, in the merchant's words ("a free coffee"): shown on the join page, the
+    # card page, the profile and the wallet passes. Empty: they speak of "a reward".
+    reward_description = models.CharField(max_length=REWARD_DESCRIPTION_MAX, blank=True)
+    # The merchant's privacy notice, linked from the join form (empty: no link).
+    privacy_url = models.URLField(max_length=PRIVACY_URL_MAX, blank=True)
     validity = models.CharField(max_length=12, choices=Validity.choices, default=Validity.NONE)
     valid_until = models.DateField(null=True, blank=True)
     valid_days = models.PositiveIntegerField(null=True, blank=True)

@@ -36,6 +36,8 @@ class CustomerRow:
     phone: str
     segment: str
     segment_label: str
+    # "across 2 cards": the segment is the customer's, from the visits of all their cards.
+    segment_scope: str
     last_visit_iso: str
     last_visit: str  # empty: never visited
     # One <li> per card, in the order of the cards, for each of the five card columns.
@@ -68,7 +70,8 @@ def _row(customer: Customer, cards: list[ListedCard], prefix: str, suffix: str) 
         phone=customer.phone,
         segment=customer.segment,
         segment_label=customer.segment_label,
-        last_visit_iso=local.isoformat() if local else "",
+        segment_scope=segment_scope(len(cards)),
+        last_visit_iso=local.isoformat(timespec="seconds") if local else "",
         last_visit=date_format(local, "SHORT_DATE_FORMAT") if local else "",
         serials=format_html_join(
             "",
@@ -88,6 +91,15 @@ def _row(customer: Customer, cards: list[ListedCard], prefix: str, suffix: str) 
             (_card_devices(card) for card in cards),
         ),
     )
+
+
+def segment_scope(cards: int) -> str:
+    """What a segment beside several cards covers: "across 2 cards" (nothing for one card)."""
+    if cards < 2:
+        return ""
+    return ngettext("across %(count)s card", "across %(count)s cards", cards) % {
+        "count": number_format(cards)
+    }
 
 
 def _card_devices(card: ListedCard) -> tuple[str, str]:

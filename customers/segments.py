@@ -94,6 +94,26 @@ class SegmentBands:
         )
 
 
+@dataclass(frozen=True)
+class SegmentGrid:
+    """The grid as a page draws it: column and row headers, and the segment of each cell."""
+
+    frequency: tuple[str, str, str]  # the column headers, "1–3 visits"
+    rows: tuple[tuple[str, tuple[Segment, Segment, Segment]], ...]  # ("0–30 days", its cells)
+    lost_after: int  # days: past the last recency band
+
+
+def segment_grid(bands: SegmentBands) -> SegmentGrid:
+    """The grid under ``bands``: the one source of the bands' labels, so the Segments page and
+    the Settings preview read the same (a customer with no visit sits in "No visits", so the
+    first visit band starts at 1)."""
+    return SegmentGrid(
+        frequency=bands.frequency_labels,
+        rows=tuple(zip(bands.recency_labels, GRID, strict=True)),
+        lost_after=bands.recency[2],
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation: the one place that says what bands are acceptable
 

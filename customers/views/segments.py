@@ -19,7 +19,7 @@ from customers import segments as rfm
 from customers import services, tasks
 from customers.forms import SegmentBandsForm
 from customers.models import Segment
-from customers.segments import GRID, SegmentBands
+from customers.segments import SegmentBands
 from loyalty.celery import delay_or_run
 from loyalty.http import MerchantRequest, add_service_errors, is_manager
 from loyalty.models import Merchant
@@ -40,16 +40,16 @@ def segments(request: MerchantRequest) -> HttpResponse:
     """
     merchant = request.merchant
     counts = rfm.segment_counts(merchant=merchant)
-    bands = SegmentBands.of(merchant)
+    grid = rfm.segment_grid(SegmentBands.of(merchant))
     context = {
         "nav": "customers",
         "grid": {
-            "frequency": bands.frequency_labels,
+            "frequency": grid.frequency,
             "rows": [
                 (label, [(segment, segment.label, counts[segment]) for segment in row])
-                for label, row in zip(bands.recency_labels, GRID, strict=True)
+                for label, row in grid.rows
             ],
-            "lost_after": bands.recency[2],
+            "lost_after": grid.lost_after,
         },
         "no_visits": counts[Segment.NO_VISITS],
         "lost": counts[Segment.LOST],
@@ -108,15 +108,15 @@ def _preview(merchant: Merchant, bands: SegmentBands | None) -> dict[str, Any]:
     def cell(key: Segment) -> tuple[str, StrOrPromise, int, int]:
         return (key, key.label, now_counts[key], counts[key])
 
+    grid = rfm.segment_grid(bands)
     return {
         "preview_valid": True,
-        "frequency_labels": bands.frequency_labels,
+        "frequency_labels": grid.frequency,
         "grid": [
-            GridRow(label=label, cells=[cell(key) for key in row])
-            for label, row in zip(bands.recency_labels, GRID, strict=True)
+            GridRow(label=label, cells=[cell(key) for key in row]) for label, row in grid.rows
         ],
         "outside": [cell(Segment.NO_VISITS), cell(Segment.LOST)],
-        "lost_after": bands.recency[2],
+        "lost_after": grid.lost_after,
         "changed": bands != current,
         "total": sum(counts.values()),
     }

@@ -1,4 +1,4 @@
-// The customer's card page: the feedback form's comment box, copy buttons, the offline
+// The customer's card page: the feedback form's Send button, copy buttons, the offline
 // notice, the service worker and "Add to home screen". The page works without this file.
 (function () {
   "use strict";
@@ -6,20 +6,23 @@
   var gettext = window.gettext || function (s) { return s; };
   var body = document.body;
 
-  // Feedback: the comment box appears for ratings below 5 (without JS it is always there).
+  // Feedback: "Send" waits for a star (without JS it always sends, and the server asks for a
+  // star). The comment box for ratings below 5 is card.css's job.
   var feedbackForm = document.querySelector("[data-feedback-form]");
-  if (feedbackForm) {
-    var box = feedbackForm.querySelector("[data-comment-box]");
-    var text = box && box.querySelector("textarea");
-    var updateCommentBox = function () {
-      var checked = feedbackForm.querySelector("input[name=rating]:checked");
-      var wanted = checked && checked.value !== "5";
-      box.hidden = !wanted && !(text && text.value.trim());
+  var sendButton = feedbackForm && feedbackForm.querySelector("[data-feedback-send]");
+  if (sendButton) {
+    var updateSend = function () {
+      sendButton.disabled = !feedbackForm.querySelector("input[name=rating]:checked");
     };
-    if (box) {
-      feedbackForm.addEventListener("change", updateCommentBox);
-      updateCommentBox();
-    }
+    feedbackForm.addEventListener("change", updateSend);
+    updateSend();
+  }
+  // A comment typed stays in view, whatever the stars then say.
+  var commentBox = feedbackForm && feedbackForm.querySelector("[data-comment-box]");
+  if (commentBox) {
+    commentBox.addEventListener("input", function (event) {
+      commentBox.classList.toggle("has-comment", !!event.target.value.trim());
+    });
   }
 
   // Copy buttons: <button data-copy-target="#id">.

@@ -252,6 +252,15 @@ def _back_fields(wallet_pass: WalletPass, card: Card, texts: Texts) -> list[Fiel
                 "changeMessage": "%@",
             }
         )
+    if card.program.reward_description:
+        # The merchant's own words for a reward ("a free coffee"), shown as they are.
+        fields.append(
+            {
+                "key": "reward",
+                "label": texts(lambda: _("Reward")),
+                "value": card.program.reward_description,
+            }
+        )
     fields.extend(_entry_fields(card, texts))
     fields.extend(
         [

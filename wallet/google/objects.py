@@ -248,6 +248,11 @@ def _points(points: Decimal) -> dict[str, Any]:
 
 def _text_modules(card: Card) -> list[dict[str, str]]:
     modules: list[dict[str, str]] = []
+    if card.program.reward_description:
+        # The merchant's own words for a reward ("a free coffee"), as on the card page.
+        modules.append(
+            {"id": "reward", "header": _("Reward"), "body": card.program.reward_description}
+        )
     if card.program.is_cashback:
         if card.tier_name:
             modules.append({"id": "tier", "header": _("Tier"), "body": card.tier_name})
