@@ -8,14 +8,17 @@ from __future__ import annotations
 import datetime
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import format_currency, get_currency_precision
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Field
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -24,6 +27,8 @@ from cards import rules
 from cards.models import (
     MAX_REPEAT_GUARD_SECONDS,
     MAX_STAFF_REVERSE_MINUTES,
+    PRIVACY_URL_MAX,
+    REWARD_DESCRIPTION_MAX,
     Mechanism,
     Program,
     ProgramKind,
@@ -40,6 +45,7 @@ from cards.signals import program_changed
 from loyalty import clock
 from loyalty.actors import Actor
 from loyalty.audit import audit_record
+from loyalty.i18n import format_money
 from loyalty.models import AuditAction, Merchant
 
 # ---------------------------------------------------------------------------------------------
@@ -65,6 +71,8 @@ MAX_DAILY_PURCHASE_CAP = 1000
 LARGE_PURCHASE = Decimal("1000.00")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 ProgramErrors = dict[str, list[str]]
+# How an amount of money reads in a message: in the merchant's currency (``_money_writer``).
+Money = Callable[[Decimal], str]
 
 
 class Unchanged(enum.Enum):
@@ -111,6 +119,10 @@ class ProgramSpec:
     valid_days: int | None = None
     background_color: str = "#5b3a29"
     foreground_color: str = "#ffffff"
+    # What one reward is ("a free coffee") and the merchant's privacy notice, linked from the
+    # join form. None: unchanged on an edit, empty on a new program.
+    reward_description: str | None = None
+    privacy_url: str | None = None
 
 
 def _add(errors: ProgramErrors, field_name: str, message: str) -> None:
@@ -120,6 +132,21 @@ def _add(errors: ProgramErrors, field_name: str, message: str) -> None:
 def _number(value: Decimal | int) -> str:
     """A limit in a message, written the active language's way (1,000,000.00 / 1.000.000,00)."""
     return number_format(value, force_grouping=True)
+
+
+def _money_writer(merchant: Merchant) -> Money:
+    """Money in a message, in the merchant's currency (``$0.10``, ``1.000 ¥``). A limit finer
+    than the currency's smallest unit keeps its decimals (``¥0.01``, not ``¥0``)."""
+    currency = merchant.currency
+    digits = get_currency_precision(currency)
+
+    def write(value: Decimal) -> str:
+        if value == round(value, digits):
+            return format_money(value, currency)
+        locale = translation.to_locale(translation.get_language() or "en")
+        return format_currency(value, currency, locale=locale, currency_digits=False)
+
+    return write
 
 
 def _decimal_places(value: Decimal) -> int:
@@ -138,8 +165,15 @@ _AMOUNT_LABELS = {
 
 
 def _check_money(
-    errors: ProgramErrors, field_name: str, value: Decimal | None, *, low: Decimal
+    errors: ProgramErrors,
+    field_name: str,
+    value: Decimal | None,
+    *,
+    low: Decimal,
+    write: Money = _number,
 ) -> None:
+    """Two decimals within ``low`` and the most an amount may be; ``write`` says the limits
+    (money in the merchant's currency; points as plain numbers)."""
     if value is None:
         return
     label = _AMOUNT_LABELS[field_name]
@@ -149,18 +183,18 @@ def _check_money(
         _add(
             errors,
             field_name,
-            _("%(label)s must be at least %(low)s.") % {"label": label, "low": _number(low)},
+            _("%(label)s must be at least %(low)s.") % {"label": label, "low": write(low)},
         )
     elif value > rules.MAX_AMOUNT:
         _add(
             errors,
             field_name,
             _("%(label)s can be at most %(high)s.")
-            % {"label": label, "high": _number(rules.MAX_AMOUNT)},
+            % {"label": label, "high": write(rules.MAX_AMOUNT)},
         )
 
 
-def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors) -> None:
+def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors, money: Money) -> None:
     if spec.mechanism not in Mechanism.values:
         _add(
             errors,
@@ -175,9 +209,15 @@ def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors) -> None:
                 _("Enter the amount a customer spends to earn a stamp."),
             )
         else:
-            _check_money(errors, "spend_per_stamp", spec.spend_per_stamp, low=Decimal("0.01"))
+            _check_money(
+                errors,
+                "spend_per_stamp",
+                spec.spend_per_stamp,
+                low=Decimal("0.01"),
+                write=money,
+            )
             if "spend_per_stamp" not in errors:
-                _check_stamps_per_purchase(spec.spend_per_stamp, errors)
+                _check_stamps_per_purchase(spec.spend_per_stamp, errors, money)
     elif spec.stamps_per_visit is None:
         _add(errors, "stamps_per_visit", _("Enter how many stamps a visit earns."))
     elif not 1 <= spec.stamps_per_visit <= MAX_STAMPS_PER_VISIT:
@@ -194,10 +234,10 @@ def _check_stamp_rules(spec: ProgramSpec, errors: ProgramErrors) -> None:
             "stamps_per_reward",
             _("A reward takes 1 to %(max)s stamps.") % {"max": MAX_STAMPS_PER_REWARD},
         )
-    _check_reward_cost(spec.reward_cost, errors)
+    _check_reward_cost(spec.reward_cost, errors, money)
 
 
-def _check_reward_cost(value: Decimal | None, errors: ProgramErrors) -> None:
+def _check_reward_cost(value: Decimal | None, errors: ProgramErrors, money: Money) -> None:
     if value is not None and value < 0:
         _add(
             errors,
@@ -206,10 +246,10 @@ def _check_reward_cost(value: Decimal | None, errors: ProgramErrors) -> None:
             % {"label": _AMOUNT_LABELS["reward_cost"]},
         )
     else:
-        _check_money(errors, "reward_cost", value, low=Decimal("0"))
+        _check_money(errors, "reward_cost", value, low=Decimal("0"), write=money)
 
 
-def _check_stamps_per_purchase(spend: Decimal, errors: ProgramErrors) -> None:
+def _check_stamps_per_purchase(spend: Decimal, errors: ProgramErrors, money: Money) -> None:
     """One large purchase must not earn more stamps than one entry can hold."""
     lowest = rules.money(LARGE_PURCHASE / rules.MAX_STAMPS_PER_ENTRY)
     if spend < lowest:
@@ -221,10 +261,10 @@ def _check_stamps_per_purchase(spend: Decimal, errors: ProgramErrors) -> None:
                 "%(max)s stamps one purchase can earn. Use at least %(lowest)s per stamp."
             )
             % {
-                "spend": number_format(spend),
-                "amount": _number(LARGE_PURCHASE),
+                "spend": money(spend),
+                "amount": money(LARGE_PURCHASE),
                 "max": _number(rules.MAX_STAMPS_PER_ENTRY),
-                "lowest": number_format(lowest),
+                "lowest": money(lowest),
             },
         )
 
@@ -282,7 +322,7 @@ def _check_daily_caps(spec: ProgramSpec, errors: ProgramErrors) -> None:
             _add(errors, field_name, message % {"max": _number(high)})
 
 
-def _check_tiers(tiers: tuple[TierSpec, ...], errors: ProgramErrors) -> None:
+def _check_tiers(tiers: tuple[TierSpec, ...], errors: ProgramErrors, money: Money) -> None:
     """Names unique, thresholds strictly increasing from 0, percentages 0-100 (2 decimals)."""
     if not tiers:
         _add(errors, "tiers", _("Add at least one tier; the first starts at a threshold of 0."))
@@ -326,7 +366,7 @@ def _check_tiers(tiers: tuple[TierSpec, ...], errors: ProgramErrors) -> None:
                 errors,
                 "tiers",
                 _("Tier %(number)s: the threshold must be between 0 and %(max)s.")
-                % {**args, "max": _number(rules.MAX_AMOUNT)},
+                % {**args, "max": money(rules.MAX_AMOUNT)},
             )
         elif previous is not None and tier.threshold <= previous:
             _add(
@@ -338,8 +378,8 @@ def _check_tiers(tiers: tuple[TierSpec, ...], errors: ProgramErrors) -> None:
                 )
                 % {
                     **args,
-                    "threshold": number_format(tier.threshold),
-                    "previous": number_format(previous),
+                    "threshold": money(tier.threshold),
+                    "previous": money(previous),
                 },
             )
         if tier.threshold is not None:
@@ -470,9 +510,9 @@ def program_check(
             )
         _add(errors, "kind", message)
     elif spec.kind == ProgramKind.STAMP:
-        _check_stamp_rules(spec, errors)
+        _check_stamp_rules(spec, errors, _money_writer(merchant))
     else:
-        _check_tiers(spec.tiers, errors)
+        _check_tiers(spec.tiers, errors, _money_writer(merchant))
     if spec.kind in ProgramKind.values:
         _check_bonus(spec, "referral_bonus", errors)
         _check_bonus(spec, "welcome_bonus", errors)
@@ -481,7 +521,35 @@ def program_check(
     _check_daily_caps(spec, errors)
     _check_validity(spec, program, timezone.localdate(timezone=merchant.tz), errors)
     _check_colors(spec, errors)
+    _check_join_texts(spec, errors)
     return errors
+
+
+# The privacy notice is a web page customers open from the join form.
+_PRIVACY_URL = URLValidator(schemes=["https", "http"])
+
+
+def _check_join_texts(spec: ProgramSpec, errors: ProgramErrors) -> None:
+    description = (spec.reward_description or "").strip()
+    if len(description) > REWARD_DESCRIPTION_MAX:
+        _add(
+            errors,
+            "reward_description",
+            _("Keep the reward under %(count)s characters, e.g. a free coffee.")
+            % {"count": REWARD_DESCRIPTION_MAX},
+        )
+    url = (spec.privacy_url or "").strip()
+    if url:
+        try:
+            _PRIVACY_URL(url)
+            if len(url) > PRIVACY_URL_MAX:
+                raise ValidationError(url)
+        except ValidationError:
+            _add(
+                errors,
+                "privacy_url",
+                _("Enter the full address of your privacy notice, starting with https://."),
+            )
 
 
 # The program's columns a merchant sets (the settings form shows each).
@@ -505,6 +573,8 @@ PROGRAM_FIELDS = (
     "valid_days",
     "background_color",
     "foreground_color",
+    "reward_description",
+    "privacy_url",
 )
 _FIELD_LABELS = {
     "name": "name",
@@ -526,6 +596,8 @@ _FIELD_LABELS = {
     "valid_days": "validity in days",
     "background_color": "background colour",
     "foreground_color": "text colour",
+    "reward_description": "reward description",
+    "privacy_url": "privacy notice link",
     "tiers": "tiers",
     "logo": "logo",
 }
@@ -542,6 +614,13 @@ def _kept_or_default(value: int | None, program: Program | None, field_name: str
     assert isinstance(column, Field)  # a plain column, not a relation: it has a default
     default: int = column.default
     return default
+
+
+def _kept_text(value: str | None, program: Program | None, field_name: str) -> str:
+    """``value`` trimmed, else the program's (an edit) or nothing (a new program)."""
+    if value is not None:
+        return value.strip()
+    return getattr(program, field_name) if program is not None else ""
 
 
 def _daily_cap(
@@ -591,6 +670,8 @@ def _normalized(spec: ProgramSpec, program: Program | None = None) -> dict[str, 
         "valid_days": spec.valid_days if spec.validity == Validity.DAYS else None,
         "background_color": spec.background_color.lower(),
         "foreground_color": spec.foreground_color.lower(),
+        "reward_description": _kept_text(spec.reward_description, program, "reward_description"),
+        "privacy_url": _kept_text(spec.privacy_url, program, "privacy_url"),
     }
     return values
 

@@ -156,7 +156,7 @@ def test_the_largest_cost_allowed_is_the_largest_amount(merchant) -> None:
             "The cost of one reward cannot be negative. Enter 0 if you do not want to count it.",
         ),
         ("1.205", "The cost of one reward: use at most 2 decimal places."),
-        ("1000000.01", "The cost of one reward can be at most 1,000,000.00."),
+        ("1000000.01", "The cost of one reward can be at most $1,000,000.00."),
     ],
 )
 def test_an_impossible_cost_is_refused_with_a_clear_message_and_nothing_is_saved(
@@ -282,7 +282,7 @@ def test_an_emptied_cost_field_means_no_cost(owner_client: Client, stamp_program
         ("a coffee", "Enter a number, for example 10 or 2.50."),
         ("-1", "The cost of one reward cannot be negative."),
         ("1.999", "The cost of one reward: use at most 2 decimal places."),
-        ("5000000", "The cost of one reward can be at most 1,000,000.00."),
+        ("5000000", "The cost of one reward can be at most $1,000,000.00."),
     ],
 )
 def test_the_edit_page_refuses_an_impossible_cost_next_to_the_field(

@@ -139,7 +139,7 @@ def test_a_visit_program_needs_no_spend_per_stamp(merchant) -> None:
         ({"kind": "points"}, "kind", "Choose a stamp card or a cashback card"),
         ({"mechanism": "magic"}, "mechanism", "Choose how stamps are earned"),
         ({"spend_per_stamp": None}, "spend_per_stamp", "Enter the amount a customer spends"),
-        ({"spend_per_stamp": Decimal("0")}, "spend_per_stamp", "must be at least 0.01"),
+        ({"spend_per_stamp": Decimal("0")}, "spend_per_stamp", "must be at least $0.01"),
         ({"spend_per_stamp": Decimal("2.555")}, "spend_per_stamp", "at most 2 decimal places"),
         ({"spend_per_stamp": Decimal("2000000")}, "spend_per_stamp", "can be at most"),
         (
@@ -188,11 +188,11 @@ def test_every_stamp_program_field_is_validated_with_a_clear_message(
         (tiers(("Bronze", "10", "5")), "Tier 1 must start at a threshold of 0"),
         (
             tiers(("Bronze", "0", "5"), ("Silver", "500", "7"), ("Gold", "400", "10")),
-            "Tier 3: the threshold (400) must be higher than the tier before it (500)",
+            "Tier 3: the threshold ($400.00) must be higher than the tier before it ($500.00)",
         ),
         (
             tiers(("Bronze", "0", "5"), ("Silver", "0", "7")),
-            "Tier 2: the threshold (0) must be higher",
+            "Tier 2: the threshold ($0.00) must be higher",
         ),
         (tiers(("Bronze", "0", "100.01")), "between 0 and 100"),
         (tiers(("Bronze", "0", "-1")), "between 0 and 100"),
@@ -514,7 +514,7 @@ def test_the_form_shows_each_error_next_to_its_field_and_saves_nothing(
     data = _program_post(**{"tiers-2-threshold": "300"})
     response = owner_client.post(reverse("settings:program_create"), data)
     assert response.status_code == 422
-    assert "Tier 3: the threshold (300) must be higher than the tier before it (500)" in (
+    assert "Tier 3: the threshold ($300.00) must be higher than the tier before it ($500.00)" in (
         response.content.decode()
     )
     assert not Program.objects.exists()

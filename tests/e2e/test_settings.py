@@ -75,7 +75,7 @@ def test_a_tier_error_is_shown_and_the_rows_are_kept(page: Any, login: Any, owne
     page.get_by_role("button", name="Create program").click()
 
     expect(page.locator("[data-tier-errors]")).to_contain_text(
-        "Tier 2: the threshold (0) must be higher than the tier before it (0)"
+        "Tier 2: the threshold ($0.00) must be higher than the tier before it ($0.00)"
     )
     expect(page.locator('input[name="tiers-1-name"]')).to_have_value("Silver")
     assert not Program.objects.filter(name="Broken tiers").exists()
