@@ -2,6 +2,7 @@
 """One entry point for working on the project. Needs only Python 3.11+ (standard library).
 
     python3 dev.py run                  web + Celery worker + beat on http://127.0.0.1:8000
+                                        (and a local push inbox: /dev/push-inbox/)
     python3 dev.py test [pytest args]   the test suite
     python3 dev.py manage ARGS...       any manage.py command
     python3 dev.py bench NAME [args]    a benchmark script of bench/
@@ -13,7 +14,8 @@ locked dependencies in .venv and the compiled translations (all skipped when up 
 test, manage and mutate then start embedded PostgreSQL and Valkey (data in .data/) unless
 DATABASE_URL / REDIS_URL are set, and stop them again on exit. mutate also installs the
 `mutate` dependency group (mutmut, not part of the default groups) and leaves its work in
-mutants/.
+mutants/. test also installs the pinned Nu HTML Checker (vnu-jar, from npm) into .tools/vnu
+where Java and npm are present; without them the HTML validity test skips.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +36,8 @@ from pathlib import Path
 from types import FrameType
 
 UV_VERSION = "0.13.8"
+# The Nu HTML Checker for tests/test_html_valid.py (a jar run with the system's Java).
+VNU_VERSION = "26.9.27"
 
 ROOT = Path(__file__).resolve().parent
 TOOLS_ENV = ROOT / ".tools" / "uv-env"
@@ -40,6 +45,8 @@ UV = TOOLS_ENV / "bin" / "uv"
 VENV = ROOT / ".venv"
 PYTHON = VENV / "bin" / "python"
 DATA_DIR = ROOT / ".data"
+VNU_DIR = ROOT / ".tools" / "vnu"
+VNU_JAR = VNU_DIR / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 MANAGE = str(ROOT / "manage.py")
 
 WEB_HOST, WEB_PORT = "127.0.0.1", 8000
@@ -104,6 +111,29 @@ def uv_env() -> dict[str, str]:
         UV_PROJECT_ENVIRONMENT=str(VENV),
     )
     return env
+
+
+def ensure_vnu() -> None:
+    """The pinned vnu-jar from npm into .tools/vnu, where Java and npm are both installed;
+    elsewhere nothing (the HTML validity test then skips and says why)."""
+    stamp = VNU_DIR / ".version"
+    with contextlib.suppress(OSError):
+        if VNU_JAR.exists() and stamp.read_text().strip() == VNU_VERSION:
+            return
+    npm = shutil.which("npm")
+    if not npm or not shutil.which("java"):
+        return
+    say(f"installing vnu-jar {VNU_VERSION} into {VNU_DIR.relative_to(ROOT)}")
+    # --ignore-scripts: its postinstall would download a Java runtime; the system's is used.
+    result = subprocess.run(
+        [npm, "install", "--prefix", VNU_DIR, "--no-save", "--no-audit", "--no-fund",
+         "--ignore-scripts", "--loglevel=error", f"vnu-jar@{VNU_VERSION}"],
+        check=False,
+    )  # fmt: skip
+    if result.returncode == 0 and VNU_JAR.exists():
+        stamp.write_text(VNU_VERSION + "\n")
+    else:
+        say("could not install vnu-jar; the HTML validity test will be skipped")
 
 
 def bootstrap() -> None:
@@ -194,6 +224,45 @@ def deferred_signals() -> Iterator[None]:
             signal.signal(sig, handler)
     if signal.SIGTERM in received:
         raise Terminated(128 + signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def push_inbox() -> Iterator[str]:
+    """The development push inbox (pushes/devinbox.py): a local Web Push service the demo
+    cards are subscribed to, whose page shows what the app sent. Its URL, while it runs.
+
+    It keeps the subscriptions' keys in .data/push-inbox/ and, when still free, the port of the
+    last run, so the demo cards' stored endpoints keep reaching it."""
+    folder = DATA_DIR / "push-inbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    port_file = folder / "port"
+    port = 0
+    with contextlib.suppress(OSError, ValueError), socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the inbox's server
+        probe.bind((WEB_HOST, int(port_file.read_text())))
+        port = probe.getsockname()[1]
+    if not port:
+        with socket.socket() as probe:
+            probe.bind((WEB_HOST, 0))
+            port = probe.getsockname()[1]
+    port_file.write_text(f"{port}\n")
+    cmd = [str(PYTHON), "-m", "pushes.devinbox", "--port", str(port),
+           "--state", str(folder / "subscriptions.json")]  # fmt: skip
+    inbox = subprocess.Popen(
+        cmd, cwd=ROOT, env=child_env({}), stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection((WEB_HOST, port), 0.2):
+                break
+            if inbox.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("dev.py: the development push inbox did not start")
+            time.sleep(0.1)
+        yield f"http://{WEB_HOST}:{port}"
+    finally:
+        with deferred_signals():
+            stop_children({"push inbox": inbox})
 
 
 # --------------------------------------------------------------------------- children
@@ -327,13 +396,15 @@ def cmd_run(args: list[str]) -> int:
     if args:
         raise SystemExit(f"dev.py run takes no arguments\n\n{USAGE}")
     bootstrap()
-    with servers() as urls:
+    with servers() as urls, push_inbox() as inbox_url:
         # Local push services (http, private addresses) and wallet passes signed with test
         # credentials generated into .data/wallet/ are allowed here only; check --deploy
-        # refuses both settings.
+        # refuses both settings. seed_demo subscribes demo cards to the push inbox, and
+        # /dev/push-inbox/ shows what it received.
         env = child_env(
-            urls, DEBUG="1", PUSH_ALLOW_PRIVATE_ENDPOINTS="1", WALLET_TEST_CREDENTIALS="1"
-        )
+            urls, DEBUG="1", PUSH_ALLOW_PRIVATE_ENDPOINTS="1", WALLET_TEST_CREDENTIALS="1",
+            PUSH_DEV_INBOX_URL=inbox_url,
+        )  # fmt: skip
         for step in (["migrate", "--noinput"], ["seed_demo"], ["wallet_test_credentials"]):
             code = run_foreground([str(PYTHON), MANAGE, *step], env)
             if code:
@@ -354,6 +425,7 @@ def cmd_run(args: list[str]) -> int:
 
 def cmd_test(args: list[str]) -> int:
     bootstrap()
+    ensure_vnu()
     with servers() as urls:
         if not os.environ.get("REDIS_URL"):
             # Own Valkey database, so a `dev.py run` worker sharing the server never

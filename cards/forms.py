@@ -19,6 +19,7 @@ from cards.activity import DEFAULT_DAYS, MAX_DAYS, ActivityFilters, ActivityType
 from cards.models import (
     MAX_REPEAT_GUARD_SECONDS,
     MAX_STAFF_REVERSE_MINUTES,
+    REWARD_DESCRIPTION_MAX,
     CustomField,
     FieldType,
     Mechanism,
@@ -34,7 +35,7 @@ from cards.services.programs import (
     PROGRAM_FIELDS,
 )
 from loyalty.models import Membership
-from loyalty.widgets import PlainSelect
+from loyalty.widgets import ColorInput, PlainSelect
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -121,8 +122,9 @@ class LedgerDialogForm(forms.Form):
     """The fields of every plus/minus dialog: ``value``, ``purchase_amount``, ``comment``.
 
     The numbers stay text here on purpose: ``cards.rules`` parses and validates them, so the
-    live preview and Apply give a merchant the very same messages. ``purchase`` is "" (no such
-    field), "optional" or "required"; the rules enforce "required".
+    live preview and Apply give a merchant the very same messages. ``purchase`` is "optional"
+    or "required" for a purchase amount field besides the value ("" or "value", where the value
+    is the purchase amount: no such field); the rules enforce "required".
     """
 
     value = forms.CharField(required=False, max_length=32)
@@ -163,7 +165,7 @@ class LedgerDialogForm(forms.Form):
                 "autofocus": True,
             }
         )
-        if not purchase:
+        if purchase not in ("optional", "required"):
             del self.fields["purchase_amount"]
         else:
             field = self.fields["purchase_amount"]
@@ -354,12 +356,12 @@ class ProgramForm(forms.Form):
     background_color = forms.CharField(
         label=_("Background colour"),
         max_length=7,
-        widget=forms.TextInput(attrs={"type": "color"}),
+        widget=ColorInput(),
     )
     foreground_color = forms.CharField(
         label=_("Text colour"),
         max_length=7,
-        widget=forms.TextInput(attrs={"type": "color"}),
+        widget=ColorInput(),
     )
     logo = forms.FileField(
         label=_("Logo"),
@@ -370,6 +372,29 @@ class ProgramForm(forms.Form):
         ),
     )
     remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+    reward_description = forms.CharField(
+        label=_("The reward"),
+        required=False,
+        max_length=REWARD_DESCRIPTION_MAX,
+        help_text=_(
+            "What a reward is, in a few words: a free coffee, a cake of your choice. Shown "
+            "on the join page, the customer's card and wallet passes."
+        ),
+        error_messages={"max_length": _("Keep the reward under 100 characters.")},
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. a free coffee")}),
+    )
+    privacy_url = forms.URLField(
+        label=_("Privacy notice (link)"),
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=_(
+            "The page where you say how you handle customers' data, linked from the join form."
+        ),
+        error_messages={
+            "invalid": _("Enter the full address of your privacy notice, starting with https://.")
+        },
+    )
 
     def __init__(self, *args: Any, kind_locked: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -427,6 +452,8 @@ class ProgramForm(forms.Form):
             valid_days=data.get("valid_days"),
             background_color=data.get("background_color") or "",
             foreground_color=data.get("foreground_color") or "",
+            reward_description=data.get("reward_description") or "",
+            privacy_url=data.get("privacy_url") or "",
         )
 
 
