@@ -119,15 +119,23 @@ def chart_svg(chart: Any) -> SafeString:
 
 
 def numbers_table(chart: Any) -> SafeString:
-    """The chart's numbers as a table: its first column names each row."""
+    """The chart's numbers as a table: its first column names each row. A table of more than
+    two columns stacks on a phone (``table.stack``): each row a card, each number labelled with
+    its column's heading; two columns fit as they are."""
     head = "".join(f'<th scope="col">{_text(header)}</th>' for header in chart.headers)
+    labels = [_text(header) for header in chart.headers[1:]]
     body = "".join(
         f'<tr><th scope="row">{_text(row[0])}</th>'
-        + "".join(f"<td>{_text(cell)}</td>" for cell in row[1:])
+        + "".join(
+            f'<td data-label="{label}">{_text(cell)}</td>'
+            for label, cell in zip(labels, row[1:], strict=True)
+        )
         + "</tr>\n"
         for row in chart.rows
     )
+    opening = '<table class="stack">' if len(chart.headers) > 2 else "<table>"
     return mark_safe(  # noqa: S308 (every text above is escaped)
-        f'<table>\n<caption class="visually-hidden">{_text(chart.title)}</caption>\n'
+        f"{opening}\n"
+        f'<caption class="visually-hidden">{_text(chart.title)}</caption>\n'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}</tbody>\n</table>"
     )

@@ -280,8 +280,15 @@ def test_the_panel_shows_each_reason_with_its_count_and_share_and_the_total(
     assert 'role="img"' in html
     assert html.count('<rect class="bar"') == 2
     assert ">2 · 66.7 %</text>" in html
-    assert '<tr><th scope="row">Wrong card</th><td>2</td><td>66.7 %</td><td>1</td></tr>' in html
-    assert '<tr><th scope="row">Entered twice</th><td>1</td><td>33.3 %</td><td>0</td></tr>' in html
+    assert (
+        '<tr><th scope="row">Wrong card</th><td data-label="Reversals">2</td>'
+        '<td data-label="Share">66.7 %</td><td data-label="Of purchases">1</td></tr>'
+    ) in html
+    assert (
+        '<tr><th scope="row">Entered twice</th><td data-label="Reversals">1</td>'
+        '<td data-label="Share">33.3 %</td><td data-label="Of purchases">0</td></tr>'
+    ) in html
+    assert '<table class="stack">' in html  # four columns: stacked rows on a phone
     assert 'href="/statistics/reversal-reasons.csv"' in html
     assert "data-chart-empty" not in html
 
